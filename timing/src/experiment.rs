@@ -1,0 +1,183 @@
+//! The chunk loop of every original and IPython's `%time` around bar().
+//!
+//! The originals do `q, r = divmod(numcalls, 100)`, time each of the `q` chunks
+//! of 100 calls with `time.perf_counter()` and print a line, then the same for
+//! the `r` remaining calls when `r > 0`. The author runs bar() several times in
+//! one session (`for _ in range(5): %time bar()`): the drift shows across
+//! repeats, so one [`Experiment`] holds every repeat of one process.
+
+use crate::clock::Snapshot;
+use crate::lines::{time_block, LineFormat};
+use crate::record::{seal, Chunk, JsonSink, RecordError, Repeat, RunRecord};
+use std::path::Path;
+
+/// Where a call stands in bar().
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallIndex {
+    /// 0-based chunk number in this bar() (the originals' `m` grows with it).
+    pub chunk: u64,
+    /// 0-based call number in this bar().
+    pub call: u64,
+}
+
+/// `q, r = divmod(numcalls, 100)`: `q` chunks of 100 calls, then one of `r`.
+pub fn chunk_sizes(numcalls: u64) -> impl Iterator<Item = u64> {
+    let (q, r) = (numcalls / 100, numcalls % 100);
+    std::iter::repeat(100).take(q as usize).chain((r > 0).then_some(r))
+}
+
+/// How a run ended, for the record and the exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// SIGINT or SIGTERM (the number); the exit code is 128 + it.
+    Interrupted(i32),
+    /// One-line cause.
+    Failed(String),
+}
+
+pub struct Experiment {
+    pub record: RunRecord,
+    line: LineFormat,
+    json: Option<JsonSink>,
+}
+
+/// One bar() in progress.
+pub struct Bar<'a> {
+    exp: &'a mut Experiment,
+}
+
+impl Experiment {
+    /// Checks `--json` before anything runs.
+    pub fn new(
+        tool: &str,
+        strategy: &str,
+        params: serde_json::Value,
+        line: LineFormat,
+        json: Option<&Path>,
+    ) -> Result<Experiment, RecordError> {
+        let json = json.map(JsonSink::new).transpose()?;
+        let record = RunRecord::new(tool, strategy, params, line.clone());
+        Ok(Experiment { record, line, json })
+    }
+
+    pub fn line_format(&self) -> &LineFormat {
+        &self.line
+    }
+
+    /// One `%time bar()`: runs `body`, then prints the `%time` block. On error
+    /// (a fault or an interruption) no block is printed, as in IPython, but the
+    /// chunks done so far stay in the record.
+    pub fn bar<E>(&mut self, body: impl FnOnce(&mut Bar<'_>) -> Result<(), E>) -> Result<(), E> {
+        self.record.repeats.push(Repeat::default());
+        let start = Snapshot::now();
+        body(&mut Bar { exp: self })?;
+        let totals = Snapshot::now().since(&start);
+        for l in time_block(&totals) {
+            println!("{l}");
+        }
+        self.current().totals = Some(totals);
+        Ok(())
+    }
+
+    fn current(&mut self) -> &mut Repeat {
+        self.record.repeats.last_mut().expect("bar() pushed a repeat")
+    }
+
+    /// Ends the run: stores the outcome and writes `--json` if asked.
+    pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
+        match outcome {
+            Outcome::Completed => {}
+            Outcome::Interrupted(_) => self.record.interrupted = true,
+            Outcome::Failed(why) => self.record.failure = Some(why.clone()),
+        }
+        seal(&mut self.record);
+        if let Some(sink) = &self.json {
+            sink.write(&self.record)?;
+        }
+        Ok(self.record)
+    }
+}
+
+impl Bar<'_> {
+    /// The chunk loop: `call` once per call, a chunk line after each chunk.
+    pub fn chunks<E>(&mut self, numcalls: u64, call: impl FnMut(CallIndex) -> Result<(), E>) -> Result<(), E> {
+        self.chunks_with_extra(numcalls, call, || None)
+    }
+
+    /// As [`Bar::chunks`]; after each chunk line `extra` may return one more,
+    /// clearly labelled line and a JSON value stored with the chunk.
+    pub fn chunks_with_extra<E>(
+        &mut self,
+        numcalls: u64,
+        mut call: impl FnMut(CallIndex) -> Result<(), E>,
+        mut extra: impl FnMut() -> Option<(String, serde_json::Value)>,
+    ) -> Result<(), E> {
+        let mut index = CallIndex { chunk: 0, call: 0 };
+        for n in chunk_sizes(numcalls) {
+            let start = Snapshot::now();
+            for _ in 0..n {
+                call(index)?;
+                index.call += 1;
+                self.exp.current().calls += 1;
+            }
+            let time = Snapshot::now().since(&start);
+            println!("{}", self.exp.line.chunk_line(time.wall, n));
+            let extra = extra().map(|(line, value)| {
+                println!("{line}");
+                value
+            });
+            let cost_per_job = self.exp.line.cost_per_job(time.wall, n);
+            self.exp.current().chunks.push(Chunk { calls: n, cost_per_job, time, extra });
+            index.chunk += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divmod_by_100() {
+        assert_eq!(chunk_sizes(1000).collect::<Vec<_>>(), vec![100; 10]);
+        assert_eq!(chunk_sizes(250).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(chunk_sizes(7).collect::<Vec<_>>(), vec![7]);
+        assert_eq!(chunk_sizes(0).count(), 0);
+    }
+
+    #[test]
+    fn calls_are_indexed_per_chunk_and_recorded() {
+        let mut exp = Experiment::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0), None).unwrap();
+        let mut seen = Vec::new();
+        exp.bar(|bar| {
+            bar.chunks(205, |i| {
+                seen.push(i);
+                Ok::<(), ()>(())
+            })
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 205);
+        assert_eq!(seen[99], CallIndex { chunk: 0, call: 99 });
+        assert_eq!(seen[100], CallIndex { chunk: 1, call: 100 });
+        assert_eq!(seen[204], CallIndex { chunk: 2, call: 204 });
+        let rec = exp.finish(&Outcome::Completed).unwrap();
+        let r = &rec.repeats[0];
+        assert_eq!(r.chunks.iter().map(|c| c.calls).collect::<Vec<_>>(), vec![100, 100, 5]);
+        assert_eq!(r.calls, 205);
+        assert!(r.totals.is_some());
+    }
+
+    #[test]
+    fn a_failed_call_keeps_the_chunks_done() {
+        let mut exp = Experiment::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0), None).unwrap();
+        let res = exp.bar(|bar| bar.chunks(300, |i| if i.call == 150 { Err("boom") } else { Ok(()) }));
+        assert_eq!(res, Err("boom"));
+        let rec = exp.finish(&Outcome::Interrupted(2)).unwrap();
+        assert!(rec.interrupted);
+        assert_eq!(rec.repeats[0].chunks.len(), 1);
+        assert_eq!(rec.repeats[0].calls, 150);
+        assert!(rec.repeats[0].totals.is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! Everything about measuring, printing and recording, written once for the
+//! five reproducers of the suite (see the workspace README).
+//!
+//! - [`experiment`]: the originals' chunk loop (`divmod(numcalls, 100)`) and
+//!   IPython's `%time` around each bar(), repeated in one process;
+//! - [`lines`]: the chunk line of each family, byte-identical to the originals;
+//! - [`pyfmt`]: Python's `.3f` / `%g` and IPython's `_format_time`;
+//! - [`clock`]: `perf_counter` and `getrusage` (self and children);
+//! - [`record`]: the JSON run record, written atomically;
+//! - [`system`]: OS, kernel, CPU and cores for the record;
+//! - [`cli`], [`signals`], [`hygiene`]: one-line usage errors, Ctrl-C as a
+//!   flag, fd and child counts.
+
+pub mod cli;
+pub mod clock;
+pub mod experiment;
+pub mod hygiene;
+pub mod lines;
+pub mod pyfmt;
+pub mod record;
+pub mod signals;
+pub mod system;
+
+pub use experiment::{chunk_sizes, Bar, CallIndex, Experiment, Outcome};
+pub use lines::LineFormat;
+pub use record::{Chunk, Repeat, RunRecord};

@@ -1,0 +1,180 @@
+//! The run record (`--json PATH`): parameters, machine, every chunk and every
+//! repeat, written atomically once the run ends, interrupted or not.
+
+use crate::clock::{peak_rss_bytes, Interval};
+use crate::lines::LineFormat;
+use crate::system::SystemInfo;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever a field changes meaning.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    /// The binary: `test_fork_sleep`, ...
+    pub tool: String,
+    pub version: String,
+    /// What dispatches the jobs: `fork-per-job/pipe`, `pool/forkserver`, ...
+    pub strategy: String,
+    /// Every flag of the run, as the binary names them.
+    pub params: serde_json::Value,
+    pub line_format: LineFormat,
+    pub system: SystemInfo,
+    /// Seconds since the Unix epoch at the start of the run.
+    pub started_unix: f64,
+    pub repeats: Vec<Repeat>,
+    /// The run was stopped by SIGINT or SIGTERM; `repeats` holds what was done.
+    pub interrupted: bool,
+    /// One-line cause when the run failed (dead worker, timeout).
+    pub failure: Option<String>,
+    /// Peak resident set size of the parent, bytes.
+    pub peak_rss_bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Repeat {
+    pub chunks: Vec<Chunk>,
+    /// Calls completed, including those of an unfinished last chunk.
+    pub calls: u64,
+    /// The whole bar(), as `%time` measures it; absent when the bar() did not
+    /// finish.
+    pub totals: Option<Interval>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub calls: u64,
+    /// The printed per-job cost of this chunk (family formula, seconds).
+    pub cost_per_job: f64,
+    #[serde(flatten)]
+    pub time: Interval,
+    /// Binary-specific extra measurements of this chunk (for example the
+    /// `--breakdown` of test_fork_sleep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
+}
+
+impl RunRecord {
+    pub fn new(tool: &str, strategy: &str, params: serde_json::Value, line_format: LineFormat) -> Self {
+        let started_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        RunRecord {
+            schema: SCHEMA,
+            tool: tool.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            strategy: strategy.into(),
+            params,
+            line_format,
+            system: SystemInfo::collect(),
+            started_unix,
+            repeats: Vec::new(),
+            interrupted: false,
+            failure: None,
+            peak_rss_bytes: 0,
+        }
+    }
+
+    /// Seconds per 100 calls of every complete chunk, in order across repeats:
+    /// the series a drift verdict looks at.
+    pub fn chunk_series(&self) -> Vec<f64> {
+        self.repeats
+            .iter()
+            .flat_map(|r| &r.chunks)
+            .filter(|c| c.calls > 0)
+            .map(|c| c.time.wall * 100.0 / c.calls as f64)
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("--json {path}: {reason}")]
+    Unwritable { path: PathBuf, reason: String },
+}
+
+/// Where `--json` goes. Checked when created, so that an unwritable path fails
+/// before the experiment, not after an hour of it.
+#[derive(Debug)]
+pub struct JsonSink {
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl JsonSink {
+    pub fn new(path: &Path) -> Result<JsonSink, RecordError> {
+        let bad = |reason: String| RecordError::Unwritable { path: path.to_path_buf(), reason };
+        if path.is_dir() {
+            return Err(bad("is a directory, expected a file path".into()));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // Probe: the very operation `write` does later (a temporary file in the
+        // same directory), removed again at once.
+        tempfile::Builder::new()
+            .prefix(".probe-")
+            .tempfile_in(&dir)
+            .map_err(|e| bad(format!("cannot create a file in {}: {e}", dir.display())))?;
+        Ok(JsonSink { path: path.to_path_buf(), dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the record atomically: a temporary file in the same directory,
+    /// then `rename(2)` over the target.
+    pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
+        let bad = |reason: String| RecordError::Unwritable { path: self.path.clone(), reason };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".record-")
+            .tempfile_in(&self.dir)
+            .map_err(|e| bad(e.to_string()))?;
+        serde_json::to_writer_pretty(&mut tmp, record).map_err(|e| bad(e.to_string()))?;
+        tmp.write_all(b"\n").map_err(|e| bad(e.to_string()))?;
+        tmp.persist(&self.path).map_err(|e| bad(e.error.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Fills in what is only known at the end.
+pub(crate) fn seal(record: &mut RunRecord) {
+    record.peak_rss_bytes = peak_rss_bytes();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        let sink = JsonSink::new(&path).unwrap();
+        let mut rec = RunRecord::new("t", "s", serde_json::json!({"ncpus": 8}), LineFormat::para(8, 0.001));
+        rec.repeats.push(Repeat {
+            chunks: vec![Chunk { calls: 100, cost_per_job: 1e-4, time: Interval::default(), extra: None }],
+            calls: 100,
+            totals: Some(Interval::default()),
+        });
+        seal(&mut rec);
+        sink.write(&rec).unwrap();
+        let back: RunRecord = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back, rec);
+        // Only the record is left in the directory: no probe, no temporary file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unwritable_paths_are_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(JsonSink::new(dir.path()).is_err());
+        assert!(JsonSink::new(&dir.path().join("no/such/dir/run.json")).is_err());
+    }
+}

@@ -98,6 +98,9 @@ mod tests {
     #[test]
     fn one_line_drops_usage_and_tips() {
         let clap_text = "error: invalid value 'x' for '--ipc <IPC>'\n  [possible values: pipe, file]\n\nFor more information, try '--help'.\n";
-        assert_eq!(one_line(clap_text), "error: invalid value 'x' for '--ipc <IPC>'; [possible values: pipe, file]");
+        assert_eq!(
+            one_line(clap_text),
+            "error: invalid value 'x' for '--ipc <IPC>'; [possible values: pipe, file]"
+        );
     }
 }

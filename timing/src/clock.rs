@@ -18,15 +18,26 @@ impl CpuTimes {
     }
 
     fn since(&self, earlier: &CpuTimes) -> CpuTimes {
-        CpuTimes { user: self.user - earlier.user, sys: self.sys - earlier.sys }
+        CpuTimes {
+            user: self.user - earlier.user,
+            sys: self.sys - earlier.sys,
+        }
     }
 }
 
 fn cpu_times(who: UsageWho) -> (CpuTimes, i64) {
     // getrusage cannot fail for RUSAGE_SELF / RUSAGE_CHILDREN with a valid buffer.
-    let Ok(u) = getrusage(who) else { return (CpuTimes::default(), 0) };
+    let Ok(u) = getrusage(who) else {
+        return (CpuTimes::default(), 0);
+    };
     let secs = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 * 1e-6;
-    (CpuTimes { user: secs(u.user_time()), sys: secs(u.system_time()) }, u.max_rss())
+    (
+        CpuTimes {
+            user: secs(u.user_time()),
+            sys: secs(u.system_time()),
+        },
+        u.max_rss(),
+    )
 }
 
 /// Peak resident set size of this process in bytes (`ru_maxrss` is KiB on
@@ -64,7 +75,11 @@ impl Snapshot {
     pub fn now() -> Snapshot {
         let own = cpu_times(UsageWho::RUSAGE_SELF).0;
         let children = cpu_times(UsageWho::RUSAGE_CHILDREN).0;
-        Snapshot { wall: Instant::now(), own, children }
+        Snapshot {
+            wall: Instant::now(),
+            own,
+            children,
+        }
     }
 
     pub fn since(&self, start: &Snapshot) -> Interval {

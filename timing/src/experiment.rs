@@ -128,7 +128,12 @@ impl Bar<'_> {
                 value
             });
             let cost_per_job = self.exp.line.cost_per_job(time.wall, n);
-            self.exp.current().chunks.push(Chunk { calls: n, cost_per_job, time, extra });
+            self.exp.current().chunks.push(Chunk {
+                calls: n,
+                cost_per_job,
+                time,
+                extra,
+            });
             index.chunk += 1;
         }
         Ok(())

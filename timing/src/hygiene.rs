@@ -15,7 +15,9 @@ pub fn open_fds() -> usize {
     // SAFETY: getdtablesize has no preconditions.
     let limit = unsafe { libc::getdtablesize() }.clamp(0, 65536);
     // SAFETY: F_GETFD on any integer is harmless; EBADF when not open.
-    (0..limit).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1).count()
+    (0..limit)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .count()
 }
 
 /// What `waitpid(-1, WNOHANG)` tells about our children.

@@ -24,7 +24,11 @@ pub enum LineFormat {
 
 impl LineFormat {
     pub fn para(ncpus: usize, sleep: f64) -> Self {
-        LineFormat::Para { workers: ncpus, sleep, label: "ncpus".into() }
+        LineFormat::Para {
+            workers: ncpus,
+            sleep,
+            label: "ncpus".into(),
+        }
     }
 
     pub fn workers(&self) -> usize {
@@ -60,9 +64,9 @@ impl LineFormat {
                 "{d}s per {n} x {workers} sleep({}). Cost/maxworkers/calls is {cost}s.",
                 fixed(*sleep, 3)
             ),
-            LineFormat::RealField { workers, precision } => format!(
-                "{d}s per {n} x {workers} RealField({precision}).sin(). Cost/ncpus/calls is {cost}s."
-            ),
+            LineFormat::RealField { workers, precision } => {
+                format!("{d}s per {n} x {workers} RealField({precision}).sin(). Cost/ncpus/calls is {cost}s.")
+            }
         }
     }
 }
@@ -111,14 +115,24 @@ mod tests {
 
     #[test]
     fn other_families() {
-        let p = LineFormat::Pool { workers: 8, sleep: 0.001 };
+        let p = LineFormat::Pool {
+            workers: 8,
+            sleep: 0.001,
+        };
         assert_eq!(
             p.chunk_line(0.2654, 100),
             "0.265s per 100 x 8 sleep(0.001). Cost/maxworkers/calls is 0.000207s."
         );
-        let e = LineFormat::Para { workers: 8, sleep: 0.001, label: "maxworkers".into() };
+        let e = LineFormat::Para {
+            workers: 8,
+            sleep: 0.001,
+            label: "maxworkers".into(),
+        };
         assert!(e.chunk_line(0.3, 100).ends_with("Cost/maxworkers/calls is 0.000250s."));
-        let r = LineFormat::RealField { workers: 8, precision: 100 };
+        let r = LineFormat::RealField {
+            workers: 8,
+            precision: 100,
+        };
         assert_eq!(
             r.chunk_line(0.16, 100),
             "0.160s per 100 x 8 RealField(100).sin(). Cost/ncpus/calls is 0.000200s."
@@ -135,6 +149,9 @@ mod tests {
         let [a, b, c] = time_block(&i);
         assert_eq!(a, "CPU times: user 398 ms, sys: 9.75 s, total: 10.1 s");
         assert_eq!(b, "Wall time: 13.1 s");
-        assert_eq!(c, "Children CPU times (extra, RUSAGE_CHILDREN): user 1 s, sys: 2 s, total: 3 s");
+        assert_eq!(
+            c,
+            "Children CPU times (extra, RUSAGE_CHILDREN): user 1 s, sys: 2 s, total: 3 s"
+        );
     }
 }

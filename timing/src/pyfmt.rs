@@ -19,7 +19,13 @@ pub fn g(x: f64, prec: usize) -> String {
         return if x.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     if !x.is_finite() {
-        return if x.is_nan() { "nan".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     // The exponent after rounding to `prec` significant digits.
     let sci = format!("{:.*e}", prec - 1, x);

@@ -107,7 +107,10 @@ pub struct JsonSink {
 
 impl JsonSink {
     pub fn new(path: &Path) -> Result<JsonSink, RecordError> {
-        let bad = |reason: String| RecordError::Unwritable { path: path.to_path_buf(), reason };
+        let bad = |reason: String| RecordError::Unwritable {
+            path: path.to_path_buf(),
+            reason,
+        };
         if path.is_dir() {
             return Err(bad("is a directory, expected a file path".into()));
         }
@@ -121,7 +124,10 @@ impl JsonSink {
             .prefix(".probe-")
             .tempfile_in(&dir)
             .map_err(|e| bad(format!("cannot create a file in {}: {e}", dir.display())))?;
-        Ok(JsonSink { path: path.to_path_buf(), dir })
+        Ok(JsonSink {
+            path: path.to_path_buf(),
+            dir,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -131,7 +137,10 @@ impl JsonSink {
     /// Writes the record atomically: a temporary file in the same directory,
     /// then `rename(2)` over the target.
     pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
-        let bad = |reason: String| RecordError::Unwritable { path: self.path.clone(), reason };
+        let bad = |reason: String| RecordError::Unwritable {
+            path: self.path.clone(),
+            reason,
+        };
         let mut tmp = tempfile::Builder::new()
             .prefix(".record-")
             .tempfile_in(&self.dir)
@@ -159,7 +168,12 @@ mod tests {
         let sink = JsonSink::new(&path).unwrap();
         let mut rec = RunRecord::new("t", "s", serde_json::json!({"ncpus": 8}), LineFormat::para(8, 0.001));
         rec.repeats.push(Repeat {
-            chunks: vec![Chunk { calls: 100, cost_per_job: 1e-4, time: Interval::default(), extra: None }],
+            chunks: vec![Chunk {
+                calls: 100,
+                cost_per_job: 1e-4,
+                time: Interval::default(),
+                extra: None,
+            }],
             calls: 100,
             totals: Some(Interval::default()),
         });

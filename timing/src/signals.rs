@@ -28,7 +28,9 @@ pub fn catch(signals: &[Signal]) -> nix::Result<()> {
 /// SIGINT or SIGTERM received so far, if any (the first by number).
 pub fn interrupted() -> Option<Signal> {
     let bits = RECEIVED.load(Ordering::SeqCst);
-    [Signal::SIGINT, Signal::SIGTERM].into_iter().find(|s| bits & (1 << (*s as u64)) != 0)
+    [Signal::SIGINT, Signal::SIGTERM]
+        .into_iter()
+        .find(|s| bits & (1 << (*s as u64)) != 0)
 }
 
 /// Whether `sig` arrived since the last `take(sig)`; clears it.

@@ -28,7 +28,11 @@ impl SystemInfo {
                 u.release().to_string_lossy().into_owned(),
                 u.machine().to_string_lossy().into_owned(),
             ),
-            Err(_) => (std::env::consts::OS.into(), String::new(), std::env::consts::ARCH.into()),
+            Err(_) => (
+                std::env::consts::OS.into(),
+                String::new(),
+                std::env::consts::ARCH.into(),
+            ),
         };
         SystemInfo {
             os_version: os_version().unwrap_or_else(|| format!("{os} {kernel}")),
@@ -49,7 +53,13 @@ fn sysctl_string(name: &str) -> Option<String> {
     let mut len = buf.len();
     // SAFETY: buf and len describe a valid writable buffer; a null new value.
     let rc = unsafe {
-        libc::sysctlbyname(cname.as_ptr(), buf.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0)
+        libc::sysctlbyname(
+            cname.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
     };
     if rc != 0 {
         return None;

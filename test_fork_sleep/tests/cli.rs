@@ -1,0 +1,270 @@
+//! End-to-end tests of test_fork_sleep: printed formats, --check, --repeat,
+//! JSON, bad input, worker faults, interruption and leak invariants.
+
+use assert_cmd::Command;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use regex::Regex;
+use std::os::unix::process::CommandExt;
+use std::sync::Mutex;
+
+/// The binary forks many children per test: one test at a time, so that the
+/// invariants checked (fd and child counts, process groups) are not disturbed.
+static FORKS: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    FORKS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_fork_sleep"));
+    // Its own process group: after it exits, any process left in the group is
+    // an orphan it failed to reap.
+    c.process_group(0);
+    c
+}
+
+fn run(args: &[&str]) -> (i32, String, String, i32) {
+    let mut c = bin();
+    c.args(args);
+    let child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        pgid,
+    )
+}
+
+fn assert_no_orphans(pgid: i32) {
+    assert_eq!(kill(Pid::from_raw(-pgid), None), Err(nix::errno::Errno::ESRCH), "processes left in group {pgid}");
+}
+
+const CHUNK_RE: &str = r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
+const CPU_RE: &str = r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
+const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
+const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
+
+#[test]
+fn every_line_has_the_original_format() {
+    let _g = lock();
+    let (code, out, err, pgid) = run(&["--numcalls", "250", "--ncpus", "2", "--sleep", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
+    let chunk = Regex::new(CHUNK_RE).unwrap();
+    let ns: Vec<String> = lines[1..4].iter().map(|l| chunk.captures(l).expect(l)[1].to_string()).collect();
+    assert_eq!(ns, ["100", "100", "50"]);
+    for l in &lines[1..4] {
+        let c = chunk.captures(l).unwrap();
+        assert_eq!((&c[2], &c[3]), ("2", "0.000"));
+    }
+    assert!(Regex::new(CPU_RE).unwrap().is_match(lines[4]), "{}", lines[4]);
+    assert!(Regex::new(WALL_RE).unwrap().is_match(lines[5]), "{}", lines[5]);
+    assert!(Regex::new(CHILD_RE).unwrap().is_match(lines[6]), "{}", lines[6]);
+    // Nothing else but the verdict line may follow.
+    assert!(lines[7..].iter().all(|l| l.contains("(extra)")), "{out}");
+    assert_no_orphans(pgid);
+}
+
+#[test]
+fn sleep_is_printed_with_three_decimals() {
+    let _g = lock();
+    let (code, out, _, _) = run(&["--numcalls", "3", "--ncpus", "1", "--sleep", "0.0005"]);
+    assert_eq!(code, 0);
+    // Python: f"{0.0005:.3f}" == "0.001" (half-even on the binary value 0.000500000000000000010...).
+    assert!(out.lines().nth(1).unwrap().contains("@para sleep(0.001)."), "{out}");
+}
+
+#[test]
+fn check_prints_the_last_call_with_m_growing_per_chunk() {
+    let _g = lock();
+    for ipc in ["pipe", "file"] {
+        let (code, out, err, _) = run(&["--numcalls", "250", "--ncpus", "3", "--sleep", "0", "--check", "--ipc", ipc]);
+        assert_eq!(code, 0, "{err}");
+        let list = out.lines().find(|l| l.starts_with('[')).expect("a result list");
+        // Third chunk: m = 2 * 3, jobs 6, 7, 8; completion order, so compare sorted.
+        let mut v: Vec<u64> = list.trim_matches(['[', ']']).split(", ").map(|x| x.parse().unwrap()).collect();
+        v.sort();
+        assert_eq!(v, [36, 49, 64], "{ipc}");
+    }
+}
+
+#[test]
+fn repeat_prints_one_time_block_per_bar() {
+    let _g = lock();
+    let (code, out, _, _) = run(&["--numcalls", "120", "--ncpus", "2", "--sleep", "0", "--repeat", "3"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("Using ncpus=2 parallel decorated function").count(), 3);
+    assert_eq!(out.lines().filter(|l| l.starts_with("CPU times: ")).count(), 3);
+    assert_eq!(out.lines().filter(|l| l.starts_with("Wall time: ")).count(), 3);
+    assert_eq!(out.lines().filter(|l| Regex::new(CHUNK_RE).unwrap().is_match(l)).count(), 6);
+}
+
+#[test]
+fn json_record_has_every_field() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    let (code, _, err, _) = run(&[
+        "--numcalls", "150", "--ncpus", "2", "--sleep", "0", "--repeat", "2", "--breakdown", "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["tool"], "test_fork_sleep");
+    assert_eq!(v["strategy"], "fork-per-job/pipe");
+    assert_eq!(v["params"]["ncpus"], 2);
+    assert_eq!(v["params"]["numcalls"], 150);
+    assert_eq!(v["interrupted"], false);
+    for key in ["os", "os_version", "kernel", "arch", "cpu_model", "logical_cores", "physical_cores"] {
+        assert!(!v["system"][key].is_null(), "system.{key}");
+    }
+    let repeats = v["repeats"].as_array().unwrap();
+    assert_eq!(repeats.len(), 2);
+    for r in repeats {
+        let chunks = r["chunks"].as_array().unwrap();
+        assert_eq!(chunks.iter().map(|c| c["calls"].as_u64().unwrap()).collect::<Vec<_>>(), [100, 50]);
+        for c in chunks {
+            for k in ["wall", "cost_per_job"] {
+                assert!(c[k].is_f64(), "{k}");
+            }
+            for k in ["user", "sys"] {
+                assert!(c["self"][k].is_f64() && c["children"][k].is_f64());
+            }
+            assert_eq!(c["extra"]["jobs"], if c["calls"] == 100 { 200.0 } else { 100.0 });
+        }
+        assert!(r["totals"]["wall"].as_f64().unwrap() > 0.0);
+    }
+    assert!(v["peak_rss_bytes"].as_u64().unwrap() > 0);
+    // Only the record is left: the temporary file was renamed onto it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let _g = lock();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--ncpus", "0"], "--ncpus"),
+        (&["--ncpus", "4097"], "--ncpus"),
+        (&["--numcalls", "0"], "--numcalls"),
+        (&["--sleep", "-1"], "--sleep"),
+        (&["--sleep", "nan"], "--sleep"),
+        (&["--sleep", "inf"], "--sleep"),
+        (&["--sleep", "3601"], "--sleep"),
+        (&["--ipc", "socket"], "--ipc"),
+        (&["--timeout", "0"], "--timeout"),
+        (&["--repeat", "0"], "--repeat"),
+        (&["--json", "/nonexistent-dir/x/run.json"], "--json"),
+        (&["--bogus"], "--bogus"),
+    ];
+    for (args, flag) in cases {
+        let (code, out, err, _) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} started the experiment: {out}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (_, _, err, _) = run(&["--ncpus", "0"]);
+    assert!(err.contains("1..=4096"), "{err}");
+    let (_, _, err, _) = run(&["--ipc", "socket"]);
+    assert!(err.contains("pipe") && err.contains("file"), "{err}");
+}
+
+#[test]
+fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
+    let _g = lock();
+    let cases = [
+        ("signal@2", "killed by signal SIGKILL"),
+        ("exit@1", "exited with status 3"),
+        ("short@3", "short result"),
+        ("garble@0", "garbled result"),
+    ];
+    for ipc in ["pipe", "file"] {
+        for (inject, cause) in cases {
+            let (code, _, err, pgid) =
+                run(&["--numcalls", "50", "--ncpus", "4", "--sleep", "0.001", "--ipc", ipc, "--inject", inject]);
+            assert_eq!(code, 1, "{inject} {ipc}: {err}");
+            let a = &inject[inject.find('@').unwrap() + 1..];
+            let line = err.lines().find(|l| l.contains(cause)).unwrap_or_else(|| panic!("{inject}: {err}"));
+            assert!(line.contains(&format!("job {a} (pid ")), "{line}");
+            assert_no_orphans(pgid);
+        }
+    }
+}
+
+#[test]
+fn a_hung_child_is_killed_by_the_timeout() {
+    let _g = lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = bin();
+    c.env("TMPDIR", tmp.path());
+    c.args(["--numcalls", "20", "--ncpus", "3", "--ipc", "file", "--timeout", "0.3", "--inject", "hang@1"]);
+    let pgid_child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pgid = pgid_child.id() as i32;
+    let out = pgid_child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("job 1 (pid ") && err.contains("timed out after 0.3 s"), "{err}");
+    assert_no_orphans(pgid);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "temp dir left");
+}
+
+#[test]
+fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
+    let _g = lock();
+    for ipc in ["pipe", "file"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = bin();
+        c.env("TMPDIR", tmp.path());
+        c.args(["--numcalls", "2000", "--ncpus", "4", "--sleep", "0", "--hygiene", "--ipc", ipc]);
+        let out = Command::from_std(c).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{ipc}: {err}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{ipc}: temp dir left");
+    }
+}
+
+#[test]
+fn the_hygiene_check_catches_a_leaked_fd() {
+    let _g = lock();
+    let (code, _, err, _) = run(&["--numcalls", "10", "--ncpus", "2", "--sleep", "0", "--hygiene", "--inject", "leakfd@0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("hygiene:") && err.contains("fds open after call 1"), "{err}");
+}
+
+#[test]
+fn sigint_and_sigterm_keep_partial_results() {
+    let _g = lock();
+    for (sig, want) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("partial.json");
+        let mut c = bin();
+        c.env("TMPDIR", dir.path());
+        c.args(["--numcalls", "1000000", "--ncpus", "4", "--ipc", "file", "--json", path.to_str().unwrap()]);
+        let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let pid = child.id() as i32;
+        // Wait until the first chunk line is out, so that something is done.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while seen.iter().filter(|&&b| b == b'\n').count() < 2 {
+            let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+            assert!(n > 0, "exited early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        kill(Pid::from_raw(pid), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(want), "{sig}");
+        assert_no_orphans(pid);
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["interrupted"], true);
+        assert!(v["repeats"][0]["calls"].as_u64().unwrap() >= 100);
+        assert!(!v["repeats"][0]["chunks"].as_array().unwrap().is_empty());
+        // Only the record: the interrupted call's temp dir is gone too.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{sig}");
+    }
+}

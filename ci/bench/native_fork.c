@@ -1,0 +1,74 @@
+/* Minimal native fork-per-job loop: the same system calls as test_fork_sleep
+ * --ipc pipe (per job pipe, fcntl(FD_CLOEXEC) x2, fork; child nanosleep, write
+ * 16 bytes, _exit; parent wait for any child, read to EOF, close), with no
+ * runtime at all. Prints @para chunk lines so ci/bench.sh parses one format.
+ * Usage: native_fork NUMCALLS NCPUS T */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    long numcalls = argc > 1 ? atol(argv[1]) : 1000;
+    int ncpus = argc > 2 ? atoi(argv[2]) : 8;
+    double T = argc > 3 ? atof(argv[3]) : 0.001;
+    struct timespec t = {(time_t)T, (long)((T - (time_t)T) * 1e9)};
+    pid_t *pids = calloc(ncpus, sizeof *pids);
+    int *fds = calloc(ncpus, sizeof *fds);
+    printf("Using ncpus=%d parallel decorated function\n", ncpus);
+    for (long done = 0; done < numcalls;) {
+        long n = numcalls - done >= 100 ? 100 : numcalls - done;
+        double start = now();
+        for (long c = 0; c < n; c++) {
+            int live = 0, next = 0;
+            for (;;) {
+                while (live < ncpus && next < ncpus) {
+                    int p[2];
+                    if (pipe(p) != 0) { perror("pipe"); return 1; }
+                    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+                    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+                    pid_t pid = fork();
+                    if (pid == 0) {
+                        char rec[16] = "TFS1";
+                        close(p[0]);
+                        nanosleep(&t, NULL);
+                        write(p[1], rec, sizeof rec);
+                        _exit(0);
+                    }
+                    close(p[1]);
+                    pids[live] = pid;
+                    fds[live] = p[0];
+                    live++;
+                    next++;
+                }
+                if (live == 0) break;
+                pid_t done_pid = wait(NULL);
+                for (int i = 0; i < live; i++) {
+                    if (pids[i] == done_pid) {
+                        char buf[4096];
+                        while (read(fds[i], buf, sizeof buf) > 0) {}
+                        close(fds[i]);
+                        pids[i] = pids[live - 1];
+                        fds[i] = fds[live - 1];
+                        live--;
+                        break;
+                    }
+                }
+            }
+        }
+        double delta = now() - start;
+        printf("%.3fs per %ld x %d @para sleep(%.3f). Cost/ncpus/calls is %.6fs.\n", delta, n, ncpus, T,
+               (delta / n - T) / ncpus);
+        fflush(stdout);
+        done += n;
+    }
+    return 0;
+}

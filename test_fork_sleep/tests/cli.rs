@@ -27,7 +27,11 @@ fn bin() -> std::process::Command {
 fn run(args: &[&str]) -> (i32, String, String, i32) {
     let mut c = bin();
     c.args(args);
-    let child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let pgid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
     (
@@ -39,11 +43,17 @@ fn run(args: &[&str]) -> (i32, String, String, i32) {
 }
 
 fn assert_no_orphans(pgid: i32) {
-    assert_eq!(kill(Pid::from_raw(-pgid), None), Err(nix::errno::Errno::ESRCH), "processes left in group {pgid}");
+    assert_eq!(
+        kill(Pid::from_raw(-pgid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "processes left in group {pgid}"
+    );
 }
 
-const CHUNK_RE: &str = r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
-const CPU_RE: &str = r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
+const CHUNK_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
+const CPU_RE: &str =
+    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
 const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
 const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
 
@@ -55,7 +65,10 @@ fn every_line_has_the_original_format() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
     let chunk = Regex::new(CHUNK_RE).unwrap();
-    let ns: Vec<String> = lines[1..4].iter().map(|l| chunk.captures(l).expect(l)[1].to_string()).collect();
+    let ns: Vec<String> = lines[1..4]
+        .iter()
+        .map(|l| chunk.captures(l).expect(l)[1].to_string())
+        .collect();
     assert_eq!(ns, ["100", "100", "50"]);
     for l in &lines[1..4] {
         let c = chunk.captures(l).unwrap();
@@ -82,11 +95,25 @@ fn sleep_is_printed_with_three_decimals() {
 fn check_prints_the_last_call_with_m_growing_per_chunk() {
     let _g = lock();
     for ipc in ["pipe", "file"] {
-        let (code, out, err, _) = run(&["--numcalls", "250", "--ncpus", "3", "--sleep", "0", "--check", "--ipc", ipc]);
+        let (code, out, err, _) = run(&[
+            "--numcalls",
+            "250",
+            "--ncpus",
+            "3",
+            "--sleep",
+            "0",
+            "--check",
+            "--ipc",
+            ipc,
+        ]);
         assert_eq!(code, 0, "{err}");
         let list = out.lines().find(|l| l.starts_with('[')).expect("a result list");
         // Third chunk: m = 2 * 3, jobs 6, 7, 8; completion order, so compare sorted.
-        let mut v: Vec<u64> = list.trim_matches(['[', ']']).split(", ").map(|x| x.parse().unwrap()).collect();
+        let mut v: Vec<u64> = list
+            .trim_matches(['[', ']'])
+            .split(", ")
+            .map(|x| x.parse().unwrap())
+            .collect();
         v.sort();
         assert_eq!(v, [36, 49, 64], "{ipc}");
     }
@@ -100,7 +127,12 @@ fn repeat_prints_one_time_block_per_bar() {
     assert_eq!(out.matches("Using ncpus=2 parallel decorated function").count(), 3);
     assert_eq!(out.lines().filter(|l| l.starts_with("CPU times: ")).count(), 3);
     assert_eq!(out.lines().filter(|l| l.starts_with("Wall time: ")).count(), 3);
-    assert_eq!(out.lines().filter(|l| Regex::new(CHUNK_RE).unwrap().is_match(l)).count(), 6);
+    assert_eq!(
+        out.lines()
+            .filter(|l| Regex::new(CHUNK_RE).unwrap().is_match(l))
+            .count(),
+        6
+    );
 }
 
 #[test]
@@ -109,7 +141,16 @@ fn json_record_has_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let (code, _, err, _) = run(&[
-        "--numcalls", "150", "--ncpus", "2", "--sleep", "0", "--repeat", "2", "--breakdown", "--json",
+        "--numcalls",
+        "150",
+        "--ncpus",
+        "2",
+        "--sleep",
+        "0",
+        "--repeat",
+        "2",
+        "--breakdown",
+        "--json",
         path.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
@@ -119,14 +160,25 @@ fn json_record_has_every_field() {
     assert_eq!(v["params"]["ncpus"], 2);
     assert_eq!(v["params"]["numcalls"], 150);
     assert_eq!(v["interrupted"], false);
-    for key in ["os", "os_version", "kernel", "arch", "cpu_model", "logical_cores", "physical_cores"] {
+    for key in [
+        "os",
+        "os_version",
+        "kernel",
+        "arch",
+        "cpu_model",
+        "logical_cores",
+        "physical_cores",
+    ] {
         assert!(!v["system"][key].is_null(), "system.{key}");
     }
     let repeats = v["repeats"].as_array().unwrap();
     assert_eq!(repeats.len(), 2);
     for r in repeats {
         let chunks = r["chunks"].as_array().unwrap();
-        assert_eq!(chunks.iter().map(|c| c["calls"].as_u64().unwrap()).collect::<Vec<_>>(), [100, 50]);
+        assert_eq!(
+            chunks.iter().map(|c| c["calls"].as_u64().unwrap()).collect::<Vec<_>>(),
+            [100, 50]
+        );
         for c in chunks {
             for k in ["wall", "cost_per_job"] {
                 assert!(c[k].is_f64(), "{k}");
@@ -185,11 +237,24 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
     ];
     for ipc in ["pipe", "file"] {
         for (inject, cause) in cases {
-            let (code, _, err, pgid) =
-                run(&["--numcalls", "50", "--ncpus", "4", "--sleep", "0.001", "--ipc", ipc, "--inject", inject]);
+            let (code, _, err, pgid) = run(&[
+                "--numcalls",
+                "50",
+                "--ncpus",
+                "4",
+                "--sleep",
+                "0.001",
+                "--ipc",
+                ipc,
+                "--inject",
+                inject,
+            ]);
             assert_eq!(code, 1, "{inject} {ipc}: {err}");
             let a = &inject[inject.find('@').unwrap() + 1..];
-            let line = err.lines().find(|l| l.contains(cause)).unwrap_or_else(|| panic!("{inject}: {err}"));
+            let line = err
+                .lines()
+                .find(|l| l.contains(cause))
+                .unwrap_or_else(|| panic!("{inject}: {err}"));
             assert!(line.contains(&format!("job {a} (pid ")), "{line}");
             assert_no_orphans(pgid);
         }
@@ -202,13 +267,31 @@ fn a_hung_child_is_killed_by_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = bin();
     c.env("TMPDIR", tmp.path());
-    c.args(["--numcalls", "20", "--ncpus", "3", "--ipc", "file", "--timeout", "0.3", "--inject", "hang@1"]);
-    let pgid_child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    c.args([
+        "--numcalls",
+        "20",
+        "--ncpus",
+        "3",
+        "--ipc",
+        "file",
+        "--timeout",
+        "0.3",
+        "--inject",
+        "hang@1",
+    ]);
+    let pgid_child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let pgid = pgid_child.id() as i32;
     let out = pgid_child.wait_with_output().unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("job 1 (pid ") && err.contains("timed out after 0.3 s"), "{err}");
+    assert!(
+        err.contains("job 1 (pid ") && err.contains("timed out after 0.3 s"),
+        "{err}"
+    );
     assert_no_orphans(pgid);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "temp dir left");
 }
@@ -220,20 +303,47 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
         let tmp = tempfile::tempdir().unwrap();
         let mut c = bin();
         c.env("TMPDIR", tmp.path());
-        c.args(["--numcalls", "2000", "--ncpus", "4", "--sleep", "0", "--hygiene", "--ipc", ipc]);
+        c.args([
+            "--numcalls",
+            "2000",
+            "--ncpus",
+            "4",
+            "--sleep",
+            "0",
+            "--hygiene",
+            "--ipc",
+            ipc,
+        ]);
         let out = Command::from_std(c).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{ipc}: {err}");
-        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{ipc}: temp dir left");
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "{ipc}: temp dir left"
+        );
     }
 }
 
 #[test]
 fn the_hygiene_check_catches_a_leaked_fd() {
     let _g = lock();
-    let (code, _, err, _) = run(&["--numcalls", "10", "--ncpus", "2", "--sleep", "0", "--hygiene", "--inject", "leakfd@0"]);
+    let (code, _, err, _) = run(&[
+        "--numcalls",
+        "10",
+        "--ncpus",
+        "2",
+        "--sleep",
+        "0",
+        "--hygiene",
+        "--inject",
+        "leakfd@0",
+    ]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("hygiene:") && err.contains("fds open after call 1"), "{err}");
+    assert!(
+        err.contains("hygiene:") && err.contains("fds open after call 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -244,8 +354,21 @@ fn sigint_and_sigterm_keep_partial_results() {
         let path = dir.path().join("partial.json");
         let mut c = bin();
         c.env("TMPDIR", dir.path());
-        c.args(["--numcalls", "1000000", "--ncpus", "4", "--ipc", "file", "--json", path.to_str().unwrap()]);
-        let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        c.args([
+            "--numcalls",
+            "1000000",
+            "--ncpus",
+            "4",
+            "--ipc",
+            "file",
+            "--json",
+            path.to_str().unwrap(),
+        ]);
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let pid = child.id() as i32;
         // Wait until the first chunk line is out, so that something is done.
         let mut stdout = child.stdout.take().unwrap();

@@ -1,0 +1,241 @@
+//! End-to-end tests of test_threads_sleep: formats, NCPUS precedence, the
+//! thread organisation of each runtime, faults and bad input.
+
+use assert_cmd::Command;
+use regex::Regex;
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("test_threads_sleep").unwrap();
+    c.env_remove("NCPUS");
+    c
+}
+
+fn stdout(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const CHUNK_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
+const THREADS_RE: &str = r"^Threads \(extra\): runtime (\w+), (\d+) distinct threads ran iterations in (\d+) calls \((\d+) in this process so far\); calls with two or more sleeps on one thread: (\d+); iteration-to-thread map (fixed|varied)$";
+
+#[test]
+fn header_chunks_and_time_block() {
+    let out = stdout(bin().args(["--ncpus", "2", "--numcalls", "150", "--sleep", "0"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "I am set up to use 2 threads.");
+    let re = Regex::new(CHUNK_RE).unwrap();
+    let c1 = re.captures(lines[1]).expect(lines[1]);
+    let c2 = re.captures(lines[2]).expect(lines[2]);
+    assert_eq!((&c1[1], &c1[2], &c1[3]), ("100", "2", "0.000"));
+    assert_eq!(&c2[1], "50");
+    assert!(Regex::new(THREADS_RE).unwrap().is_match(lines[3]), "{}", lines[3]);
+    assert!(lines[4].starts_with("CPU times: user "), "{}", lines[4]);
+    assert!(lines[5].starts_with("Wall time: "), "{}", lines[5]);
+}
+
+#[test]
+fn defaults_are_the_c_originals() {
+    let out = stdout(bin().args(["--ncpus", "2"]));
+    // numcalls = 100, T = 0.005: one chunk line.
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(" per 100 x 2 @para sleep(0.005)."))
+            .count(),
+        1,
+        "{out}"
+    );
+}
+
+#[test]
+fn ncpus_comes_from_flag_then_env_then_cpus() {
+    let out = stdout(bin().env("NCPUS", "3").args(["--numcalls", "1", "--sleep", "0"]));
+    assert!(out.starts_with("I am set up to use 3 threads.\n"), "{out}");
+    let out = stdout(
+        bin()
+            .env("NCPUS", "3")
+            .args(["--ncpus", "2", "--numcalls", "1", "--sleep", "0"]),
+    );
+    assert!(out.starts_with("I am set up to use 2 threads.\n"), "{out}");
+    let out = stdout(bin().args(["--numcalls", "1", "--sleep", "0"]));
+    let n: usize = Regex::new(r"use (\d+) threads").unwrap().captures(&out).unwrap()[1]
+        .parse()
+        .unwrap();
+    assert!(n >= 1);
+}
+
+fn threads_lines(out: &str) -> Vec<regex::Captures<'_>> {
+    let re = Regex::new(THREADS_RE).unwrap();
+    out.lines().filter_map(|l| re.captures(l)).collect()
+}
+
+#[test]
+fn team_runs_iteration_a_on_thread_a_and_creates_threads_once() {
+    let out = stdout(bin().args([
+        "--ncpus",
+        "3",
+        "--numcalls",
+        "200",
+        "--sleep",
+        "0",
+        "--repeat",
+        "3",
+        "--check",
+    ]));
+    let caps = threads_lines(&out);
+    assert_eq!(caps.len(), 3);
+    for c in &caps {
+        assert_eq!(&c[1], "team");
+        assert_eq!(&c[2], "3", "three threads, one per iteration");
+        assert_eq!(&c[4], "3", "no thread created after the first call");
+        assert_eq!(&c[5], "0", "never two iterations on one thread");
+        assert_eq!(&c[6], "fixed", "iteration a always on the same thread");
+    }
+    // Iteration order results, a*a.
+    assert_eq!(out.lines().filter(|l| *l == "[0, 1, 4]").count(), 3, "{out}");
+}
+
+#[test]
+fn scoped_creates_new_threads_per_call() {
+    let out = stdout(bin().args([
+        "--runtime",
+        "scoped",
+        "--ncpus",
+        "2",
+        "--numcalls",
+        "50",
+        "--sleep",
+        "0",
+        "--repeat",
+        "2",
+    ]));
+    let caps = threads_lines(&out);
+    assert_eq!(&caps[0][2], "100");
+    assert_eq!(&caps[1][4], "200");
+}
+
+#[test]
+fn rayon_uses_a_pool_of_ncpus_threads() {
+    let out = stdout(bin().args([
+        "--runtime",
+        "rayon",
+        "--ncpus",
+        "2",
+        "--numcalls",
+        "100",
+        "--sleep",
+        "0",
+        "--check",
+    ]));
+    let c = &threads_lines(&out)[0];
+    assert!(
+        c[4].parse::<usize>().unwrap() <= 2,
+        "rayon created threads per call: {out}"
+    );
+    assert!(out.contains("[0, 1]\n"));
+}
+
+#[test]
+fn a_panicking_iteration_is_one_line_and_exit_1() {
+    for rt in ["team", "rayon", "scoped"] {
+        let out = bin()
+            .args([
+                "--runtime",
+                rt,
+                "--ncpus",
+                "3",
+                "--numcalls",
+                "20",
+                "--sleep",
+                "0",
+                "--inject-panic",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{rt}: {err}");
+        assert_eq!(err.lines().count(), 1, "{rt}: {err}");
+        assert!(err.contains("iteration 2 panicked"), "{rt}: {err}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    for (env, args, needle) in [
+        (Some("0"), vec![], "NCPUS"),
+        (Some("many"), vec![], "NCPUS"),
+        (None, vec!["--ncpus", "0"], "--ncpus"),
+        (None, vec!["--sleep", "-0.5"], "--sleep"),
+        (None, vec!["--runtime", "openmp"], "--runtime"),
+        (None, vec!["--numcalls", "0"], "--numcalls"),
+    ] {
+        let mut c = bin();
+        if let Some(v) = env {
+            c.env("NCPUS", v);
+        }
+        let out = c.args(&args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn json_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.json");
+    stdout(bin().args([
+        "--ncpus",
+        "2",
+        "--numcalls",
+        "120",
+        "--sleep",
+        "0",
+        "--json",
+        p.to_str().unwrap(),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["tool"], "test_threads_sleep");
+    assert_eq!(v["strategy"], "threads/team");
+    assert_eq!(v["repeats"][0]["chunks"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn sigint_stops_with_partial_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_threads_sleep"))
+        .args([
+            "--ncpus",
+            "2",
+            "--numcalls",
+            "100000",
+            "--sleep",
+            "0.001",
+            "--json",
+            p.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut so = child.stdout.take().unwrap();
+    let mut buf = [0u8; 512];
+    let mut seen = 0;
+    while seen < 2 {
+        let n = std::io::Read::read(&mut so, &mut buf).unwrap();
+        assert!(n > 0);
+        seen += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["interrupted"], true);
+}

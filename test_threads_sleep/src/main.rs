@@ -260,7 +260,7 @@ impl Runner {
                         .collect_into_vec(&mut outcomes)
                 });
                 self.results.clear();
-                outcomes.into_iter().map(|r| r.map(|v| self.results.push(v))).collect()
+                outcomes.into_iter().try_for_each(|r| r.map(|v| self.results.push(v)))
             }
             Runtime::Scoped => std::thread::scope(|s| {
                 let handles: Vec<_> = (0..self.ncpus).map(|a| s.spawn(move || body(a))).collect();

@@ -9,9 +9,11 @@
 //! - [`record`]: the JSON run record, written atomically;
 //! - [`system`]: OS, kernel, CPU and cores for the record;
 //! - [`verdict`]: the drift verdict (Theil–Sen slope, Mann–Kendall test) of a run;
+//! - [`churn`]: `--map-churn N`, the address-space growth control;
 //! - [`cli`], [`signals`], [`hygiene`]: one-line usage errors, Ctrl-C as a
 //!   flag, fd and child counts.
 
+pub mod churn;
 pub mod cli;
 pub mod clock;
 pub mod experiment;

@@ -107,7 +107,7 @@ impl MapChurn {
     pub fn new(n_per_call: u64, total_calls: u64) -> Result<MapChurn, ChurnError> {
         let lim = map_limit();
         let current = current_mappings().unwrap_or(0);
-        let total = n_per_call.checked_mul(total_calls).unwrap_or(u64::MAX);
+        let total = n_per_call.saturating_mul(total_calls);
         let needed = total.saturating_add(current).saturating_add(HEADROOM);
         if n_per_call > 0 && needed > lim.limit {
             return Err(ChurnError::OverLimit {
@@ -142,7 +142,7 @@ impl MapChurn {
     pub fn before_call(&mut self) -> Result<(), ChurnError> {
         for _ in 0..self.n_per_call {
             let index = self.maps.len();
-            let writable = index % 2 == 0;
+            let writable = index & 1 == 0;
             let prot = if writable {
                 libc::PROT_READ | libc::PROT_WRITE
             } else {

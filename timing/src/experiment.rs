@@ -84,7 +84,10 @@ impl Experiment {
         self.record.repeats.last_mut().expect("bar() pushed a repeat")
     }
 
-    /// Ends the run: stores the outcome and writes `--json` if asked.
+    /// Ends the run: stores the outcome, prints the drift verdict as one
+    /// extra line after the last `%time` block (see [`crate::verdict`]; also
+    /// on an interrupted or failed run, on the chunks done) and writes
+    /// `--json` if asked.
     pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
         match outcome {
             Outcome::Completed => {}
@@ -92,6 +95,9 @@ impl Experiment {
             Outcome::Failed(why) => self.record.failure = Some(why.clone()),
         }
         seal(&mut self.record);
+        if let Some(v) = &self.record.verdict {
+            println!("{}", v.line());
+        }
         if let Some(sink) = &self.json {
             sink.write(&self.record)?;
         }
@@ -172,6 +178,7 @@ mod tests {
         assert_eq!(r.chunks.iter().map(|c| c.calls).collect::<Vec<_>>(), vec![100, 100, 5]);
         assert_eq!(r.calls, 205);
         assert!(r.totals.is_some());
+        assert_eq!(rec.verdict.as_ref().map(|v| v.chunks), Some(3));
     }
 
     #[test]

@@ -8,9 +8,12 @@
 //! - [`clock`]: `perf_counter` and `getrusage` (self and children);
 //! - [`record`]: the JSON run record, written atomically;
 //! - [`system`]: OS, kernel, CPU and cores for the record;
+//! - [`verdict`]: the drift verdict (Theil–Sen slope, Mann–Kendall test) of a run;
+//! - [`churn`]: `--map-churn N`, the address-space growth control;
 //! - [`cli`], [`signals`], [`hygiene`]: one-line usage errors, Ctrl-C as a
 //!   flag, fd and child counts.
 
+pub mod churn;
 pub mod cli;
 pub mod clock;
 pub mod experiment;
@@ -20,7 +23,9 @@ pub mod pyfmt;
 pub mod record;
 pub mod signals;
 pub mod system;
+pub mod verdict;
 
 pub use experiment::{chunk_sizes, Bar, CallIndex, Experiment, Outcome};
 pub use lines::LineFormat;
 pub use record::{Chunk, Repeat, RunRecord};
+pub use verdict::{Trend, Verdict};

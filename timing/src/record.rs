@@ -4,6 +4,7 @@
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
 use crate::system::SystemInfo;
+use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub struct RunRecord {
     pub failure: Option<String>,
     /// Peak resident set size of the parent, bytes.
     pub peak_rss_bytes: u64,
+    /// The drift verdict on the whole run, filled in by `Experiment::finish`
+    /// (absent in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -76,6 +81,7 @@ impl RunRecord {
             interrupted: false,
             failure: None,
             peak_rss_bytes: 0,
+            verdict: None,
         }
     }
 
@@ -152,9 +158,10 @@ impl JsonSink {
     }
 }
 
-/// Fills in what is only known at the end.
+/// Fills in what is only known at the end: peak RSS and the drift verdict.
 pub(crate) fn seal(record: &mut RunRecord) {
     record.peak_rss_bytes = peak_rss_bytes();
+    record.verdict = Some(Verdict::of_record(record));
 }
 
 #[cfg(test)]
@@ -183,6 +190,20 @@ mod tests {
         assert_eq!(back, rec);
         // Only the record is left in the directory: no probe, no temporary file.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn records_without_a_verdict_still_parse() {
+        let mut rec = RunRecord::new("t", "s", serde_json::json!({}), LineFormat::para(8, 0.001));
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(!json.contains("verdict"));
+        let back: RunRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.verdict, None);
+        seal(&mut rec);
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(json.contains(r#""verdict":{"verdict":"too few chunks""#), "{json}");
+        let back: RunRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.verdict, rec.verdict);
     }
 
     #[test]

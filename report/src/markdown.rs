@@ -1,0 +1,85 @@
+//! The Markdown tables.
+
+use crate::run::Run;
+use timing::pyfmt::g;
+use timing::verdict::Verdict;
+
+fn ms(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3))
+}
+
+fn secs(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.3} s"))
+}
+
+fn slope(v: &Verdict) -> String {
+    v.slope_pct_per_1000_calls.map_or("-".into(), |s| format!("{s:+.1} %"))
+}
+
+fn p(v: &Verdict) -> String {
+    v.p.map_or("-".into(), |p| g(p, 2))
+}
+
+/// Escapes the one character that breaks a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// One row per run.
+pub fn runs_table(runs: &[Run]) -> String {
+    let mut out = String::from(
+        "| source | strategy | OS, arch | ncpus | T | median cost/job | first chunk (s/100 calls) \
+         | last chunk (s/100 calls) | slope per 1000 calls | Mann-Kendall p | verdict |\n\
+         |---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
+    );
+    for r in runs {
+        let v = r.verdict();
+        let first = r.points.first().map(|p| p.secs_per_100());
+        let last = r.points.last().map(|p| p.secs_per_100());
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(&r.source),
+            cell(&r.strategy),
+            cell(&r.os_arch),
+            r.ncpus.map_or("-".into(), |n| n.to_string()),
+            r.sleep.map_or("-".into(), |t| format!("{t} s")),
+            ms(r.median_cost_per_job()),
+            secs(first),
+            secs(last),
+            slope(&v),
+            p(&v),
+            v.verdict,
+        );
+    }
+    out
+}
+
+/// Side by side: each original with its port (`ci/compare.sh`).
+pub fn pairs_table(pairs: &[(Run, Run)]) -> String {
+    let mut out = String::from(
+        "| original | port | original cost/job | port cost/job | ratio port/original \
+         | original verdict | port verdict |\n|---|---|--:|--:|--:|---|---|\n",
+    );
+    for (o, r) in pairs {
+        let (co, cr) = (o.median_cost_per_job(), r.median_cost_per_job());
+        let ratio = match (co, cr) {
+            (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+            _ => "-".into(),
+        };
+        let verdict = |run: &Run| {
+            let v = run.verdict();
+            format!("{} (slope {}, p={})", v.verdict, slope(&v), p(&v))
+        };
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(&o.source),
+            cell(&r.source),
+            ms(co),
+            ms(cr),
+            ratio,
+            cell(&verdict(o)),
+            cell(&verdict(r)),
+        );
+    }
+    out
+}

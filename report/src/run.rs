@@ -1,0 +1,119 @@
+//! One run, whatever it came from: a JSON record of this suite or a transcript
+//! of an original pasted from a terminal.
+
+use timing::verdict::Verdict;
+use timing::{LineFormat, RunRecord};
+
+/// Where a run came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A `--json` record of one of our binaries.
+    Record,
+    /// Printed output of an original (or of a port), parsed line by line.
+    Transcript,
+}
+
+/// One chunk: `calls` calls that took `wall` seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// 0-based bar() (repeat) the chunk belongs to.
+    pub repeat: usize,
+    pub calls: u64,
+    pub wall: f64,
+    /// The per-job cost as the line printed it (or the record stored it).
+    pub cost_per_job: f64,
+}
+
+impl Point {
+    pub fn secs_per_100(&self) -> f64 {
+        self.wall * 100.0 / self.calls as f64
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// File name, and `#k` when a file holds more than one run.
+    pub source: String,
+    pub kind: SourceKind,
+    pub strategy: String,
+    /// `Linux x86_64` style; `unknown` for transcripts.
+    pub os_arch: String,
+    pub ncpus: Option<usize>,
+    /// Sleep per job in seconds (`None` for RealField).
+    pub sleep: Option<f64>,
+    pub points: Vec<Point>,
+}
+
+impl Run {
+    pub fn from_record(source: &str, rec: &RunRecord) -> Run {
+        let sleep = match &rec.line_format {
+            LineFormat::Para { sleep, .. } | LineFormat::Pool { sleep, .. } => Some(*sleep),
+            LineFormat::RealField { .. } => None,
+        };
+        let points = rec
+            .repeats
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| {
+                r.chunks.iter().filter(|c| c.calls > 0).map(move |c| Point {
+                    repeat: k,
+                    calls: c.calls,
+                    wall: c.time.wall,
+                    cost_per_job: c.cost_per_job,
+                })
+            })
+            .collect();
+        let arch = &rec.system.arch;
+        let os = if rec.system.os_version.is_empty() {
+            &rec.system.os
+        } else {
+            &rec.system.os_version
+        };
+        Run {
+            source: source.to_string(),
+            kind: SourceKind::Record,
+            strategy: format!("{} ({})", rec.strategy, rec.tool),
+            os_arch: format!("{os}, {arch}"),
+            ncpus: Some(rec.line_format.workers()),
+            sleep,
+            points,
+        }
+    }
+
+    /// `(position in calls, seconds per 100 calls)`, as
+    /// [`timing::verdict::points`] places the chunks of a record.
+    pub fn xy(&self) -> Vec<(f64, f64)> {
+        let mut done = 0u64;
+        self.points
+            .iter()
+            .map(|p| {
+                let x = done as f64 + p.calls as f64 / 2.0;
+                done += p.calls;
+                (x, p.secs_per_100())
+            })
+            .collect()
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of_points(&self.xy())
+    }
+
+    pub fn repeats(&self) -> usize {
+        self.points.last().map_or(0, |p| p.repeat + 1)
+    }
+
+    /// Median of the chunks' per-job costs.
+    pub fn median_cost_per_job(&self) -> Option<f64> {
+        let mut v: Vec<f64> = self.points.iter().map(|p| p.cost_per_job).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        })
+    }
+}

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
+use timing::churn::MapChurn;
 use timing::{hygiene, signals, CallIndex, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.";
@@ -84,6 +85,11 @@ struct Cli {
     /// the children's mean lifetime.
     #[arg(long)]
     breakdown: bool,
+    /// Mechanism control: before each call add N small anonymous mappings that
+    /// cannot merge, touch and keep them, so the parent's map grows call after
+    /// call (fork copies it). Refused up front past the system's map limit.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
+    map_churn: u64,
     /// Check after every call that the fd count and the child count are back
     /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
     #[arg(long)]
@@ -119,6 +125,7 @@ fn run() -> anyhow::Result<ExitCode> {
         "numcalls": cli.numcalls, "sleep": cli.sleep, "ncpus": cli.ncpus, "check": cli.check,
         "repeat": cli.repeat, "ipc": format!("{:?}", cli.ipc).to_lowercase(),
         "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
+        "map_churn": cli.map_churn,
     });
     let line = LineFormat::para(cli.ncpus as usize, cli.sleep);
     let mut exp = match Experiment::new("test_fork_sleep", strategy, params, line, cli.json.as_deref()) {
@@ -132,7 +139,14 @@ fn run() -> anyhow::Result<ExitCode> {
 
     // The parent's weight: allocated and touched (non-zero fill), kept to the end.
     let ballast = vec![1u8; (cli.ballast_mb as usize) << 20];
-    let mut par = Parallel::new(&cli);
+    let churn = match MapChurn::new(cli.map_churn, cli.numcalls.saturating_mul(cli.repeat)) {
+        Ok(churn) => churn,
+        Err(e) => {
+            eprintln!("test_fork_sleep: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let mut par = Parallel::new(&cli, churn);
     let mut outcome = Outcome::Completed;
     for _ in 0..cli.repeat {
         if let Err(stop) = exp.bar(|b| bar(b, &cli, &mut par)) {
@@ -200,10 +214,12 @@ struct Parallel {
     live: Vec<Live>,
     results: Vec<Option<u64>>,
     breakdown: breakdown::Shared,
+    /// `--map-churn`: grows before every call (a no-op at 0).
+    churn: MapChurn,
 }
 
 impl Parallel {
-    fn new(cli: &Cli) -> Parallel {
+    fn new(cli: &Cli, churn: MapChurn) -> Parallel {
         let ncpus = cli.ncpus as usize;
         Parallel {
             ncpus,
@@ -219,6 +235,7 @@ impl Parallel {
             live: Vec::with_capacity(ncpus),
             results: Vec::with_capacity(ncpus),
             breakdown: breakdown::Shared::new(cli.breakdown),
+            churn,
         }
     }
 
@@ -234,6 +251,7 @@ impl Parallel {
         if let Some(sig) = signals::interrupted() {
             return Err(Outcome::Interrupted(sig as i32));
         }
+        self.churn.before_call().map_err(|e| fail(e.to_string()))?;
         self.results.clear();
         let dir = match self.ipc {
             Ipc::Pipe => None,

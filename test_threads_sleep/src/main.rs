@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
+use timing::churn::MapChurn;
 use timing::{signals, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Run NCPUS sleeps per call on a team of threads, as test_openmp_sleep.c does.";
@@ -66,6 +67,11 @@ struct Cli {
     /// How the threads are organised.
     #[arg(long, value_enum, default_value_t = Runtime::Team)]
     runtime: Runtime,
+    /// Mechanism control: before each call the main thread adds N small
+    /// anonymous mappings that cannot merge, touches and keeps them (as
+    /// test_fork_sleep --map-churn); threads do not fork, so this should not drift.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
+    map_churn: u64,
     /// Write the run record (parameters, system, every chunk) to this JSON file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -115,12 +121,19 @@ fn run() -> anyhow::Result<ExitCode> {
     let runtime = format!("{:?}", cli.runtime).to_lowercase();
     let params = serde_json::json!({
         "numcalls": cli.numcalls, "sleep": cli.sleep, "ncpus": ncpus, "check": cli.check,
-        "repeat": cli.repeat, "runtime": runtime,
+        "repeat": cli.repeat, "runtime": runtime, "map_churn": cli.map_churn,
     });
     let line = LineFormat::para(ncpus, cli.sleep);
     let strategy = format!("threads/{runtime}");
     let mut exp = match Experiment::new("test_threads_sleep", &strategy, params, line, cli.json.as_deref()) {
         Ok(exp) => exp,
+        Err(e) => {
+            eprintln!("test_threads_sleep: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let mut churn = match MapChurn::new(cli.map_churn, cli.numcalls.saturating_mul(cli.repeat)) {
+        Ok(churn) => churn,
         Err(e) => {
             eprintln!("test_threads_sleep: {e}");
             return Ok(ExitCode::from(EXIT_USAGE));
@@ -137,7 +150,10 @@ fn run() -> anyhow::Result<ExitCode> {
     for _ in 0..cli.repeat {
         let res = exp.bar(|b| {
             runner.stats = Stats::default();
-            b.chunks(cli.numcalls, |_| runner.call())?;
+            b.chunks(cli.numcalls, |_| {
+                churn.before_call().map_err(|e| Outcome::Failed(e.to_string()))?;
+                runner.call()
+            })?;
             if cli.check {
                 println!("{}", timing::pyfmt::py_list(&runner.results));
             }

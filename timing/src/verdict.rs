@@ -15,7 +15,11 @@
 //!   `t` tied values (printed chunk times often tie), the continuity-corrected
 //!   `z = (S − sign S) / √Var`, and the two-sided p-value `erfc(|z|/√2)`.
 //!
-//! The rule is [`RULE`]. Both statistics need no assumption about the noise
+//! The rule is [`RULE`]. Its weak point is the independence that Mann–Kendall
+//! assumes: on a shared machine whose load rises during the run (measured
+//! here: a test_fork_sleep run without churn went from 0.25 to 0.35 s per 100
+//! calls when another process started, +14 % per 1000 calls, p = 3.5e-5) the
+//! verdict is DRIFT although nothing in the process grew. Both statistics need no assumption about the noise
 //! distribution; Mann–Kendall alone would flag a trend of 0.1 %, which is real
 //! but harmless, hence the minimum slope.
 
@@ -36,7 +40,8 @@ pub const RULE: &str = "Drift verdict (last line of every run): the chunk times 
 every chunk in order across all repeats) get a Theil-Sen slope, expressed as percent of the median chunk \
 time per 1000 calls, and a two-sided Mann-Kendall trend test (tie-corrected variance, continuity \
 correction). DRIFT when p < 0.01 and the slope is at least +5 % per 1000 calls; 'no drift' otherwise; \
-'too few chunks' under 6 chunks.";
+'too few chunks' under 6 chunks. The test assumes chunk times vary independently: a change of load on \
+the machine during the run (other processes) shows as drift too, so confirm a DRIFT on a quiet machine.";
 
 /// The three answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -217,8 +217,10 @@ struct Worker {
     rep: Option<OwnedFd>,
     /// Job index and when it was sent.
     busy: Option<(usize, Instant)>,
-    /// Reaped already (or, for forkserver workers, not ours to reap).
+    /// Known dead (reaped by us, or reported by the forkserver).
     gone: bool,
+    /// Forked by the forkserver: the server reaps it, not us.
+    server_child: bool,
 }
 
 /// A pool of `n` worker processes (see the crate docs).
@@ -520,7 +522,7 @@ impl Pool {
     }
 
     /// After an error: SIGKILL every worker still there (they are reaped by
-    /// the drop).
+    /// the drop, or by the forkserver).
     fn kill_all(&mut self) {
         for w in &self.workers {
             if !w.gone {
@@ -546,7 +548,7 @@ impl Pool {
             server.stop(&self.pids(), deadline);
         } else {
             for w in &mut self.workers {
-                if !w.gone {
+                if !w.gone && !w.server_child {
                     reap(w.pid, deadline);
                     w.gone = true;
                 }
@@ -623,10 +625,6 @@ impl Pool {
         let server = self.server.as_mut().expect("forkserver started");
         let pid = server.fork_worker(req_r, rep_w)?;
         self.push_worker(pid, req_w, rep_r);
-        // Not our child: the server reaps it.
-        if let Some(w) = self.workers.last_mut() {
-            w.gone = true;
-        }
         Ok(())
     }
 
@@ -639,6 +637,7 @@ impl Pool {
             rep: Some(rep),
             busy: None,
             gone: false,
+            server_child: self.start == StartMethod::Forkserver,
         });
     }
 }

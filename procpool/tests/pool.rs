@@ -48,6 +48,9 @@ fn many_calls(m: StartMethod) {
     let fds = open_fds();
     for round in 0..3 {
         let mut pool = Pool::new(m, 4, JOBS[0]).unwrap();
+        // Two pipe ends per worker, and the forkserver's socket.
+        let with_pool = fds + 8 + usize::from(m == StartMethod::Forkserver);
+        assert_eq!(open_fds(), with_pool, "{m}: the pool's own fds");
         let mut out = Vec::new();
         for call in 0..1000u64 {
             let inputs: Vec<Vec<u8>> = (call..call + 6).map(|a| input(a, 0)).collect();
@@ -58,6 +61,8 @@ fn many_calls(m: StartMethod) {
                 .collect();
             let want: Vec<u64> = (call..call + 6).map(|a| a * a).collect();
             assert_eq!(got, want, "{m} round {round} call {call}: results in input order");
+            assert_eq!(open_fds(), with_pool, "{m} round {round} call {call}: no fd leaked");
+            assert_eq!(children(), Children::Running, "{m}: no zombie");
         }
         let long = pool.map(&[input(3, 5)]).unwrap();
         assert_eq!(long[0].len(), 4008);

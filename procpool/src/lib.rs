@@ -458,24 +458,45 @@ impl Pool {
         let fd: RawFd = worker.rep.as_ref().map_or(-1, |f| f.as_raw_fd());
         let deadline = Some(Instant::now() + GRACE);
         let fail = |fault| PoolError::Worker { job, pid, fault };
-        let mut hdr = [0u8; HEADER];
-        match read_exact(fd, &mut hdr, deadline, false) {
-            Io::Done => {}
-            Io::Eof => {
+        // One read brings header and payload of a small result (poll said
+        // the pipe is readable, so it does not block).
+        let mut first = [0u8; 4096];
+        // SAFETY: reading into a local buffer.
+        let n = unsafe { libc::read(fd, first.as_mut_ptr().cast(), first.len()) };
+        let got = match n {
+            0 => {
                 let fault = self.death_cause(w);
                 return Err(fail(fault));
             }
-            Io::Short(_) | Io::TimedOut(_) => return Err(fail(WorkerFault::Truncated)),
-            other => return Err(fail(WorkerFault::Io(format!("read: {other:?}")))),
+            n if n > 0 => n as usize,
+            _ => 0, // EAGAIN or EINTR: the reads below poll until the deadline
+        };
+        if got < HEADER {
+            match read_exact(fd, &mut first[got..HEADER], deadline, false) {
+                Io::Done => {}
+                Io::Eof if got == 0 => {
+                    let fault = self.death_cause(w);
+                    return Err(fail(fault));
+                }
+                Io::Eof | Io::Short(_) | Io::TimedOut(_) => return Err(fail(WorkerFault::Truncated)),
+                other => return Err(fail(WorkerFault::Io(format!("read: {other:?}")))),
+            }
         }
-        let h = Header::decode(&hdr).map_err(|why| fail(WorkerFault::Garbled(why)))?;
+        let hdr: &[u8; HEADER] = first[..HEADER].try_into().expect("HEADER bytes");
+        let h = Header::decode(hdr).map_err(|why| fail(WorkerFault::Garbled(why)))?;
         if h.index as usize != job {
             return Err(fail(WorkerFault::Garbled("result for another job")));
         }
+        let len = h.len as usize;
+        let have = got.max(HEADER) - HEADER;
+        if have > len {
+            return Err(fail(WorkerFault::Garbled("bytes after the frame")));
+        }
         let buf = &mut out[job];
         buf.clear();
-        buf.resize(h.len as usize, 0);
-        match read_exact(fd, buf, deadline, false) {
+        buf.extend_from_slice(&first[HEADER..HEADER + have]);
+        buf.resize(len, 0);
+        match read_exact(fd, &mut buf[have..], deadline, false) {
             Io::Done => {}
             Io::Eof | Io::Short(_) | Io::TimedOut(_) => return Err(fail(WorkerFault::Truncated)),
             other => return Err(fail(WorkerFault::Io(format!("read: {other:?}")))),

@@ -52,7 +52,7 @@ impl Buffers {
     pub fn new() -> Buffers {
         // vec![0; n] comes from calloc: the pages are not touched until used.
         Buffers {
-            input: vec![0; MAX_FRAME],
+            input: vec![0; HEADER + MAX_FRAME],
             output: Vec::with_capacity(MAX_FRAME),
             send: vec![0; HEADER + MAX_FRAME],
         }
@@ -62,25 +62,27 @@ impl Buffers {
 /// Serves jobs from `req` onto `rep` until EOF; returns the exit status.
 pub(crate) fn serve(req: RawFd, rep: RawFd, job: JobFn, bufs: &mut Buffers) -> i32 {
     loop {
-        let mut hdr = [0u8; HEADER];
-        match read_exact(req, &mut hdr, None, false) {
-            Io::Done => {}
-            Io::Eof => return 0,
-            _ => return EXIT_PROTOCOL,
-        }
-        let Ok(h) = Header::decode(&hdr) else {
+        // One read brings the whole frame as a rule (the parent writes it
+        // with one write and sends nothing more until it has the result).
+        let got = match read_some(req, &mut bufs.input, HEADER) {
+            Some(0) => return 0,
+            Some(n) => n,
+            None => return EXIT_PROTOCOL,
+        };
+        let hdr: &[u8; HEADER] = match bufs.input[..HEADER].try_into() {
+            Ok(h) => h,
+            Err(_) => return EXIT_PROTOCOL,
+        };
+        let Ok(h) = Header::decode(hdr) else {
             return EXIT_PROTOCOL;
         };
-        let len = h.len as usize;
-        let Some(input) = bufs.input.get_mut(..len) else {
-            return EXIT_PROTOCOL;
-        };
-        if read_exact(req, input, None, false) != Io::Done {
+        let end = HEADER + h.len as usize;
+        if got > end || (got < end && read_exact(req, &mut bufs.input[got..end], None, false) != Io::Done) {
             return EXIT_PROTOCOL;
         }
+        let input = &bufs.input[HEADER..end];
         bufs.output.clear();
         let out = &mut bufs.output;
-        let input = &*input;
         let status = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(input, out))) {
             Ok(Ok(())) => 0,
             Ok(Err(0)) => -1,
@@ -121,6 +123,24 @@ pub(crate) fn serve(req: RawFd, rep: RawFd, job: JobFn, bufs: &mut Buffers) -> i
             unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
         }
     }
+}
+
+/// Reads at least `min` bytes into `buf` (blocking fd); `Some(0)` on a clean
+/// end-of-file, `None` on an error or a partial header at end-of-file.
+fn read_some(fd: RawFd, buf: &mut [u8], min: usize) -> Option<usize> {
+    let mut got = 0;
+    while got < min {
+        // SAFETY: reading into the unfilled tail of `buf`.
+        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        match n {
+            0 if got == 0 => return Some(0),
+            0 => return None,
+            n if n > 0 => got += n as usize,
+            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            _ => return None,
+        }
+    }
+    Some(got)
 }
 
 /// What every worker does first: ignore SIGINT (Ctrl-C goes to the whole

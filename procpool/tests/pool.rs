@@ -16,7 +16,8 @@ fn square(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
         2 => procpool::sabotage_next_reply(Sabotage::Garble),
         3 => procpool::sabotage_next_reply(Sabotage::Truncate),
         4 => return Err(7),
-        5 => output.resize(4000, 0xab), // a long result
+        5 => output.resize(60_000, 0xab), // a long result, many pipe reads
+        6 => output.resize(procpool::MAX_FRAME + 1, 0), // over the limit
         _ => {}
     }
     output.extend_from_slice(&(a * a).to_le_bytes());
@@ -65,7 +66,12 @@ fn many_calls(m: StartMethod) {
             assert_eq!(children(), Children::Running, "{m}: no zombie");
         }
         let long = pool.map(&[input(3, 5)]).unwrap();
-        assert_eq!(long[0].len(), 4008);
+        assert_eq!(long[0].len(), 60_008);
+        assert!(long[0][..60_000].iter().all(|&b| b == 0xab));
+        assert!(matches!(
+            pool.map(&[input(3, 6)]),
+            Err(PoolError::TooLarge { job: 0, .. })
+        ));
         drop(pool);
         assert_eq!(open_fds(), fds, "{m}: fds back to baseline after drop");
         no_children();

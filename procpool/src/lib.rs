@@ -65,6 +65,12 @@
 //! whose parent dies sees end-of-file and exits. Workers ignore SIGINT, so a
 //! Ctrl-C at the terminal reaches the parent alone, which decides (through
 //! [`Pool::set_interrupt_check`]) to stop and drop the pool.
+//!
+//! A fork worker inherits every fd of its parent that is not this pool's
+//! (close-on-exec does not act without exec); if another pool is alive when a
+//! fork pool is created, that pool's workers no longer see end-of-file when
+//! it is dropped and are killed after the grace delay instead. Create fork
+//! pools first, or one pool at a time, as the binaries of this suite do.
 
 mod frame;
 mod server;

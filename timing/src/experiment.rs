@@ -146,6 +146,39 @@ impl Bar<'_> {
     }
 }
 
+impl Bar<'_> {
+    /// The per-call loop of `test_parallel_spawn_sleep.sage`: no chunks;
+    /// before each call `before()` is printed without a newline and flushed,
+    /// after it `after(delta)` and a newline. Each call is recorded as a chunk
+    /// of one call (its `cost_per_job` is the family's cost for `n = 1`).
+    pub fn each_call<E>(
+        &mut self,
+        numcalls: u64,
+        mut before: impl FnMut() -> String,
+        mut call: impl FnMut(CallIndex) -> Result<(), E>,
+        mut after: impl FnMut(f64) -> String,
+    ) -> Result<(), E> {
+        use std::io::Write;
+        for k in 0..numcalls {
+            print!("{}", before());
+            let _ = std::io::stdout().flush();
+            let start = Snapshot::now();
+            call(CallIndex { chunk: k, call: k })?;
+            let time = Snapshot::now().since(&start);
+            println!("{}", after(time.wall));
+            self.exp.current().calls += 1;
+            let cost_per_job = self.exp.line.cost_per_job(time.wall, 1);
+            self.exp.current().chunks.push(Chunk {
+                calls: 1,
+                cost_per_job,
+                time,
+                extra: None,
+            });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +212,29 @@ mod tests {
         assert_eq!(r.calls, 205);
         assert!(r.totals.is_some());
         assert_eq!(rec.verdict.as_ref().map(|v| v.chunks), Some(3));
+    }
+
+    #[test]
+    fn each_call_records_one_call_chunks() {
+        let mut exp = Experiment::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0), None).unwrap();
+        let mut seen = Vec::new();
+        exp.bar(|bar| {
+            bar.each_call(
+                3,
+                || "x ".into(),
+                |i| {
+                    seen.push(i.call);
+                    Ok::<(), ()>(())
+                },
+                |d| format!("{d}"),
+            )
+        })
+        .unwrap();
+        assert_eq!(seen, vec![0, 1, 2]);
+        let rec = exp.finish(&Outcome::Completed).unwrap();
+        assert_eq!(rec.repeats[0].chunks.len(), 3);
+        assert!(rec.repeats[0].chunks.iter().all(|c| c.calls == 1));
+        assert_eq!(rec.repeats[0].calls, 3);
     }
 
     #[test]

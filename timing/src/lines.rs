@@ -71,6 +71,26 @@ impl LineFormat {
     }
 }
 
+/// `test_parallel_spawn_sleep.sage` times every call and prints, before it,
+/// `Now spawning @parallelized sleep({T:.3f}) on {ncpus} workers.` with
+/// `end=" "` and `flush=True`: this text (trailing space included, no newline).
+pub fn per_call_prefix(sleep: f64, ncpus: usize) -> String {
+    format!(
+        "Now spawning @parallelized sleep({}) on {ncpus} workers. ",
+        fixed(sleep, 3)
+    )
+}
+
+/// ... and after the call `{delta:.3f}s.\n Cost/ncpus is {(delta - T)/ncpus:.6f}s.`:
+/// this text, the embedded newline included (print's own newline not).
+pub fn per_call_suffix(delta: f64, sleep: f64, ncpus: usize) -> String {
+    format!(
+        "{}s.\n Cost/ncpus is {}s.",
+        fixed(delta, 3),
+        fixed((delta - sleep) / ncpus as f64, 6)
+    )
+}
+
 /// IPython's `%time` output for one bar(), then our extra, labelled line with
 /// the reaped children's CPU times (`RUSAGE_CHILDREN`), which `%time` does not
 /// show although forked workers do the work there.
@@ -136,6 +156,20 @@ mod tests {
         assert_eq!(
             r.chunk_line(0.16, 100),
             "0.160s per 100 x 8 RealField(100).sin(). Cost/ncpus/calls is 0.000200s."
+        );
+    }
+
+    #[test]
+    fn per_call_lines() {
+        let line = per_call_prefix(0.001, 8) + &per_call_suffix(0.2345, 0.001, 8);
+        assert_eq!(
+            line,
+            "Now spawning @parallelized sleep(0.001) on 8 workers. 0.234s.\n Cost/ncpus is 0.029187s."
+        );
+        // The per-call cost is the Para family's cost of a chunk of one call.
+        assert_eq!(
+            LineFormat::para(8, 0.001).cost_per_job(0.2345, 1),
+            (0.2345 - 0.001) / 8.0
         );
     }
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): median Cost/maxworkers/calls of test_pool_sleep for
+# each start method (and test_spawn_sleep), next to a minimal native C pool
+# (ci/bench/native_pool.c: n forked workers over pipes) and to Python's
+# multiprocessing.Pool running the same jobs, all in one run on this machine;
+# plus the cost of one call of test_spawn_sleep --per-call (a new spawned pool
+# per call). Goals: within 1.3x of the native pool, at most 1/4 of Python's.
+# Usage: ci/bench-pools.sh [NUMCALLS [MAXWORKERS [T]]]   (defaults 1000 8 0.001)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+numcalls=${1:-1000} workers=${2:-8} T=${3:-0.001}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release -q -p test_pool_sleep
+cc -O2 -o "$work/native_pool" ci/bench/native_pool.c
+
+# Median of the Cost/.../calls figures of a transcript on stdin.
+median() { grep -o 'calls is -\?[0-9.]*s' | sed 's/calls is //; s/s$//' | sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
+median_of() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
+
+# Python's multiprocessing.Pool, the mechanism of test_pool_fork_sleep.py
+# (pool.map of maxworkers sleeps per call, chunks of 100), our own code.
+py_pool() {
+  python3 -c '
+import multiprocessing as mp, sys, time
+if __name__ == "__main__":
+    method, numcalls, w, T = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    mp.set_start_method(method, force=True)
+    q, r = divmod(numcalls, 100)
+    with mp.Pool(processes=w) as pool:
+        for n in [100] * q + ([r] if r else []):
+            start = time.perf_counter()
+            for _ in range(n):
+                # time.sleep itself is the job: a builtin pickles by name, so
+                # spawn and forkserver workers find it without a __main__ file.
+                pool.map(time.sleep, [T] * w)
+            delta = time.perf_counter() - start
+            print(f"{delta:.3f}s per {n} x {w} sleep({T:.3f}). Cost/maxworkers/calls is {(delta/n - T)/w:.6f}s.")
+' "$@"
+}
+
+pool=target/release/test_pool_sleep
+spawn=target/release/test_spawn_sleep
+args=(--numcalls "$numcalls" --maxworkers "$workers" --sleep "$T")
+have_py=0
+command -v python3 >/dev/null && have_py=1
+# Interleave the runs (3 rounds) so that machine noise hits every contender alike.
+for round in 1 2 3; do
+  "$work/native_pool" "$numcalls" "$workers" "$T" >>"$work/native.txt"
+  "$pool" "${args[@]}" --start fork >>"$work/fork.txt"
+  "$pool" "${args[@]}" --start forkserver >>"$work/forkserver.txt"
+  "$spawn" "${args[@]}" >>"$work/spawn.txt"
+  "$pool" "${args[@]}" --api executor >>"$work/executor.txt"
+  "$spawn" --per-call --numcalls 10 --maxworkers "$workers" --sleep "$T" >>"$work/percall.txt"
+  if [ "$have_py" = 1 ]; then
+    for m in fork forkserver spawn; do
+      py_pool "$m" "$numcalls" "$workers" "$T" >>"$work/py_$m.txt"
+    done
+  fi
+done
+declare -A cost
+for k in native fork forkserver spawn executor py_fork py_forkserver py_spawn; do
+  [ -s "$work/$k.txt" ] && cost[$k]=$(median <"$work/$k.txt") || cost[$k]=nan
+done
+percall=$(grep -o 'workers\. [0-9.]*s\.' "$work/percall.txt" | sed 's/workers\. //; s/s\.$//' | median_of)
+percall_cost=$(grep -o 'Cost/ncpus is -\?[0-9.]*s' "$work/percall.txt" | sed 's/.* is //; s/s$//' | median_of)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0>0 && a!="nan") printf "%.2f", a/b; else print "-" }'; }
+echo "## Worker pools: median Cost/maxworkers/calls ($numcalls calls x $workers jobs, T=$T, 3 interleaved rounds)"
+echo
+echo "| contender | median cost/job (s) | / native pool | / Python Pool (same method) |"
+echo "|---|---|---|---|"
+row() { echo "| $1 | ${cost[$2]} | $(ratio "${cost[$2]}" "${cost[native]}") | ${3:--} |"; }
+row "native C pool (n forked workers, pipes)" native
+row "test_pool_sleep --start fork" fork "$(ratio "${cost[fork]}" "${cost[py_fork]}")"
+row "test_pool_sleep --start forkserver" forkserver "$(ratio "${cost[forkserver]}" "${cost[py_forkserver]}")"
+row "test_spawn_sleep (spawned pool)" spawn "$(ratio "${cost[spawn]}" "${cost[py_spawn]}")"
+row "test_pool_sleep --api executor (fork)" executor
+row "Python multiprocessing.Pool, fork" py_fork
+row "Python multiprocessing.Pool, forkserver" py_forkserver
+row "Python multiprocessing.Pool, spawn" py_spawn
+echo
+echo "test_spawn_sleep --per-call (new spawned pool of $workers per call): median $percall s per call, Cost/ncpus $percall_cost s"

@@ -281,6 +281,32 @@ mod tests {
     }
 
     #[test]
+    fn more_values_as_passagemath_prints_them() {
+        // repr(RealField(p)(x).sin()) in passagemath 10.8.13 (Sage's own code).
+        let cases: &[(u32, f64, &str)] = &[
+            (2, 0.1, "0.094"),
+            (2, 355.0, "0.75"),
+            (10, 7e5, "-0.87"),
+            (10, -1e6, "-1.0"),
+            (24, 2.2e-6, "2.20000e-6"),
+            (53, 1e-300, "1.00000000000000e-300"),
+            (53, 5e-324, "4.94065645841247e-324"),
+            (7, 123456.7, "-0.40"),
+            (53, 1e300, "-0.817881912115909"),
+            (
+                200,
+                std::f64::consts::FRAC_PI_2,
+                "0.99999999999999999999999999999999812530027167267800669190544",
+            ),
+        ];
+        for &(p, x, want) in cases {
+            assert_eq!(sin_str(p, x), want, "sin({x}) at {p} bits");
+        }
+        assert_eq!(sage_str(&Float::with_val(10, 123456.7)), "120000.");
+        assert_eq!(sage_str(&Float::with_val(2, 0.0)), "0.00");
+    }
+
+    #[test]
     fn digit_rule_edges() {
         assert_eq!(sage_digits(2), 2);
         assert_eq!(sage_digits(53), 15);

@@ -260,6 +260,7 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
     // The parent's copies of the results, parsed after every call as
     // pickle.loads does in the original.
     let mut results: Vec<Float> = (0..s.ncpus).map(|_| Float::new(s.precision)).collect();
+    let fds = timing::hygiene::open_fds();
     {
         // `with mp.Pool(processes=ncpus) as pool:` — closed (workers reaped)
         // before the results are printed.
@@ -279,6 +280,14 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
             }
             Ok(())
         })?;
+    }
+    // Hygiene: the closed pool leaves no fd, zombie or live child behind.
+    let (fds_after, kids) = (timing::hygiene::open_fds(), timing::hygiene::children());
+    if fds_after != fds || kids != timing::hygiene::Children::None {
+        return Err(Outcome::Failed(format!(
+            "the closed pool left {} fds open (before {fds}) and children {kids:?}",
+            fds_after
+        )));
     }
     if s.check {
         println!("{}", sage_list(&results));

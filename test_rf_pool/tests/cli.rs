@@ -84,6 +84,11 @@ const STARTS: [&str; 3] = ["fork", "forkserver", "spawn"];
 #[test]
 fn check_line_is_sages_for_every_start_method() {
     let _g = lock();
+    let (cpu, wall, children) = (
+        Regex::new(CPU_RE).unwrap(),
+        Regex::new(WALL_RE).unwrap(),
+        Regex::new(CHILD_RE).unwrap(),
+    );
     for start in STARTS {
         let r = run(&["--start", start, "--numcalls", "3", "--check"]);
         assert_eq!(r.code, 0, "{start}: {}", r.err);
@@ -95,9 +100,9 @@ fn check_line_is_sages_for_every_start_method() {
         // The original prints after its `with` block, so after the chunk
         // lines and before %time's block.
         assert_eq!(lines[2], SAGE_CHECK_LINE, "{start}");
-        assert!(Regex::new(CPU_RE).unwrap().is_match(lines[3]), "{}", lines[3]);
-        assert!(Regex::new(WALL_RE).unwrap().is_match(lines[4]), "{}", lines[4]);
-        assert!(Regex::new(CHILD_RE).unwrap().is_match(lines[5]), "{}", lines[5]);
+        assert!(cpu.is_match(lines[3]), "{}", lines[3]);
+        assert!(wall.is_match(lines[4]), "{}", lines[4]);
+        assert!(children.is_match(lines[5]), "{}", lines[5]);
     }
 }
 
@@ -259,6 +264,19 @@ fn bad_input_is_one_line_and_exit_2() {
     ]);
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
+}
+
+#[test]
+fn thousands_of_calls_leave_nothing_behind() {
+    let _g = lock();
+    // Every bar() checks that the closed pool left no fd, zombie or child
+    // (else exit 1); 4000 calls and 20 pools per start method.
+    for start in STARTS {
+        let r = run(&["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"]);
+        assert_eq!(r.code, 0, "{start}: {}", r.err);
+        assert_eq!(r.out.matches("Setting multiprocessing").count(), 20);
+        assert_eq!(r.out.matches("RealField(100).sin()").count(), 40);
+    }
 }
 
 #[test]

@@ -125,10 +125,12 @@ fn faults(m: StartMethod) {
     }
 }
 
+type Test = (&'static str, fn(StartMethod));
+
 fn main() {
     procpool::enter_worker_role_if_asked(JOBS);
     let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let tests: [(&str, fn(StartMethod)); 3] = [
+    let tests: [Test; 3] = [
         ("many_calls", many_calls),
         ("start_method_is_real", start_method_is_real),
         ("faults", faults),

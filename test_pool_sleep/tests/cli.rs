@@ -1,0 +1,439 @@
+//! End-to-end tests of test_pool_sleep and test_spawn_sleep: printed formats,
+//! --check order, the start method really used, JSON, bad input, worker
+//! faults, interruption, and no orphan left.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use regex::Regex;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Mutex;
+
+/// One test at a time: each starts a pool of processes and checks that its
+/// process group is empty afterwards.
+static POOLS: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    POOLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bin(name: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(name));
+    // Its own process group: after it exits, any process left in the group is
+    // an orphan (worker or forkserver) it failed to reap.
+    c.process_group(0);
+    c
+}
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn run(name: &str, args: &[&str]) -> Run {
+    let child = bin(name)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn assert_no_orphans(pgid: i32) {
+    assert_eq!(
+        kill(Pid::from_raw(-pgid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "processes left in group {pgid}"
+    );
+}
+
+const POOL_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
+const EXEC_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
+const CPU_RE: &str =
+    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
+const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
+const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
+
+fn assert_time_block(lines: &[&str]) {
+    assert!(Regex::new(CPU_RE).unwrap().is_match(lines[0]), "{}", lines[0]);
+    assert!(Regex::new(WALL_RE).unwrap().is_match(lines[1]), "{}", lines[1]);
+    assert!(Regex::new(CHILD_RE).unwrap().is_match(lines[2]), "{}", lines[2]);
+}
+
+fn chunk_sizes(re: &str, lines: &[&str], workers: &str) -> Vec<u64> {
+    let re = Regex::new(re).unwrap();
+    lines
+        .iter()
+        .map(|l| {
+            let c = re.captures(l).unwrap_or_else(|| panic!("not a chunk line: {l}"));
+            assert_eq!((&c[2], &c[3]), (workers, "0.000"));
+            c[1].parse().unwrap()
+        })
+        .collect()
+}
+
+fn squares(from: u64, n: u64) -> String {
+    let v: Vec<String> = (from..from + n).map(|a| (a * a).to_string()).collect();
+    format!("[{}]", v.join(", "))
+}
+
+#[test]
+fn pool_lines_for_fork_and_forkserver() {
+    let _g = lock();
+    for start in ["fork", "forkserver"] {
+        let r = run(
+            "test_pool_sleep",
+            &[
+                "--start",
+                start,
+                "--numcalls",
+                "250",
+                "--ncpus",
+                "3",
+                "--sleep",
+                "0",
+                "--check",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.err);
+        let lines: Vec<&str> = r.out.lines().collect();
+        assert_eq!(lines[0], format!("Setting multiprocessing start method to '{start}'"));
+        assert_eq!(lines[1], "Using maxworkers=3 parallel decorated function");
+        assert_eq!(chunk_sizes(POOL_RE, &lines[2..5], "3"), [100, 100, 50]);
+        // m grows by maxworkers per chunk: the third chunk maps range(6, 9);
+        // the results are printed after the pool is closed, in input order.
+        assert_eq!(lines[5], squares(6, 3));
+        assert_time_block(&lines[6..9]);
+        assert_eq!(r.err, "");
+    }
+}
+
+#[test]
+fn executor_lines_and_results_after_every_chunk() {
+    let _g = lock();
+    let r = run(
+        "test_pool_sleep",
+        &[
+            "--api",
+            "executor",
+            "--numcalls",
+            "150",
+            "--maxworkers",
+            "2",
+            "--sleep",
+            "0",
+            "--check",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
+    assert_eq!(chunk_sizes(EXEC_RE, &[lines[1], lines[3]], "2"), [100, 50]);
+    // m grows by maxworkers per call: call 99 maps range(198, 200), call 149 range(298, 300).
+    assert_eq!(lines[2], squares(198, 2));
+    assert_eq!(lines[4], squares(298, 2));
+    assert_time_block(&lines[5..8]);
+}
+
+#[test]
+fn without_check_no_results_are_printed() {
+    let _g = lock();
+    let r = run(
+        "test_pool_sleep",
+        &["--numcalls", "100", "--maxworkers", "2", "--sleep", "0"],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(chunk_sizes(POOL_RE, &lines[2..3], "2"), [100]);
+    assert_time_block(&lines[3..6]);
+}
+
+#[test]
+fn spawned_pool_lines() {
+    let _g = lock();
+    let r = run(
+        "test_spawn_sleep",
+        &["--numcalls", "120", "--maxworkers", "2", "--sleep", "0", "--check"],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines[0], "Setting multiprocessing start method to 'spawn'");
+    assert_eq!(lines[1], "Using maxworkers=2 parallel decorated function");
+    assert_eq!(chunk_sizes(POOL_RE, &lines[2..4], "2"), [100, 20]);
+    assert_eq!(lines[4], squares(2, 2));
+    assert_time_block(&lines[5..8]);
+}
+
+#[test]
+fn per_call_lines_and_default_of_ten_calls() {
+    let _g = lock();
+    let r = run("test_spawn_sleep", &["--per-call", "--ncpus", "2"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
+    let first = Regex::new(r"^Now spawning @parallelized sleep\(0\.001\) on 2 workers\. \d+\.\d{3}s\.$").unwrap();
+    let second = Regex::new(r"^ Cost/ncpus is -?\d+\.\d{6}s\.$").unwrap();
+    for k in 0..10 {
+        assert!(first.is_match(lines[1 + 2 * k]), "{}", lines[1 + 2 * k]);
+        assert!(second.is_match(lines[2 + 2 * k]), "{}", lines[2 + 2 * k]);
+    }
+    assert_time_block(&lines[21..24]);
+}
+
+/// `--workers` asks every worker for its pid, its parent and a value set in
+/// the parent's memory before the pool was made.
+#[test]
+fn the_start_method_is_really_used() {
+    let _g = lock();
+    let cases = [
+        (
+            "test_pool_sleep",
+            "fork",
+            r"parent this process, memory of a fork of this process",
+        ),
+        (
+            "test_pool_sleep",
+            "forkserver",
+            r"parent the forkserver \d+, memory of a fresh exec",
+        ),
+        (
+            "test_pool_sleep",
+            "spawn",
+            r"parent this process, memory of a fresh exec",
+        ),
+        ("test_spawn_sleep", "", r"parent this process, memory of a fresh exec"),
+    ];
+    for (tool, start, want) in cases {
+        let mut args = vec!["--workers", "--numcalls", "1", "--maxworkers", "3", "--sleep", "0"];
+        if !start.is_empty() {
+            args.extend(["--start", start]);
+        }
+        let r = run(tool, &args);
+        assert_eq!(r.code, 0, "{}", r.err);
+        let re = Regex::new(&format!(r"^\(extra\) worker pid (\d+): {want}$")).unwrap();
+        let pids: std::collections::HashSet<&str> = r
+            .out
+            .lines()
+            .filter(|l| l.starts_with("(extra) worker"))
+            .map(|l| {
+                re.captures(l)
+                    .unwrap_or_else(|| panic!("{tool} {start}: {l}"))
+                    .get(1)
+                    .unwrap()
+                    .as_str()
+            })
+            .collect();
+        assert_eq!(pids.len(), 3, "{tool} {start}: three distinct workers");
+        if start == "forkserver" {
+            let servers: std::collections::HashSet<&str> =
+                r.out.lines().filter_map(|l| l.split("forkserver ").nth(1)).collect();
+            assert_eq!(servers.len(), 1, "one forkserver for the pool");
+        }
+    }
+}
+
+#[test]
+fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
+    let _g = lock();
+    let cases = [
+        ("fork", "signal", "was killed by signal SIGKILL"),
+        ("forkserver", "signal", "was killed by signal SIGKILL"),
+        ("spawn", "signal", "was killed by signal SIGKILL"),
+        ("fork", "exit", "exited with status 3"),
+        ("forkserver", "exit", "exited with status 3"),
+        ("spawn", "garble", r"sent a garbled frame \(bad magic\)"),
+        ("forkserver", "truncate", "sent a truncated frame"),
+    ];
+    for (start, kind, cause) in cases {
+        let inject = format!("{kind}@4");
+        let r = run(
+            "test_pool_sleep",
+            &[
+                "--start",
+                start,
+                "--numcalls",
+                "300",
+                "--maxworkers",
+                "3",
+                "--sleep",
+                "0",
+                "--inject",
+                &inject,
+            ],
+        );
+        assert_eq!(r.code, 1, "{start} {kind}: {}", r.err);
+        // Job a=4 is in the second chunk (m = 3): one line naming it.
+        let re = Regex::new(&format!(r"^test_pool_sleep: job 4 \(pid \d+\) {cause}\n$")).unwrap();
+        assert!(re.is_match(&r.err), "{start} {kind}: {:?}", r.err);
+        assert_eq!(
+            r.out.lines().filter(|l| l.contains("Cost/")).count(),
+            1,
+            "first chunk done"
+        );
+    }
+    let r = run(
+        "test_spawn_sleep",
+        &["--per-call", "--numcalls", "2", "--inject", "signal@1"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        Regex::new(r"^test_spawn_sleep: job 1 \(pid \d+\) was killed by signal SIGKILL\n$")
+            .unwrap()
+            .is_match(&r.err),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
+fn bad_input_is_exit_2_with_one_line() {
+    let _g = lock();
+    let cases: [(&str, &[&str], &str); 8] = [
+        ("test_pool_sleep", &["--maxworkers", "0"], "--maxworkers"),
+        ("test_pool_sleep", &["--ncpus", "5000"], "1..=1024"),
+        ("test_pool_sleep", &["--sleep", "-1"], "--sleep"),
+        ("test_pool_sleep", &["--numcalls", "0"], "--numcalls"),
+        ("test_pool_sleep", &["--start", "vfork"], "fork, forkserver, spawn"),
+        ("test_pool_sleep", &["--api", "futures"], "pool, executor"),
+        ("test_spawn_sleep", &["--repeat", "0"], "--repeat"),
+        ("test_spawn_sleep", &["--json", "/"], "--json"),
+    ];
+    for (tool, args, needle) in cases {
+        let r = run(tool, args);
+        assert_eq!(r.code, 2, "{tool} {args:?}: {}", r.err);
+        assert_eq!(r.err.lines().count(), 1, "{tool} {args:?}: {}", r.err);
+        assert!(r.err.contains(needle), "{tool} {args:?}: {}", r.err);
+        assert_eq!(r.out, "");
+    }
+}
+
+#[test]
+fn json_record_and_repeat() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    let r = run(
+        "test_pool_sleep",
+        &[
+            "--start",
+            "forkserver",
+            "--numcalls",
+            "150",
+            "--maxworkers",
+            "2",
+            "--sleep",
+            "0",
+            "--repeat",
+            "2",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.out
+            .matches("Setting multiprocessing start method to 'forkserver'")
+            .count(),
+        2
+    );
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(rec["tool"], "test_pool_sleep");
+    assert_eq!(rec["strategy"], "pool/forkserver");
+    assert_eq!(rec["line_format"]["family"], "pool");
+    assert_eq!(rec["repeats"].as_array().unwrap().len(), 2);
+    assert_eq!(rec["repeats"][1]["calls"], 150);
+    assert_eq!(rec["interrupted"], false);
+
+    let r = run(
+        "test_spawn_sleep",
+        &[
+            "--per-call",
+            "--numcalls",
+            "2",
+            "--ncpus",
+            "2",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(rec["strategy"], "pool-per-call/spawn");
+    assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 2);
+    assert_eq!(rec["repeats"][0]["chunks"][0]["calls"], 1);
+
+    let r = run(
+        "test_pool_sleep",
+        &[
+            "--numcalls",
+            "300",
+            "--maxworkers",
+            "2",
+            "--inject",
+            "exit@3",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1);
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(rec["failure"].as_str().unwrap().contains("exited with status 3"));
+    assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 1);
+}
+
+/// Ctrl-C at the terminal: SIGINT to the whole process group, workers and
+/// forkserver included. The parent stops, reaps everything, keeps its record.
+#[test]
+fn ctrl_c_stops_cleanly_with_130() {
+    let _g = lock();
+    for start in ["fork", "forkserver", "spawn"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        let mut child = bin("test_pool_sleep")
+            .args([
+                "--start",
+                start,
+                "--workers",
+                "--numcalls",
+                "100000000",
+                "--maxworkers",
+                "2",
+            ])
+            .args(["--json", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = 0;
+        let mut line = String::new();
+        // Both workers have answered: the pool is up and mapping.
+        while seen < 2 {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
+            seen += usize::from(line.starts_with("(extra) worker"));
+        }
+        kill(Pid::from_raw(-pgid), Signal::SIGINT).unwrap();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "{start}: {err}");
+        assert!(err.contains("interrupted after"), "{start}: {err}");
+        assert_no_orphans(pgid);
+        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(rec["interrupted"], true);
+    }
+}

@@ -28,5 +28,11 @@ if command -v apt-get >/dev/null; then
     || { "${sudo[@]}" apt-get update -qq >/dev/null && "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null; }
   exit 0
 fi
-echo "ci/prereq.sh: missing ${need[*]}: install GNU m4, make and a C compiler (gcc or clang) with your package manager, then re-run" >&2
+# Neither macOS nor apt-get: say what to install (the exact line below is
+# what the issue of test_rf_pool asks for when m4 or the compiler is missing).
+if [[ " ${need[*]} " == *" m4 "* || " ${need[*]} " == *" gcc "* ]]; then
+  echo "install m4 (GNU m4) and a C compiler, then re-run" >&2
+else
+  echo "ci/prereq.sh: missing ${need[*]}: install it with your package manager, then re-run" >&2
+fi
 exit 1

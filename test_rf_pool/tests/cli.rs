@@ -1,0 +1,388 @@
+//! End-to-end tests of test_rf_pool: the three start methods, the exact
+//! --check line, bit-for-bit results, --repeat and JSON, bad input, worker
+//! faults and interruption, with no process left behind.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use regex::Regex;
+use rug::Float;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Mutex;
+
+/// Each run starts a pool of processes: one test at a time, so that the
+/// process-group checks are not disturbed and the 2 cores are not swamped.
+static POOLS: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    POOLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_rf_pool"));
+    // Its own process group: after it exits, any process left in the group
+    // (a worker, the forkserver) is an orphan it failed to reap.
+    c.process_group(0);
+    c
+}
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn assert_no_orphans(pgid: i32) {
+    // Workers that got EOF may need a moment to be gone from the group.
+    for _ in 0..50 {
+        if kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("processes left in group {pgid}");
+}
+
+const CPU_RE: &str =
+    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
+const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
+const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
+
+fn chunk_re(n: u64, ncpus: usize, precision: u32) -> Regex {
+    Regex::new(&format!(
+        r"^\d+\.\d{{3}}s per {n} x {ncpus} RealField\({precision}\)\.sin\(\)\. Cost/ncpus/calls is \d+\.\d{{6}}s\.$"
+    ))
+    .unwrap()
+}
+
+/// The line real SageMath 10.8 prints for the default bar(check=True)
+/// (ORIGINALS.md).
+const SAGE_CHECK_LINE: &str = "[0.099833416646828157830196867859, 0.19866933079506122634033743097, \
+0.29552020666133956449895508077, 0.38941834230865051211797420932, 0.47942553860420300027328793522, \
+0.56464247339503533887481339134, 0.64421768723769101970679809028, 0.71735609089952279256716781570]";
+
+const STARTS: [&str; 3] = ["fork", "forkserver", "spawn"];
+
+#[test]
+fn check_line_is_sages_for_every_start_method() {
+    let _g = lock();
+    let (cpu, wall, children) = (
+        Regex::new(CPU_RE).unwrap(),
+        Regex::new(WALL_RE).unwrap(),
+        Regex::new(CHILD_RE).unwrap(),
+    );
+    for start in STARTS {
+        let r = run(&["--start", start, "--numcalls", "3", "--check"]);
+        assert_eq!(r.code, 0, "{start}: {}", r.err);
+        assert_eq!(r.err, "");
+        let lines: Vec<&str> = r.out.lines().collect();
+        assert_eq!(lines.len(), 6, "{start}: {}", r.out);
+        assert_eq!(lines[0], format!("Setting multiprocessing start method to '{start}'"));
+        assert!(chunk_re(3, 8, 100).is_match(lines[1]), "{}", lines[1]);
+        // The original prints after its `with` block, so after the chunk
+        // lines and before %time's block.
+        assert_eq!(lines[2], SAGE_CHECK_LINE, "{start}");
+        assert!(cpu.is_match(lines[3]), "{}", lines[3]);
+        assert!(wall.is_match(lines[4]), "{}", lines[4]);
+        assert!(children.is_match(lines[5]), "{}", lines[5]);
+    }
+}
+
+/// The `--hex` line: the workers' exact values as the parent received them.
+fn hex_values(out: &str) -> Vec<String> {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("(extra) exact results, MPFR base-16 digits: "))
+        .expect("a --hex line");
+    line.trim_matches(['[', ']']).split(", ").map(str::to_string).collect()
+}
+
+#[test]
+fn results_are_bit_for_bit_those_computed_here() {
+    let _g = lock();
+    let data = [0.1, -2.5, 1e-7, 123456.7, 3.7, 1e300, -0.0, 0.8];
+    let data_arg = data.iter().map(|x| format!("{x:e}")).collect::<Vec<_>>().join(",");
+    for (start, precision) in [
+        ("fork", 2u32),
+        ("fork", 53),
+        ("forkserver", 100),
+        ("spawn", 1000),
+        ("fork", 4097),
+    ] {
+        let p = precision.to_string();
+        let r = run(&[
+            "--start",
+            start,
+            "--numcalls",
+            "2",
+            "--precision",
+            &p,
+            "--data",
+            &data_arg,
+            "--hex",
+        ]);
+        assert_eq!(r.code, 0, "{start} {precision}: {}", r.err);
+        let got = hex_values(&r.out);
+        let want: Vec<String> = data
+            .iter()
+            .map(|&x| {
+                let mut v = Float::with_val(precision, x);
+                v.sin_mut();
+                v.to_string_radix(16, None)
+            })
+            .collect();
+        assert_eq!(got, want, "{start} at {precision} bits");
+        // sin(-0) is -0: the sign travels too.
+        assert!(got[6].starts_with('-'), "{}", got[6]);
+    }
+}
+
+#[test]
+fn the_largest_precision_travels_exactly() {
+    let _g = lock();
+    let r = run(&[
+        "--numcalls",
+        "1",
+        "--ncpus",
+        "1",
+        "--precision",
+        "200000",
+        "--data",
+        "0.5",
+        "--hex",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let mut want = Float::with_val(200_000, 0.5);
+    want.sin_mut();
+    assert_eq!(hex_values(&r.out), vec![want.to_string_radix(16, None)]);
+}
+
+#[test]
+fn repeat_and_json_record() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("rf.json");
+    let r = run(&[
+        "--start",
+        "forkserver",
+        "--numcalls",
+        "150",
+        "--ncpus",
+        "3",
+        "--precision",
+        "64",
+        "--repeat",
+        "2",
+        "--check",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines.len(), 14, "{}", r.out);
+    for rep in 0..2 {
+        let l = &lines[rep * 7..];
+        assert_eq!(l[0], "Setting multiprocessing start method to 'forkserver'");
+        assert!(chunk_re(100, 3, 64).is_match(l[1]), "{}", l[1]);
+        assert!(chunk_re(50, 3, 64).is_match(l[2]), "{}", l[2]);
+        // 18 digits at 64 bits: the list passagemath 10.8 prints for
+        // [RealField(64)(x).sin() for x in (0.1, 0.2, 0.3)].
+        assert_eq!(
+            l[3],
+            "[0.0998334166468281578, 0.198669330795061226, 0.295520206661339565]"
+        );
+        assert!(l[4].starts_with("CPU times: ") && l[5].starts_with("Wall time: "));
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["tool"], "test_rf_pool");
+    assert_eq!(v["strategy"], "pool/forkserver");
+    assert_eq!(v["params"]["precision"], 64);
+    assert_eq!(v["params"]["ncpus"], 3);
+    assert_eq!(v["line_format"]["family"], "real_field");
+    assert_eq!(v["interrupted"], false);
+    assert!(v["failure"].is_null());
+    let reps = v["repeats"].as_array().unwrap();
+    assert_eq!(reps.len(), 2);
+    for rep in reps {
+        assert_eq!(rep["calls"], 150);
+        assert_eq!(rep["chunks"].as_array().unwrap().len(), 2);
+        assert!(rep["totals"].is_object());
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let _g = lock();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--ncpus", "9"], "--ncpus"),
+        (&["--ncpus", "3", "--data", "0.1,0.2"], "give more --data values"),
+        (&["--precision", "1"], "2..=200000"),
+        (&["--precision", "200001"], "2..=200000"),
+        (&["--precision", "-5"], "2..=200000"),
+        (&["--data", "0.1,x,0.3"], "'x' is not a float"),
+        (&["--data", ""], "is not a float"),
+        (&["--start", "thread"], "--start"),
+        (&["--numcalls", "0"], "--numcalls"),
+        (&["--json", "/no/such/dir/x.json"], "--json"),
+    ];
+    for (args, needle) in cases {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.err);
+        assert_eq!(r.out, "", "{args:?}");
+        assert_eq!(r.err.lines().count(), 1, "{args:?}: {}", r.err);
+        assert!(r.err.contains(needle), "{args:?}: {}", r.err);
+    }
+    // Negative data is data, not a flag.
+    let r = run(&[
+        "--data",
+        "-0.5,0.25",
+        "--ncpus",
+        "2",
+        "--numcalls",
+        "1",
+        "--precision",
+        "53",
+        "--check",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
+}
+
+#[test]
+fn thousands_of_calls_leave_nothing_behind() {
+    let _g = lock();
+    // Every bar() checks that the closed pool left no fd, zombie or child
+    // (else exit 1); 4000 calls and 20 pools per start method.
+    for start in STARTS {
+        let r = run(&["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"]);
+        assert_eq!(r.code, 0, "{start}: {}", r.err);
+        assert_eq!(r.out.matches("Setting multiprocessing").count(), 20);
+        assert_eq!(r.out.matches("RealField(100).sin()").count(), 40);
+    }
+}
+
+#[test]
+fn help_states_the_hypothesis() {
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.out.contains("Hypothesis under test"));
+    assert!(r.out.contains("--precision"));
+}
+
+#[test]
+fn worker_faults_fail_in_one_line_and_leave_nothing() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "fork",
+            "signal@3",
+            r"^test_rf_pool: job 3 \(pid \d+\) was killed by signal SIGKILL$",
+        ),
+        (
+            "spawn",
+            "signal@1",
+            r"^test_rf_pool: job 1 \(pid \d+\) was killed by signal SIGKILL$",
+        ),
+        ("forkserver", "exit@0", r"^test_rf_pool: job 0 \(pid \d+\) "),
+        (
+            "fork",
+            "exit@5",
+            r"^test_rf_pool: job 5 \(pid \d+\) exited with status 3$",
+        ),
+        (
+            "fork",
+            "garble@2",
+            r"^test_rf_pool: job 2 \(pid \d+\) sent a garbled frame",
+        ),
+        (
+            "spawn",
+            "truncate@4",
+            r"^test_rf_pool: job 4 \(pid \d+\) sent a truncated frame$",
+        ),
+        (
+            "forkserver",
+            "junk@6",
+            r"^test_rf_pool: job 6 sent a result that is not an exact RealField\(100\) value \(16 bytes\)$",
+        ),
+    ];
+    for (start, inject, want) in cases {
+        let json = dir.path().join(format!("{start}-{inject}.json"));
+        let r = run(&[
+            "--start",
+            start,
+            "--numcalls",
+            "5",
+            "--inject",
+            inject,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 1, "{start} {inject}: {}", r.err);
+        assert_eq!(r.err.lines().count(), 1, "{start} {inject}: {}", r.err);
+        assert!(
+            Regex::new(want).unwrap().is_match(r.err.trim_end()),
+            "{start} {inject}: {}",
+            r.err
+        );
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert!(v["failure"].as_str().unwrap().contains("job"), "{v}");
+        assert_eq!(v["repeats"][0]["calls"], 0);
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_keep_partial_results() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    for (start, sig, code) in [("fork", Signal::SIGINT, 130), ("spawn", Signal::SIGTERM, 143)] {
+        let json = dir.path().join(format!("{start}.json"));
+        let mut child = bin()
+            .args([
+                "--start",
+                start,
+                "--numcalls",
+                "100000000",
+                "--json",
+                json.to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        // Wait until at least one chunk is done, so the partial results are not empty.
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            out.read_line(&mut line).unwrap();
+        }
+        assert!(line.contains("RealField(100).sin()"), "{line}");
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{start}");
+        assert_no_orphans(pgid);
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["interrupted"], true);
+        assert!(v["repeats"][0]["calls"].as_u64().unwrap() >= 100);
+    }
+}

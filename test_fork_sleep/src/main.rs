@@ -21,8 +21,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
 use timing::churn::MapChurn;
+use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
 use timing::{hygiene, signals, CallIndex, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.";

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
 use timing::churn::MapChurn;
+use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
 use timing::{signals, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Run NCPUS sleeps per call on a team of threads, as test_openmp_sleep.c does.";

@@ -94,7 +94,13 @@ fn check_line_is_sages_for_every_start_method() {
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.err, "");
         let lines: Vec<&str> = r.out.lines().collect();
-        assert_eq!(lines.len(), 6, "{start}: {}", r.out);
+        // Six lines of bar() and %time, then the run's drift verdict.
+        assert_eq!(lines.len(), 7, "{start}: {}", r.out);
+        assert!(
+            lines[6].starts_with("Drift verdict (extra): too few chunks"),
+            "{}",
+            lines[6]
+        );
         assert_eq!(lines[0], format!("Setting multiprocessing start method to '{start}'"));
         assert!(chunk_re(3, 8, 100).is_match(lines[1]), "{}", lines[1]);
         // The original prints after its `with` block, so after the chunk
@@ -197,7 +203,8 @@ fn repeat_and_json_record() {
     ]);
     assert_eq!(r.code, 0, "{}", r.err);
     let lines: Vec<&str> = r.out.lines().collect();
-    assert_eq!(lines.len(), 14, "{}", r.out);
+    assert_eq!(lines.len(), 15, "{}", r.out);
+    assert!(lines[14].starts_with("Drift verdict (extra): "), "{}", lines[14]);
     for rep in 0..2 {
         let l = &lines[rep * 7..];
         assert_eq!(l[0], "Setting multiprocessing start method to 'forkserver'");

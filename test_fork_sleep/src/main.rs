@@ -54,7 +54,14 @@ enum Ipc {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_fork_sleep", version, about = ABOUT, long_about = LONG_ABOUT, allow_negative_numbers = true)]
+#[command(
+    name = "test_fork_sleep",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = timing::verdict::RULE,
+    allow_negative_numbers = true
+)]
 struct Cli {
     /// Calls of the parallel function per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]

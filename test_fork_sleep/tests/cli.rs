@@ -391,3 +391,24 @@ fn sigint_and_sigterm_keep_partial_results() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{sig}");
     }
 }
+
+#[test]
+fn help_states_the_hypothesis_and_the_verdict_rule() {
+    let (code, out, _, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Hypothesis under test"), "{out}");
+    assert!(
+        out.contains("Theil-Sen") && out.contains("Mann-Kendall") && out.contains("DRIFT when p < 0.01"),
+        "{out}"
+    );
+}
+
+#[test]
+fn map_churn_over_the_system_limit_is_refused_before_the_run() {
+    let _g = lock();
+    let (code, out, err, _) = run(&["--map-churn", "65536", "--numcalls", "1000"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--map-churn"), "{err}");
+}

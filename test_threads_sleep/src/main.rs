@@ -47,7 +47,14 @@ enum Runtime {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_threads_sleep", version, about = ABOUT, long_about = LONG_ABOUT, allow_negative_numbers = true)]
+#[command(
+    name = "test_threads_sleep",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = timing::verdict::RULE,
+    allow_negative_numbers = true
+)]
 struct Cli {
     /// Calls of the parallel region per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", default_value = "100", value_parser = int_in::<1, 100_000_000>)]

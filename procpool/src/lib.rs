@@ -216,6 +216,8 @@ pub fn enter_worker_role_if_asked(jobs: &[Job]) {
 /// Seconds a reaped worker is given to finish a frame it began, or to be
 /// seen dead once its pipe closed: the 2-second fault promise rests on it.
 const GRACE: Duration = Duration::from_millis(900);
+/// How long the parent waits on one worker's pipe before looking at all.
+const LIVENESS: Duration = Duration::from_millis(100);
 
 struct Worker {
     pid: Pid,
@@ -356,56 +358,92 @@ impl Pool {
             next += 1;
         }
         while done < inputs.len() {
-            self.pollfds.clear();
-            let mut deadline: Option<Instant> = None;
-            for w in &self.workers {
-                if let (Some((_, since)), Some(rep)) = (w.busy, &w.rep) {
-                    self.pollfds.push(libc::pollfd {
-                        fd: rep.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    });
-                    if let Some(t) = self.timeout {
-                        deadline = Some(deadline.map_or(since + t, |d: Instant| d.min(since + t)));
-                    }
-                }
+            // Wait on the oldest job's pipe alone, as a native pool blocks in
+            // read on its workers in order: results that are ready by then
+            // cost no extra wakeup of the parent. Every LIVENESS at most, and
+            // after each result while jobs are pending, all busy pipes are
+            // swept without waiting: a dead worker is seen at once and an idle
+            // worker gets the next job (Pool.map's shared task queue).
+            let oldest = self
+                .workers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.busy.map(|(job, _)| (job, i)))
+                .min()
+                .map(|(_, i)| i)
+                .expect("a job is pending, so a worker is busy");
+            let mut deadline = Instant::now() + LIVENESS;
+            if let (Some(t), Some((_, since))) = (self.timeout, self.workers[oldest].busy) {
+                deadline = deadline.min(since + t);
             }
-            let timeout = frame::poll_timeout(deadline);
-            // SAFETY: pollfds is a valid array of its length.
-            let r = unsafe { libc::poll(self.pollfds.as_mut_ptr(), self.pollfds.len() as libc::nfds_t, timeout) };
-            if r < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::EINTR) {
-                    if self.interrupt.is_some_and(|check| check()) {
-                        return Err(PoolError::Interrupted);
-                    }
-                    continue;
-                }
-                return Err(os("poll", err));
-            }
-            if r == 0 {
+            let handled = self.poll_busy(Some(oldest), Some(deadline), inputs, out, &mut next)?;
+            done += handled;
+            if handled == 0 {
                 self.check_timeouts()?;
-                continue;
             }
-            for k in 0..self.pollfds.len() {
-                let p = self.pollfds[k];
-                if p.revents == 0 {
-                    continue;
-                }
-                let w = self
-                    .workers
-                    .iter()
-                    .position(|w| w.rep.as_ref().is_some_and(|f| f.as_raw_fd() == p.fd))
-                    .expect("polled fds belong to workers");
-                self.receive(w, out)?;
-                done += 1;
-                if next < inputs.len() {
-                    self.send(w, next, inputs[next].as_ref())?;
-                    next += 1;
-                }
+            if handled == 0 || next < inputs.len() {
+                done += self.poll_busy(None, None, inputs, out, &mut next)?;
             }
         }
         Ok(())
+    }
+
+    /// Polls the pipe of worker `only`, or of every busy worker without
+    /// waiting (`deadline` None); receives every result that is there and
+    /// hands the freed worker the next job. Returns the results received.
+    fn poll_busy<I: AsRef<[u8]>>(
+        &mut self,
+        only: Option<usize>,
+        deadline: Option<Instant>,
+        inputs: &[I],
+        out: &mut [Vec<u8>],
+        next: &mut usize,
+    ) -> Result<usize, PoolError> {
+        self.pollfds.clear();
+        for (i, w) in self.workers.iter().enumerate() {
+            if let (Some(_), Some(rep), true) = (w.busy, &w.rep, only.is_none() || only == Some(i)) {
+                self.pollfds.push(libc::pollfd {
+                    fd: rep.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+        }
+        let timeout = match deadline {
+            None => 0,
+            Some(d) => frame::poll_timeout(Some(d)),
+        };
+        // SAFETY: pollfds is a valid array of its length.
+        let r = unsafe { libc::poll(self.pollfds.as_mut_ptr(), self.pollfds.len() as libc::nfds_t, timeout) };
+        if r < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                if self.interrupt.is_some_and(|check| check()) {
+                    return Err(PoolError::Interrupted);
+                }
+                return Ok(0);
+            }
+            return Err(os("poll", err));
+        }
+        let mut handled = 0;
+        for k in 0..self.pollfds.len() {
+            let p = self.pollfds[k];
+            if p.revents == 0 {
+                continue;
+            }
+            let w = self
+                .workers
+                .iter()
+                .position(|w| w.rep.as_ref().is_some_and(|f| f.as_raw_fd() == p.fd))
+                .expect("polled fds belong to workers");
+            self.receive(w, out)?;
+            handled += 1;
+            if *next < inputs.len() {
+                self.send(w, *next, inputs[*next].as_ref())?;
+                *next += 1;
+            }
+        }
+        Ok(handled)
     }
 
     fn check_timeouts(&mut self) -> Result<(), PoolError> {

@@ -1,93 +1,15 @@
-//! End-to-end tests of test_pool_sleep and test_spawn_sleep: printed formats,
+//! End-to-end tests of test_pool_sleep: printed formats,
 //! --check order, the start method really used, JSON, bad input, worker
 //! faults, interruption, and no orphan left.
 
+mod common;
+
+use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
 use std::process::Stdio;
-use std::sync::Mutex;
-
-/// One test at a time: each starts a pool of processes and checks that its
-/// process group is empty afterwards.
-static POOLS: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    POOLS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bin(name: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(name));
-    // Its own process group: after it exits, any process left in the group is
-    // an orphan (worker or forkserver) it failed to reap.
-    c.process_group(0);
-    c
-}
-
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-fn run(name: &str, args: &[&str]) -> Run {
-    let child = bin(name)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    assert_no_orphans(pgid);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8(out.stdout).unwrap(),
-        err: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn assert_no_orphans(pgid: i32) {
-    assert_eq!(
-        kill(Pid::from_raw(-pgid), None),
-        Err(nix::errno::Errno::ESRCH),
-        "processes left in group {pgid}"
-    );
-}
-
-const POOL_RE: &str =
-    r"^\d+\.\d{3}s per (\d+) x (\d+) sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
-const EXEC_RE: &str =
-    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
-const CPU_RE: &str =
-    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
-const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
-const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
-
-fn assert_time_block(lines: &[&str]) {
-    assert!(Regex::new(CPU_RE).unwrap().is_match(lines[0]), "{}", lines[0]);
-    assert!(Regex::new(WALL_RE).unwrap().is_match(lines[1]), "{}", lines[1]);
-    assert!(Regex::new(CHILD_RE).unwrap().is_match(lines[2]), "{}", lines[2]);
-}
-
-fn chunk_sizes(re: &str, lines: &[&str], workers: &str) -> Vec<u64> {
-    let re = Regex::new(re).unwrap();
-    lines
-        .iter()
-        .map(|l| {
-            let c = re.captures(l).unwrap_or_else(|| panic!("not a chunk line: {l}"));
-            assert_eq!((&c[2], &c[3]), (workers, "0.000"));
-            c[1].parse().unwrap()
-        })
-        .collect()
-}
-
-fn squares(from: u64, n: u64) -> String {
-    let v: Vec<String> = (from..from + n).map(|a| (a * a).to_string()).collect();
-    format!("[{}]", v.join(", "))
-}
 
 #[test]
 fn pool_lines_for_fork_and_forkserver() {
@@ -160,38 +82,6 @@ fn without_check_no_results_are_printed() {
     assert_time_block(&lines[3..6]);
 }
 
-#[test]
-fn spawned_pool_lines() {
-    let _g = lock();
-    let r = run(
-        "test_spawn_sleep",
-        &["--numcalls", "120", "--maxworkers", "2", "--sleep", "0", "--check"],
-    );
-    assert_eq!(r.code, 0, "{}", r.err);
-    let lines: Vec<&str> = r.out.lines().collect();
-    assert_eq!(lines[0], "Setting multiprocessing start method to 'spawn'");
-    assert_eq!(lines[1], "Using maxworkers=2 parallel decorated function");
-    assert_eq!(chunk_sizes(POOL_RE, &lines[2..4], "2"), [100, 20]);
-    assert_eq!(lines[4], squares(2, 2));
-    assert_time_block(&lines[5..8]);
-}
-
-#[test]
-fn per_call_lines_and_default_of_ten_calls() {
-    let _g = lock();
-    let r = run("test_spawn_sleep", &["--per-call", "--ncpus", "2"]);
-    assert_eq!(r.code, 0, "{}", r.err);
-    let lines: Vec<&str> = r.out.lines().collect();
-    assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
-    let first = Regex::new(r"^Now spawning @parallelized sleep\(0\.001\) on 2 workers\. \d+\.\d{3}s\.$").unwrap();
-    let second = Regex::new(r"^ Cost/ncpus is -?\d+\.\d{6}s\.$").unwrap();
-    for k in 0..10 {
-        assert!(first.is_match(lines[1 + 2 * k]), "{}", lines[1 + 2 * k]);
-        assert!(second.is_match(lines[2 + 2 * k]), "{}", lines[2 + 2 * k]);
-    }
-    assert_time_block(&lines[21..24]);
-}
-
 /// `--workers` asks every worker for its pid, its parent and a value set in
 /// the parent's memory before the pool was made.
 #[test]
@@ -213,7 +103,6 @@ fn the_start_method_is_really_used() {
             "spawn",
             r"parent this process, memory of a fresh exec",
         ),
-        ("test_spawn_sleep", "", r"parent this process, memory of a fresh exec"),
     ];
     for (tool, start, want) in cases {
         let mut args = vec!["--workers", "--numcalls", "1", "--maxworkers", "3", "--sleep", "0"];
@@ -283,32 +172,18 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
             "first chunk done"
         );
     }
-    let r = run(
-        "test_spawn_sleep",
-        &["--per-call", "--numcalls", "2", "--inject", "signal@1"],
-    );
-    assert_eq!(r.code, 1);
-    assert!(
-        Regex::new(r"^test_spawn_sleep: job 1 \(pid \d+\) was killed by signal SIGKILL\n$")
-            .unwrap()
-            .is_match(&r.err),
-        "{}",
-        r.err
-    );
 }
 
 #[test]
 fn bad_input_is_exit_2_with_one_line() {
     let _g = lock();
-    let cases: [(&str, &[&str], &str); 8] = [
+    let cases: [(&str, &[&str], &str); 6] = [
         ("test_pool_sleep", &["--maxworkers", "0"], "--maxworkers"),
         ("test_pool_sleep", &["--ncpus", "5000"], "1..=1024"),
         ("test_pool_sleep", &["--sleep", "-1"], "--sleep"),
         ("test_pool_sleep", &["--numcalls", "0"], "--numcalls"),
         ("test_pool_sleep", &["--start", "vfork"], "fork, forkserver, spawn"),
         ("test_pool_sleep", &["--api", "futures"], "pool, executor"),
-        ("test_spawn_sleep", &["--repeat", "0"], "--repeat"),
-        ("test_spawn_sleep", &["--json", "/"], "--json"),
     ];
     for (tool, args, needle) in cases {
         let r = run(tool, args);
@@ -355,24 +230,6 @@ fn json_record_and_repeat() {
     assert_eq!(rec["repeats"].as_array().unwrap().len(), 2);
     assert_eq!(rec["repeats"][1]["calls"], 150);
     assert_eq!(rec["interrupted"], false);
-
-    let r = run(
-        "test_spawn_sleep",
-        &[
-            "--per-call",
-            "--numcalls",
-            "2",
-            "--ncpus",
-            "2",
-            "--json",
-            path.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.err);
-    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(rec["strategy"], "pool-per-call/spawn");
-    assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 2);
-    assert_eq!(rec["repeats"][0]["chunks"][0]["calls"], 1);
 
     let r = run(
         "test_pool_sleep",

@@ -1,0 +1,89 @@
+//! Helpers shared by the end-to-end tests of test_pool_sleep and
+//! test_spawn_sleep (the latter includes this file by path).
+#![allow(dead_code)]
+
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use regex::Regex;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Mutex;
+
+/// One test at a time: each starts a pool of processes and checks that its
+/// process group is empty afterwards.
+static POOLS: Mutex<()> = Mutex::new(());
+
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    POOLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn bin(name: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(name));
+    // Its own process group: after it exits, any process left in the group is
+    // an orphan (worker or forkserver) it failed to reap.
+    c.process_group(0);
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+}
+
+pub fn run(name: &str, args: &[&str]) -> Run {
+    let child = bin(name)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+pub fn assert_no_orphans(pgid: i32) {
+    assert_eq!(
+        kill(Pid::from_raw(-pgid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "processes left in group {pgid}"
+    );
+}
+
+pub const POOL_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
+pub const EXEC_RE: &str =
+    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/maxworkers/calls is -?\d+\.\d{6}s\.$";
+pub const CPU_RE: &str =
+    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
+pub const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
+pub const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
+
+pub fn assert_time_block(lines: &[&str]) {
+    assert!(Regex::new(CPU_RE).unwrap().is_match(lines[0]), "{}", lines[0]);
+    assert!(Regex::new(WALL_RE).unwrap().is_match(lines[1]), "{}", lines[1]);
+    assert!(Regex::new(CHILD_RE).unwrap().is_match(lines[2]), "{}", lines[2]);
+}
+
+pub fn chunk_sizes(re: &str, lines: &[&str], workers: &str) -> Vec<u64> {
+    let re = Regex::new(re).unwrap();
+    lines
+        .iter()
+        .map(|l| {
+            let c = re.captures(l).unwrap_or_else(|| panic!("not a chunk line: {l}"));
+            assert_eq!((&c[2], &c[3]), (workers, "0.000"));
+            c[1].parse().unwrap()
+        })
+        .collect()
+}
+
+pub fn squares(from: u64, n: u64) -> String {
+    let v: Vec<String> = (from..from + n).map(|a| (a * a).to_string()).collect();
+    format!("[{}]", v.join(", "))
+}

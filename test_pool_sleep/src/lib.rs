@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
+use timing::churn::MapChurn;
 use timing::cli::{EXIT_FAILURE, EXIT_USAGE};
 use timing::pyfmt::py_list;
 use timing::{signals, CallIndex, Experiment, LineFormat, Outcome};
@@ -143,6 +144,8 @@ pub struct Settings {
     pub inject: Option<(Command, u64)>,
     /// `--workers` (hidden): an extra line per worker saying who started it.
     pub show_workers: bool,
+    /// `--map-churn N`: mappings the parent adds before each call.
+    pub map_churn: u64,
 }
 
 impl Settings {
@@ -182,10 +185,17 @@ impl Settings {
 pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     let params = serde_json::json!({
         "numcalls": s.numcalls, "sleep": s.sleep, "maxworkers": s.workers, "check": s.check,
-        "repeat": s.repeat, "mode": format!("{:?}", s.mode).to_lowercase(),
+        "repeat": s.repeat, "mode": format!("{:?}", s.mode).to_lowercase(), "map_churn": s.map_churn,
     });
     let mut exp = match Experiment::new(s.tool, &s.strategy(), params, s.line_format(), s.json.as_deref()) {
         Ok(exp) => exp,
+        Err(e) => {
+            eprintln!("{}: {e}", s.tool);
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let mut churn = match MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)) {
+        Ok(churn) => churn,
         Err(e) => {
             eprintln!("{}: {e}", s.tool);
             return Ok(ExitCode::from(EXIT_USAGE));
@@ -196,9 +206,9 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::Completed;
     for _ in 0..s.repeat {
         let res = exp.bar(|b| match s.mode {
-            Mode::Pool(m) => pool_bar(b, s, m),
-            Mode::Executor(m) => executor_bar(b, s, m),
-            Mode::PerCall => per_call_bar(b, s),
+            Mode::Pool(m) => pool_bar(b, s, m, &mut churn),
+            Mode::Executor(m) => executor_bar(b, s, m, &mut churn),
+            Mode::PerCall => per_call_bar(b, s, &mut churn),
         });
         if let Err(stop) = res {
             outcome = stop;
@@ -224,11 +234,13 @@ fn interrupted() -> bool {
     signals::interrupted().is_some()
 }
 
-fn check_signals() -> Result<(), Outcome> {
-    match signals::interrupted() {
-        Some(sig) => Err(Outcome::Interrupted(sig as i32)),
-        None => Ok(()),
+/// What happens in the parent before every call: a stop on Ctrl-C, and the
+/// `--map-churn` mappings (a no-op without the flag).
+fn before_call(churn: &mut MapChurn) -> Result<(), Outcome> {
+    if let Some(sig) = signals::interrupted() {
+        return Err(Outcome::Interrupted(sig as i32));
     }
+    churn.before_call().map_err(|e| Outcome::Failed(e.to_string()))
 }
 
 /// A pool error as a one-line cause naming the job by its argument `a`.
@@ -300,7 +312,7 @@ fn results_list(out: &[Vec<u8>]) -> String {
 }
 
 /// bar() of `test_pool_fork_sleep.py` / `test_pool_spawn_sleep.py`.
-fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod) -> Result<(), Outcome> {
+fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod, churn: &mut MapChurn) -> Result<(), Outcome> {
     println!("Setting multiprocessing start method to '{method}'");
     println!("Using maxworkers={} parallel decorated function", s.workers);
     let w = s.workers as u64;
@@ -311,7 +323,7 @@ fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod) -> Resul
         // (workers reaped) before the results are printed.
         let mut pool = new_pool(s, method)?;
         b.chunks(s.numcalls, |i: CallIndex| {
-            check_signals()?;
+            before_call(churn)?;
             // Oddity of the original, kept: `m` grows by maxworkers after each
             // *chunk*, so the 100 calls of a chunk map the same arguments.
             let m = i.chunk * w;
@@ -328,14 +340,19 @@ fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod) -> Resul
 }
 
 /// bar() of `test_executor_sleep.sage`.
-fn executor_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod) -> Result<(), Outcome> {
+fn executor_bar(
+    b: &mut timing::Bar<'_>,
+    s: &Settings,
+    method: StartMethod,
+    churn: &mut MapChurn,
+) -> Result<(), Outcome> {
     println!("Using maxworkers={} as max_workers for ProcessPoolExecutor", s.workers);
     let w = s.workers as u64;
     let mut inputs = Vec::with_capacity(s.workers);
     let out = RefCell::new(Vec::with_capacity(s.workers));
     let mut pool = new_pool(s, method)?;
     let call = |i: CallIndex| {
-        check_signals()?;
+        before_call(churn)?;
         // Here `m` grows by maxworkers after every *call*, as in the original.
         let m = i.call * w;
         inputs.clear();
@@ -358,7 +375,7 @@ fn executor_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod) -> R
 /// bar() of `test_parallel_spawn_sleep.sage`: every call creates a spawned
 /// pool, maps, closes and joins it (Sage's `parallel_iter` with
 /// `p_iter='multiprocessing'`), and all of that is in the call's time.
-fn per_call_bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
+fn per_call_bar(b: &mut timing::Bar<'_>, s: &Settings, churn: &mut MapChurn) -> Result<(), Outcome> {
     println!("Using ncpus={} parallel decorated function", s.workers);
     let w = s.workers as u64;
     let inputs: Vec<_> = (0..w).map(|a| s.job(a)).collect();
@@ -367,7 +384,7 @@ fn per_call_bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
         s.numcalls,
         || timing::lines::per_call_prefix(s.sleep, s.workers),
         |_| {
-            check_signals()?;
+            before_call(churn)?;
             // Sage maps with imap_unordered (completion order); the order
             // only shows with --check, which the original does not have.
             // The pool is closed and joined (dropped) inside the call's time.

@@ -48,7 +48,7 @@ enum Api {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, allow_negative_numbers = true)]
+#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
 struct Cli {
     /// Calls of pool.map per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]
@@ -65,6 +65,11 @@ struct Cli {
     /// Run bar() this many times in this process, each under %time.
     #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
     repeat: u64,
+    /// Mechanism control: before each call the parent adds N small anonymous
+    /// mappings that cannot merge, touches and keeps them (as test_fork_sleep
+    /// --map-churn); a pool does not fork per call, so this should not drift.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
+    map_churn: u64,
     /// Write the run record (parameters, system, every chunk) to this JSON file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -119,6 +124,7 @@ fn run() -> anyhow::Result<ExitCode> {
         json: cli.json,
         inject: cli.inject,
         show_workers: cli.workers,
+        map_churn: cli.map_churn,
     };
     test_pool_sleep::run(&settings)
 }

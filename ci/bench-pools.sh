@@ -46,7 +46,7 @@ args=(--numcalls "$numcalls" --maxworkers "$workers" --sleep "$T")
 have_py=0
 command -v python3 >/dev/null && have_py=1
 # Interleave the runs (3 rounds) so that machine noise hits every contender alike.
-for round in 1 2 3; do
+for _ in 1 2 3; do
   "$work/native_pool" "$numcalls" "$workers" "$T" >>"$work/native.txt"
   "$pool" "${args[@]}" --start fork >>"$work/fork.txt"
   "$pool" "${args[@]}" --start forkserver >>"$work/forkserver.txt"

@@ -12,7 +12,7 @@ cargo build --release -q -p test_threads_sleep
 cc -O2 -pthread -o "$work/native_team" ci/bench/native_team.c
 median() { grep -o 'calls is -\?[0-9.]*s' | sed 's/calls is //; s/s$//' | sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
 bin=target/release/test_threads_sleep
-for round in 1 2 3; do
+for _ in 1 2 3; do
   "$work/native_team" "$numcalls" "$ncpus" "$T" >>"$work/native.txt"
   for rt in team rayon scoped; do
     "$bin" --runtime "$rt" --numcalls "$numcalls" --ncpus "$ncpus" --sleep "$T" >>"$work/$rt.txt"

@@ -18,7 +18,7 @@
 # RealField scripts unless `python3 -c 'import sage.rings.real_mpfr'` works,
 # ports whose binary is not (yet) in this workspace or lacks a flag.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 root=$PWD
 
 orig=${1:?usage: ci/compare.sh ORIGINALS_DIR [OUTDIR]}

@@ -8,6 +8,9 @@ ci/prereq.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+if command -v shellcheck >/dev/null; then
+  shellcheck -S warning ci/*.sh .ci/run && echo "shellcheck: ci scripts OK"
+fi
 if command -v actionlint >/dev/null; then
   actionlint && echo "actionlint: workflow OK"
 elif [ -d .github/workflows ]; then

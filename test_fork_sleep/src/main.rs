@@ -154,27 +154,9 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     };
     let mut par = Parallel::new(&cli, churn);
-    let mut outcome = Outcome::Completed;
-    for _ in 0..cli.repeat {
-        if let Err(stop) = exp.bar(|b| bar(b, &cli, &mut par)) {
-            outcome = stop;
-            break;
-        }
-    }
+    let outcome = exp.repeat(cli.repeat, |b| bar(b, &cli, &mut par));
     std::hint::black_box(&ballast);
-    let record = exp.finish(&outcome)?;
-    Ok(match outcome {
-        Outcome::Completed => ExitCode::SUCCESS,
-        Outcome::Interrupted(sig) => {
-            let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
-            eprintln!("test_fork_sleep: interrupted after {done} calls; children killed and reaped");
-            ExitCode::from(128 + sig as u8)
-        }
-        Outcome::Failed(why) => {
-            eprintln!("test_fork_sleep: {why}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    })
+    Ok(exp.conclude("test_fork_sleep", &outcome, "children killed and reaped")?)
 }
 
 /// The original's `bar(numcalls, T, ncpus, check)`.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use timing::churn::MapChurn;
-use timing::cli::{EXIT_FAILURE, EXIT_USAGE};
+use timing::cli::EXIT_USAGE;
 use timing::pyfmt::py_list;
 use timing::{signals, CallIndex, Experiment, LineFormat, Outcome};
 
@@ -203,31 +203,12 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     };
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
-    let mut outcome = Outcome::Completed;
-    for _ in 0..s.repeat {
-        let res = exp.bar(|b| match s.mode {
-            Mode::Pool(m) => pool_bar(b, s, m, &mut churn),
-            Mode::Executor(m) => executor_bar(b, s, m, &mut churn),
-            Mode::PerCall => per_call_bar(b, s, &mut churn),
-        });
-        if let Err(stop) = res {
-            outcome = stop;
-            break;
-        }
-    }
-    let record = exp.finish(&outcome)?;
-    Ok(match outcome {
-        Outcome::Completed => ExitCode::SUCCESS,
-        Outcome::Interrupted(sig) => {
-            let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
-            eprintln!("{}: interrupted after {done} calls; workers stopped and reaped", s.tool);
-            ExitCode::from(128 + sig as u8)
-        }
-        Outcome::Failed(why) => {
-            eprintln!("{}: {why}", s.tool);
-            ExitCode::from(EXIT_FAILURE)
-        }
-    })
+    let outcome = exp.repeat(s.repeat, |b| match s.mode {
+        Mode::Pool(m) => pool_bar(b, s, m, &mut churn),
+        Mode::Executor(m) => executor_bar(b, s, m, &mut churn),
+        Mode::PerCall => per_call_bar(b, s, &mut churn),
+    });
+    Ok(exp.conclude(s.tool, &outcome, "workers stopped and reaped")?)
 }
 
 fn interrupted() -> bool {

@@ -206,26 +206,8 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     };
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
-    let mut outcome = Outcome::Completed;
-    for _ in 0..cli.repeat {
-        if let Err(stop) = exp.bar(|b| bar(b, &s)) {
-            outcome = stop;
-            break;
-        }
-    }
-    let record = exp.finish(&outcome)?;
-    Ok(match outcome {
-        Outcome::Completed => ExitCode::SUCCESS,
-        Outcome::Interrupted(sig) => {
-            let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
-            eprintln!("{TOOL}: interrupted after {done} calls; workers stopped and reaped");
-            ExitCode::from(128 + sig as u8)
-        }
-        Outcome::Failed(why) => {
-            eprintln!("{TOOL}: {why}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    })
+    let outcome = exp.repeat(cli.repeat, |b| bar(b, &s));
+    Ok(exp.conclude(TOOL, &outcome, "workers stopped and reaped")?)
 }
 
 fn interrupted() -> bool {

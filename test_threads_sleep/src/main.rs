@@ -153,35 +153,20 @@ fn run() -> anyhow::Result<ExitCode> {
 
     println!("I am set up to use {ncpus} threads.");
     let mut runner = Runner::new(cli.runtime, ncpus, &cli);
-    let mut outcome = Outcome::Completed;
-    for _ in 0..cli.repeat {
-        let res = exp.bar(|b| {
-            runner.stats = Stats::default();
-            b.chunks(cli.numcalls, |_| {
-                churn.before_call().map_err(|e| Outcome::Failed(e.to_string()))?;
-                runner.call()
-            })?;
-            if cli.check {
-                println!("{}", timing::pyfmt::py_list(&runner.results));
-            }
-            println!("{}", runner.stats_line());
-            Ok(())
-        });
-        if let Err(stop) = res {
-            outcome = stop;
-            break;
+    let outcome = exp.repeat(cli.repeat, |b| {
+        runner.stats = Stats::default();
+        b.chunks(cli.numcalls, |_| {
+            churn.before_call().map_err(|e| Outcome::Failed(e.to_string()))?;
+            runner.call()
+        })?;
+        if cli.check {
+            println!("{}", timing::pyfmt::py_list(&runner.results));
         }
-    }
+        println!("{}", runner.stats_line());
+        Ok(())
+    });
     drop(runner);
-    exp.finish(&outcome)?;
-    Ok(match outcome {
-        Outcome::Completed => ExitCode::SUCCESS,
-        Outcome::Interrupted(sig) => ExitCode::from(128 + sig as u8),
-        Outcome::Failed(why) => {
-            eprintln!("test_threads_sleep: {why}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    })
+    Ok(exp.conclude("test_threads_sleep", &outcome, "threads joined")?)
 }
 
 /// A process-unique number for the calling thread, given at its first

@@ -10,6 +10,7 @@ use crate::clock::Snapshot;
 use crate::lines::{time_block, LineFormat};
 use crate::record::{seal, Chunk, JsonSink, RecordError, Repeat, RunRecord};
 use std::path::Path;
+use std::process::ExitCode;
 
 /// Where a call stands in bar().
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +103,38 @@ impl Experiment {
             sink.write(&self.record)?;
         }
         Ok(self.record)
+    }
+
+    /// The author's session, `for _ in range(repeat): %time bar()`: runs
+    /// `body` as bar() `repeat` times and stops at the first failure or
+    /// interruption, which it returns.
+    pub fn repeat(&mut self, repeat: u64, mut body: impl FnMut(&mut Bar<'_>) -> Result<(), Outcome>) -> Outcome {
+        for _ in 0..repeat {
+            if let Err(stop) = self.bar(&mut body) {
+                return stop;
+            }
+        }
+        Outcome::Completed
+    }
+
+    /// Ends the run as every binary of the suite does: [`Experiment::finish`],
+    /// then one line on stderr for an interruption (with `cleanup`, what was
+    /// done to the workers) or a failure, and the exit code: 0, 128 + signal
+    /// (130, 143), or 1.
+    pub fn conclude(self, tool: &str, outcome: &Outcome, cleanup: &str) -> Result<ExitCode, RecordError> {
+        let record = self.finish(outcome)?;
+        Ok(match outcome {
+            Outcome::Completed => ExitCode::SUCCESS,
+            Outcome::Interrupted(sig) => {
+                let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
+                eprintln!("{tool}: interrupted after {done} calls; {cleanup}");
+                ExitCode::from(128 + *sig as u8)
+            }
+            Outcome::Failed(why) => {
+                eprintln!("{tool}: {why}");
+                ExitCode::from(crate::cli::EXIT_FAILURE)
+            }
+        })
     }
 }
 

@@ -138,7 +138,14 @@ fn rayon_uses_a_pool_of_ncpus_threads() {
 
 #[test]
 fn a_panicking_iteration_is_one_line_and_exit_1() {
-    for rt in ["team", "rayon", "scoped"] {
+    // Iteration 0 runs on the main thread in the team (OpenMP's master).
+    for (rt, a) in [
+        ("team", "2"),
+        ("team", "0"),
+        ("rayon", "2"),
+        ("scoped", "2"),
+        ("scoped", "0"),
+    ] {
         let out = bin()
             .args([
                 "--runtime",
@@ -150,14 +157,14 @@ fn a_panicking_iteration_is_one_line_and_exit_1() {
                 "--sleep",
                 "0",
                 "--inject-panic",
-                "2",
+                a,
             ])
             .output()
             .unwrap();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(1), "{rt}: {err}");
         assert_eq!(err.lines().count(), 1, "{rt}: {err}");
-        assert!(err.contains("iteration 2 panicked"), "{rt}: {err}");
+        assert!(err.contains(&format!("iteration {a} panicked")), "{rt}: {err}");
     }
 }
 

@@ -8,16 +8,15 @@
 # Usage: ci/bench-pools.sh [NUMCALLS [MAXWORKERS [T]]]   (defaults 1000 8 0.001)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ci/bench/lib.sh
+. ci/bench/lib.sh
 numcalls=${1:-1000} workers=${2:-8} T=${3:-0.001}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p test_pool_sleep
+cargo build --release -q -p test_pool_sleep -p test_spawn_sleep
 cc -O2 -o "$work/native_pool" ci/bench/native_pool.c
 
-# Median of the Cost/.../calls figures of a transcript on stdin.
-median() { grep -o 'calls is -\?[0-9.]*s' | sed 's/calls is //; s/s$//' | sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
-median_of() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
 
 # Python's multiprocessing.Pool, the mechanism of test_pool_fork_sleep.py
 # (pool.map of maxworkers sleeps per call, chunks of 100), our own code.

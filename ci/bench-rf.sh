@@ -16,6 +16,8 @@
 # the goal is at most a third of the Python fork pool's per-call cost.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ci/bench/lib.sh
+. ci/bench/lib.sh
 numcalls=${1:-1000} rounds=${2:-3}
 irwin=${IRWIN_GIT:-/work/.mirror/burnol-math+irwin/repo}
 work=$(mktemp -d)
@@ -36,7 +38,6 @@ fi
 
 # Wall seconds of each bar() of a run record.
 bar_walls() { python3 -c 'import json,sys; [print(r["totals"]["wall"]) for r in json.load(open(sys.argv[1]))["repeats"]]' "$1"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
 
 for round in $(seq "$rounds"); do
   for m in "${starts[@]}"; do
@@ -54,9 +55,9 @@ done
 
 declare -A per_call
 for m in "${starts[@]}"; do
-  per_call[rs-$m]=$(median <"$work/rs-$m.txt" | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
+  per_call[rs-$m]=$(median_of <"$work/rs-$m.txt" | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
   if [ -n "$have_py" ]; then
-    per_call[py-$m]=$(grep -E '^[0-9.e-]+$' "$work/py-$m.txt" | median | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
+    per_call[py-$m]=$(grep -E '^[0-9.e-]+$' "$work/py-$m.txt" | median_of | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
   else
     per_call[py-$m]=nan
   fi

@@ -5,12 +5,13 @@
 # (defaults 1000 8 0.005: the C original's T, more calls for a stable median).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ci/bench/lib.sh
+. ci/bench/lib.sh
 numcalls=${1:-1000} ncpus=${2:-8} T=${3:-0.005}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p test_threads_sleep
 cc -O2 -pthread -o "$work/native_team" ci/bench/native_team.c
-median() { grep -o 'calls is -\?[0-9.]*s' | sed 's/calls is //; s/s$//' | sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
 bin=target/release/test_threads_sleep
 for _ in 1 2 3; do
   "$work/native_team" "$numcalls" "$ncpus" "$T" >>"$work/native.txt"

@@ -7,6 +7,8 @@
 # Other benches: ci/bench-*.sh (pools, threads, RealField), run when present.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ci/bench/lib.sh
+. ci/bench/lib.sh
 numcalls=${1:-1000} ncpus=${2:-8} T=${3:-0.001}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -14,8 +16,6 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p test_fork_sleep
 cc -O2 -o "$work/native_fork" ci/bench/native_fork.c
 
-# Median of the Cost/.../calls figures of a transcript on stdin.
-median() { grep -o 'calls is -\?[0-9.]*s' | sed 's/calls is //; s/s$//' | sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.6f", m}'; }
 
 bin=target/release/test_fork_sleep
 declare -A cost

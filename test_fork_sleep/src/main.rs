@@ -379,20 +379,21 @@ impl Parallel {
         drop(done.fd); // os.close(r_fd)
         self.breakdown.add_read(t1);
 
-        let who = format!("job {} (pid {})", done.a, pid);
+        // Formatted only on a fault: the success path allocates nothing.
+        let who = || format!("job {} (pid {})", done.a, pid);
         match status {
             WaitStatus::Exited(_, 0) => {}
-            WaitStatus::Exited(_, code) => return Err(fail(format!("{who} exited with status {code}"))),
-            WaitStatus::Signaled(_, sig, _) => return Err(fail(format!("{who} was killed by signal {sig}"))),
-            other => return Err(fail(format!("{who} stopped unexpectedly: {other:?}"))),
+            WaitStatus::Exited(_, code) => return Err(fail(format!("{} exited with status {code}", who()))),
+            WaitStatus::Signaled(_, sig, _) => return Err(fail(format!("{} was killed by signal {sig}", who()))),
+            other => return Err(fail(format!("{} stopped unexpectedly: {other:?}", who()))),
         }
         match child::parse(&data[..len.min(data.len())]) {
             Ok(v) if len == child::RECORD_LEN => {
                 self.results.push(v);
                 Ok(())
             }
-            Ok(_) => Err(fail(format!("{who} sent a result too long"))),
-            Err(why) => Err(fail(format!("{who} {why}"))),
+            Ok(_) => Err(fail(format!("{} sent a result too long", who()))),
+            Err(why) => Err(fail(format!("{} {why}", who()))),
         }
     }
 

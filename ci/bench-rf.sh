@@ -5,10 +5,10 @@
 #
 # Usage: ci/bench-rf.sh [NUMCALLS [ROUNDS]]   (defaults 1000 3)
 # Python originals: set SAGE_PYTHON to a python that can import
-# sage.rings.real_mpfr (e.g. a venv with `pip install passagemath-modules`).
-# The scripts test_pool_{fork,forkserver,spawn}_RF.py are copied at run time
-# from the mirror of burnol-math/irwin ($IRWIN_GIT, a git dir) into a
-# temporary directory; they are never part of this repository.
+# sage.rings.real_mpfr (e.g. a venv with `pip install passagemath-modules`) and
+# ORIGINALS_DIR to a checkout of burnol-math/irwin; its scripts
+# test_pool_{fork,forkserver,spawn}_RF.py are run in place (PYTHONPATH, no
+# bytecode written), never copied; they are never part of this repository.
 #
 # Per call = the whole bar() (pool creation included, as %time bar() sees it)
 # divided by NUMCALLS; the median over ROUNDS interleaved rounds. Reference:
@@ -19,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=ci/bench/lib.sh
 . ci/bench/lib.sh
 numcalls=${1:-1000} rounds=${2:-3}
-irwin=${IRWIN_GIT:-/work/.mirror/burnol-math+irwin/repo}
+orig=${ORIGINALS_DIR:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -28,11 +28,8 @@ bin=${CARGO_TARGET_DIR:-target}/release/test_rf_pool
 starts=(fork forkserver spawn)
 
 have_py=
-if [ -n "${SAGE_PYTHON:-}" ] && "$SAGE_PYTHON" -c 'import sage.rings.real_mpfr' 2>/dev/null \
-  && git -C "$irwin" rev-parse -q --verify HEAD >/dev/null 2>&1; then
-  for m in "${starts[@]}"; do
-    git -C "$irwin" show "HEAD:test_pool_${m}_RF.py" >"$work/test_pool_${m}_RF.py"
-  done
+if [ -n "${SAGE_PYTHON:-}" ] && [ -f "$orig/test_pool_fork_RF.py" ] \
+  && "$SAGE_PYTHON" -c 'import sage.rings.real_mpfr' 2>/dev/null; then
   have_py=1
 fi
 
@@ -44,7 +41,7 @@ for round in $(seq "$rounds"); do
     "$bin" --start "$m" --numcalls "$numcalls" --json "$work/rs-$m-$round.json" >/dev/null
     bar_walls "$work/rs-$m-$round.json" >>"$work/rs-$m.txt"
     if [ -n "$have_py" ]; then
-      (cd "$work" && "$SAGE_PYTHON" -c "
+      (cd "$work" && PYTHONPATH="$orig" PYTHONDONTWRITEBYTECODE=1 "$SAGE_PYTHON" -c "
 import time, sys
 import test_pool_${m}_RF as t
 s = time.perf_counter(); t.bar(numcalls=$numcalls); print(time.perf_counter() - s, file=sys.stderr)
@@ -73,4 +70,4 @@ for m in "${starts[@]}"; do
 done
 echo
 awk -v a="${per_call[rs-fork]}" 'BEGIN { printf "Reference: real Sage, fork pool, 2-core Linux: 0.001200 s/call; test_rf_pool fork / that = %.3f (goal <= 0.333)\n", a/0.0012 }'
-[ -n "$have_py" ] || echo "(Python originals not run: set SAGE_PYTHON to a python that imports sage.rings.real_mpfr)"
+[ -n "$have_py" ] || echo "(Python originals not run: set SAGE_PYTHON to a python that imports sage.rings.real_mpfr and ORIGINALS_DIR to a checkout of burnol-math/irwin)"

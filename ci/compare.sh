@@ -15,7 +15,7 @@
 #   NCPUS (default 8, the originals' default; the pool scripts have 8 built in).
 #
 # What cannot run here is named and skipped: .sage scripts without `sage`, the
-# RealField scripts unless `python3 -c 'import sage.rings.real_mpfr'` works,
+# RealField scripts unless `${SAGE_PYTHON:-python3} -c 'import sage.rings.real_mpfr'` works,
 # ports whose binary is not (yet) in this workspace or lacks a flag.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -50,7 +50,10 @@ cargo build --release -q "${ports[@]}" || { echo "compare.sh: cargo build failed
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 
 have_sage=0; command -v sage >/dev/null 2>&1 && have_sage=1
-have_rf=0; python3 -c 'import sage.rings.real_mpfr' >/dev/null 2>&1 && have_rf=1
+# The RealField originals need SageMath's RealField: SAGE_PYTHON names a python
+# that has it (e.g. a venv with passagemath-modules), else python3 is tried.
+sage_py=${SAGE_PYTHON:-python3}
+have_rf=0; "$sage_py" -c 'import sage.rings.real_mpfr' >/dev/null 2>&1 && have_rf=1
 
 pairs=()   # ORIGINAL_TRANSCRIPT PORT_JSON ...
 
@@ -102,7 +105,7 @@ pair test_pyparallel_sleep.py fork_pipe test_fork_sleep --numcalls "$N" --ncpus 
   py_bars test_pyparallel_sleep "numcalls=$N, ncpus=$W"
 pair test_pool_fork_sleep.py pool_fork test_pool_sleep --numcalls "$N" --maxworkers 8 --start fork --repeat "$K" -- \
   py_bars test_pool_fork_sleep "numcalls=$N"
-pair test_pool_spawn_sleep.py pool_spawn test_pool_sleep --numcalls "$N" --maxworkers 8 --start spawn --repeat "$K" -- \
+pair test_pool_spawn_sleep.py pool_spawn test_spawn_sleep --numcalls "$N" --maxworkers 8 --repeat "$K" -- \
   py_bars test_pool_spawn_sleep "numcalls=$N"
 
 sage_bars() { # SCRIPT ARGS
@@ -114,7 +117,7 @@ if [ $have_sage = 1 ]; then
     sage_bars test_parallel_sleep_v2.sage "numcalls=$N"
   pair test_executor_sleep.sage executor test_pool_sleep --numcalls "$N" --maxworkers 8 --api executor --repeat "$K" -- \
     sage_bars test_executor_sleep.sage "numcalls=$N"
-  pair test_parallel_spawn_sleep.sage spawn_per_call test_spawn_sleep --numcalls 10 --ncpus "$W" --repeat "$K" -- \
+  pair test_parallel_spawn_sleep.sage spawn_per_call test_spawn_sleep --per-call --numcalls 10 --ncpus "$W" --repeat "$K" -- \
     sage_bars test_parallel_spawn_sleep.sage "numcalls=10, ncpus=$W"
 else
   for s in test_parallel_sleep_v2.sage test_executor_sleep.sage test_parallel_spawn_sleep.sage test_pool_fork_RF.sage; do
@@ -127,7 +130,7 @@ skip test_openmp_sleep.c "prints no timing of its own (the author used time(1))"
 # The RealField originals print no timing: the harness times each bar() and
 # prints one line in our RealField format (so each bar() is one chunk).
 rf_bars() { # MODULE
-  python3 -c "import time
+  "$sage_py" -c "import time
 from $1 import bar
 for _ in range($K):
     t = time.perf_counter(); bar(numcalls=$N, ncpus=$W); d = time.perf_counter() - t
@@ -138,7 +141,7 @@ for m in fork spawn forkserver; do
   if [ $have_rf = 1 ]; then
     pair "$s" "rf_$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- rf_bars "test_pool_${m}_RF"
   else
-    skip "$s" "python3 cannot import sage.rings.real_mpfr"
+    skip "$s" "$sage_py cannot import sage.rings.real_mpfr (set SAGE_PYTHON)"
   fi
 done
 

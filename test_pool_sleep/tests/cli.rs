@@ -294,3 +294,43 @@ fn ctrl_c_stops_cleanly_with_130() {
         assert_eq!(rec["interrupted"], true);
     }
 }
+
+/// SIGTERM to the parent alone (a `kill PID`): it stops, closes the pool,
+/// reaps the workers and the forkserver, keeps its record and exits 143.
+#[test]
+fn sigterm_to_the_parent_stops_cleanly_with_143() {
+    let _g = lock();
+    for start in ["fork", "forkserver"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        let mut child = bin("test_pool_sleep")
+            .args([
+                "--start",
+                start,
+                "--workers",
+                "--numcalls",
+                "100000000",
+                "--maxworkers",
+                "2",
+            ])
+            .args(["--json", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = 0;
+        let mut line = String::new();
+        while seen < 2 {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
+            seen += usize::from(line.starts_with("(extra) worker"));
+        }
+        kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(143), "{start}");
+        assert_no_orphans(pid);
+        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(rec["interrupted"], true);
+    }
+}

@@ -2,69 +2,18 @@
 //! --check line, bit-for-bit results, --repeat and JSON, bad input, worker
 //! faults and interruption, with no process left behind.
 
+#[path = "../../test_pool_sleep/tests/common/mod.rs"]
+mod common;
+
+use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use rug::Float;
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::process::Stdio;
-use std::sync::Mutex;
 
-/// Each run starts a pool of processes: one test at a time, so that the
-/// process-group checks are not disturbed and the 2 cores are not swamped.
-static POOLS: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    POOLS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bin() -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_rf_pool"));
-    // Its own process group: after it exits, any process left in the group
-    // (a worker, the forkserver) is an orphan it failed to reap.
-    c.process_group(0);
-    c
-}
-
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    assert_no_orphans(pgid);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8(out.stdout).unwrap(),
-        err: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn assert_no_orphans(pgid: i32) {
-    // Workers that got EOF may need a moment to be gone from the group.
-    for _ in 0..50 {
-        if kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("processes left in group {pgid}");
-}
-
-const CPU_RE: &str =
-    r"^CPU times: user [0-9.e+]+ (s|ms|µs|ns), sys: [0-9.e+]+ (s|ms|µs|ns), total: [0-9.e+]+ (s|ms|µs|ns)$";
-const WALL_RE: &str = r"^Wall time: ([0-9.e+]+ (s|ms|µs|ns)|(\d+(d|h|min|s) ?)+)$";
-const CHILD_RE: &str = r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$";
+const TOOL: &str = "test_rf_pool";
 
 fn chunk_re(n: u64, ncpus: usize, precision: u32) -> Regex {
     Regex::new(&format!(
@@ -90,7 +39,7 @@ fn check_line_is_sages_for_every_start_method() {
         Regex::new(CHILD_RE).unwrap(),
     );
     for start in STARTS {
-        let r = run(&["--start", start, "--numcalls", "3", "--check"]);
+        let r = run(TOOL, &["--start", start, "--numcalls", "3", "--check"]);
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.err, "");
         let lines: Vec<&str> = r.out.lines().collect();
@@ -134,17 +83,20 @@ fn results_are_bit_for_bit_those_computed_here() {
         ("fork", 4097),
     ] {
         let p = precision.to_string();
-        let r = run(&[
-            "--start",
-            start,
-            "--numcalls",
-            "2",
-            "--precision",
-            &p,
-            "--data",
-            &data_arg,
-            "--hex",
-        ]);
+        let r = run(
+            TOOL,
+            &[
+                "--start",
+                start,
+                "--numcalls",
+                "2",
+                "--precision",
+                &p,
+                "--data",
+                &data_arg,
+                "--hex",
+            ],
+        );
         assert_eq!(r.code, 0, "{start} {precision}: {}", r.err);
         let got = hex_values(&r.out);
         let want: Vec<String> = data
@@ -164,17 +116,20 @@ fn results_are_bit_for_bit_those_computed_here() {
 #[test]
 fn the_largest_precision_travels_exactly() {
     let _g = lock();
-    let r = run(&[
-        "--numcalls",
-        "1",
-        "--ncpus",
-        "1",
-        "--precision",
-        "200000",
-        "--data",
-        "0.5",
-        "--hex",
-    ]);
+    let r = run(
+        TOOL,
+        &[
+            "--numcalls",
+            "1",
+            "--ncpus",
+            "1",
+            "--precision",
+            "200000",
+            "--data",
+            "0.5",
+            "--hex",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.err);
     let mut want = Float::with_val(200_000, 0.5);
     want.sin_mut();
@@ -186,21 +141,24 @@ fn repeat_and_json_record() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rf.json");
-    let r = run(&[
-        "--start",
-        "forkserver",
-        "--numcalls",
-        "150",
-        "--ncpus",
-        "3",
-        "--precision",
-        "64",
-        "--repeat",
-        "2",
-        "--check",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(
+        TOOL,
+        &[
+            "--start",
+            "forkserver",
+            "--numcalls",
+            "150",
+            "--ncpus",
+            "3",
+            "--precision",
+            "64",
+            "--repeat",
+            "2",
+            "--check",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.err);
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines.len(), 15, "{}", r.out);
@@ -251,24 +209,27 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--json", "/no/such/dir/x.json"], "--json"),
     ];
     for (args, needle) in cases {
-        let r = run(args);
+        let r = run(TOOL, args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.err);
         assert_eq!(r.out, "", "{args:?}");
         assert_eq!(r.err.lines().count(), 1, "{args:?}: {}", r.err);
         assert!(r.err.contains(needle), "{args:?}: {}", r.err);
     }
     // Negative data is data, not a flag.
-    let r = run(&[
-        "--data",
-        "-0.5,0.25",
-        "--ncpus",
-        "2",
-        "--numcalls",
-        "1",
-        "--precision",
-        "53",
-        "--check",
-    ]);
+    let r = run(
+        TOOL,
+        &[
+            "--data",
+            "-0.5,0.25",
+            "--ncpus",
+            "2",
+            "--numcalls",
+            "1",
+            "--precision",
+            "53",
+            "--check",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
 }
@@ -279,7 +240,10 @@ fn thousands_of_calls_leave_nothing_behind() {
     // Every bar() checks that the closed pool left no fd, zombie or child
     // (else exit 1); 4000 calls and 20 pools per start method.
     for start in STARTS {
-        let r = run(&["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"]);
+        let r = run(
+            TOOL,
+            &["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"],
+        );
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.out.matches("Setting multiprocessing").count(), 20);
         assert_eq!(r.out.matches("RealField(100).sin()").count(), 40);
@@ -288,7 +252,7 @@ fn thousands_of_calls_leave_nothing_behind() {
 
 #[test]
 fn help_states_the_hypothesis() {
-    let r = run(&["--help"]);
+    let r = run(TOOL, &["--help"]);
     assert_eq!(r.code, 0);
     assert!(r.out.contains("Hypothesis under test"));
     assert!(r.out.contains("--precision"));
@@ -333,16 +297,19 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     ];
     for (start, inject, want) in cases {
         let json = dir.path().join(format!("{start}-{inject}.json"));
-        let r = run(&[
-            "--start",
-            start,
-            "--numcalls",
-            "5",
-            "--inject",
-            inject,
-            "--json",
-            json.to_str().unwrap(),
-        ]);
+        let r = run(
+            TOOL,
+            &[
+                "--start",
+                start,
+                "--numcalls",
+                "5",
+                "--inject",
+                inject,
+                "--json",
+                json.to_str().unwrap(),
+            ],
+        );
         assert_eq!(r.code, 1, "{start} {inject}: {}", r.err);
         assert_eq!(r.err.lines().count(), 1, "{start} {inject}: {}", r.err);
         assert!(
@@ -362,7 +329,7 @@ fn sigint_and_sigterm_keep_partial_results() {
     let dir = tempfile::tempdir().unwrap();
     for (start, sig, code) in [("fork", Signal::SIGINT, 130), ("spawn", Signal::SIGTERM, 143)] {
         let json = dir.path().join(format!("{start}.json"));
-        let mut child = bin()
+        let mut child = bin(TOOL)
             .args([
                 "--start",
                 start,

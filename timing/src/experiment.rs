@@ -62,10 +62,6 @@ impl Experiment {
         Ok(Experiment { record, line, json })
     }
 
-    pub fn line_format(&self) -> &LineFormat {
-        &self.line
-    }
-
     /// One `%time bar()`: runs `body`, then prints the `%time` block. On error
     /// (a fault or an interruption) no block is printed, as in IPython, but the
     /// chunks done so far stay in the record.

@@ -250,6 +250,40 @@ fn json_record_and_repeat() {
     assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 1);
 }
 
+/// Starts an endless `test_pool_sleep --start START` in its own process
+/// group and returns once both workers have answered (the pool is up and
+/// mapping); its stderr is piped. The caller keeps the stdout reader open
+/// (closing it would make the parent's next print fail).
+fn start_endless_pool(
+    start: &str,
+    json: &std::path::Path,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = bin("test_pool_sleep")
+        .args([
+            "--start",
+            start,
+            "--workers",
+            "--numcalls",
+            "100000000",
+            "--maxworkers",
+            "2",
+        ])
+        .args(["--json", json.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = 0;
+    let mut line = String::new();
+    while seen < 2 {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
+        seen += usize::from(line.starts_with("(extra) worker"));
+    }
+    (child, out)
+}
+
 /// Ctrl-C at the terminal: SIGINT to the whole process group, workers and
 /// forkserver included. The parent stops, reaps everything, keeps its record.
 #[test]
@@ -258,31 +292,8 @@ fn ctrl_c_stops_cleanly_with_130() {
     for start in ["fork", "forkserver", "spawn"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
-        let mut child = bin("test_pool_sleep")
-            .args([
-                "--start",
-                start,
-                "--workers",
-                "--numcalls",
-                "100000000",
-                "--maxworkers",
-                "2",
-            ])
-            .args(["--json", path.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (mut child, _stdout) = start_endless_pool(start, &path);
         let pgid = child.id() as i32;
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = 0;
-        let mut line = String::new();
-        // Both workers have answered: the pool is up and mapping.
-        while seen < 2 {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
-            seen += usize::from(line.starts_with("(extra) worker"));
-        }
         kill(Pid::from_raw(-pgid), Signal::SIGINT).unwrap();
         let status = child.wait().unwrap();
         let mut err = String::new();
@@ -303,30 +314,8 @@ fn sigterm_to_the_parent_stops_cleanly_with_143() {
     for start in ["fork", "forkserver"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
-        let mut child = bin("test_pool_sleep")
-            .args([
-                "--start",
-                start,
-                "--workers",
-                "--numcalls",
-                "100000000",
-                "--maxworkers",
-                "2",
-            ])
-            .args(["--json", path.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut child, _stdout) = start_endless_pool(start, &path);
         let pid = child.id() as i32;
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = 0;
-        let mut line = String::new();
-        while seen < 2 {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
-            seen += usize::from(line.starts_with("(extra) worker"));
-        }
         kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(143), "{start}");
         assert_no_orphans(pid);

@@ -162,13 +162,7 @@ impl Bar<'_> {
                 println!("{line}");
                 value
             });
-            let cost_per_job = self.exp.line.cost_per_job(time.wall, n);
-            self.exp.current().chunks.push(Chunk {
-                calls: n,
-                cost_per_job,
-                time,
-                extra,
-            });
+            self.push_chunk(n, time, extra);
             index.chunk += 1;
         }
         Ok(())
@@ -196,15 +190,20 @@ impl Bar<'_> {
             let time = Snapshot::now().since(&start);
             println!("{}", after(time.wall));
             self.exp.current().calls += 1;
-            let cost_per_job = self.exp.line.cost_per_job(time.wall, 1);
-            self.exp.current().chunks.push(Chunk {
-                calls: 1,
-                cost_per_job,
-                time,
-                extra: None,
-            });
+            self.push_chunk(1, time, None);
         }
         Ok(())
+    }
+
+    /// Records a finished chunk of `calls` calls with its family's cost per job.
+    fn push_chunk(&mut self, calls: u64, time: crate::clock::Interval, extra: Option<serde_json::Value>) {
+        let cost_per_job = self.exp.line.cost_per_job(time.wall, calls);
+        self.exp.current().chunks.push(Chunk {
+            calls,
+            cost_per_job,
+            time,
+            extra,
+        });
     }
 }
 

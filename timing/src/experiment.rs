@@ -82,7 +82,7 @@ impl Experiment {
     }
 
     /// Ends the run: stores the outcome, prints the drift verdict as one
-    /// extra line after the last `%time` block (see [`crate::verdict`]; also
+    /// extra line after the last `%time` block (see the `drift` crate; also
     /// on an interrupted or failed run, on the chunks done) and writes
     /// `--json` if asked.
     pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
@@ -93,7 +93,7 @@ impl Experiment {
         }
         seal(&mut self.record);
         if let Some(v) = &self.record.verdict {
-            println!("{}", v.line());
+            println!("{}", crate::extra_lines::verdict_line(v));
         }
         if let Some(sink) = &self.json {
             sink.write(&self.record)?;

@@ -4,7 +4,7 @@
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
 use crate::system::SystemInfo;
-use crate::verdict::Verdict;
+use drift::Verdict;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -85,6 +85,20 @@ impl RunRecord {
         }
     }
 
+    /// `(position in calls, seconds per 100 calls)` of every non-empty chunk,
+    /// in order across repeats: the points the drift verdict looks at. The
+    /// position is the middle of the chunk counted from the first call of the
+    /// run, so a remainder chunk of `r < 100` calls sits where it really is.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut done = 0u64;
+        let mut out = Vec::new();
+        for c in self.repeats.iter().flat_map(|r| &r.chunks).filter(|c| c.calls > 0) {
+            out.push((done as f64 + c.calls as f64 / 2.0, c.time.wall * 100.0 / c.calls as f64));
+            done += c.calls;
+        }
+        out
+    }
+
     /// Seconds per 100 calls of every complete chunk, in order across repeats:
     /// the series a drift verdict looks at.
     pub fn chunk_series(&self) -> Vec<f64> {
@@ -161,7 +175,7 @@ impl JsonSink {
 /// Fills in what is only known at the end: peak RSS and the drift verdict.
 pub(crate) fn seal(record: &mut RunRecord) {
     record.peak_rss_bytes = peak_rss_bytes();
-    record.verdict = Some(Verdict::of_record(record));
+    record.verdict = Some(Verdict::of_points(&record.points()));
 }
 
 #[cfg(test)]
@@ -204,6 +218,34 @@ mod tests {
         assert!(json.contains(r#""verdict":{"verdict":"too few chunks""#), "{json}");
         let back: RunRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back.verdict, rec.verdict);
+    }
+
+    #[test]
+    fn remainder_chunks_sit_at_their_real_position() {
+        let chunk = |calls: u64, wall: f64| Chunk {
+            calls,
+            cost_per_job: 0.0,
+            time: Interval {
+                wall,
+                ..Interval::default()
+            },
+            extra: None,
+        };
+        let mut rec = RunRecord::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0));
+        for _ in 0..2 {
+            rec.repeats.push(Repeat {
+                chunks: vec![chunk(100, 1.0), chunk(100, 1.0), chunk(50, 0.5), chunk(0, 0.0)],
+                calls: 250,
+                totals: None,
+            });
+        }
+        let pts = rec.points();
+        let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        assert_eq!(xs, vec![50.0, 150.0, 225.0, 300.0, 400.0, 475.0]);
+        assert!(pts.iter().all(|p| p.1 == 1.0));
+        assert_eq!(pts.iter().map(|p| p.1).collect::<Vec<_>>(), rec.chunk_series());
+        seal(&mut rec);
+        assert_eq!(rec.verdict.map(|v| v.chunks), Some(6));
     }
 
     #[test]

@@ -82,7 +82,16 @@ impl Attribution {
                 not_with.push(name.clone());
             }
         }
-        grows_with.sort_by(|a, b| b.tau.total_cmp(&a.tau).then(a.p.total_cmp(&b.p)));
+        // Strongest τ first; counters that rise in step with the times tie
+        // on τ (every monotone counter has the same ranks), and then the one
+        // that grew most, relative to where it started, comes first.
+        let growth = |a: &Association| a.last / a.first.abs().max(f64::MIN_POSITIVE);
+        grows_with.sort_by(|a, b| {
+            b.tau
+                .total_cmp(&a.tau)
+                .then(a.p.total_cmp(&b.p))
+                .then(growth(b).total_cmp(&growth(a)))
+        });
         Attribution {
             none,
             grows_with,

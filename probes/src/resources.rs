@@ -43,6 +43,13 @@ impl Sampler {
         Sampler { last: Some(rusage()) }
     }
 
+    /// Marks the start of a chunk: the cumulative counters of the next
+    /// [`Sampler::sample`] count from here (one `getrusage`, taken before the
+    /// chunk's clock starts).
+    pub fn start_chunk(&mut self) {
+        self.last = Some(rusage());
+    }
+
     /// Reads every counter this platform has.
     pub fn sample(&mut self) -> Reading {
         let mut r = Reading::new();

@@ -9,9 +9,9 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILURE: u8 = 1;
 
 /// The `after_help` of every binary: the rules of the extra lines that end
-/// each run (the drift verdict; see the `drift` crate).
+/// each run (the drift verdict and its attribution; see the `drift` crate).
 pub fn after_help() -> String {
-    drift::RULE.to_string()
+    format!("{}\n\n{}", drift::RULE, drift::attribution::RULE)
 }
 
 /// Parses the command line; `Err` carries the exit code to return at once

@@ -45,8 +45,8 @@ pub fn attribution_line(a: &Attribution) -> String {
                     s.counter,
                     s.tau,
                     g(s.p, 1),
-                    g(s.first, 6),
-                    g(s.last, 6)
+                    count(s.first),
+                    count(s.last)
                 )
             })
             .collect();
@@ -56,6 +56,15 @@ pub fn attribution_line(a: &Attribution) -> String {
         format!("Drift attribution (extra): {grows}")
     } else {
         format!("Drift attribution (extra): {grows}; not with {}", a.not_with.join(", "))
+    }
+}
+
+/// A counter's value: whole numbers in full (`14991360`), others as `%g`.
+fn count(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        g(v, 6)
     }
 }
 

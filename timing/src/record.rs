@@ -4,7 +4,7 @@
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
 use crate::system::SystemInfo;
-use drift::Verdict;
+use drift::{Attribution, Verdict};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,10 @@ pub struct Chunk {
     /// `--breakdown` of test_fork_sleep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
+    /// The parent's counters read after the chunk's clock stopped (see
+    /// `probes::resources`; cumulative ones are this chunk's share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<probes::Reading>,
 }
 
 impl RunRecord {
@@ -97,6 +101,30 @@ impl RunRecord {
             done += c.calls;
         }
         out
+    }
+
+    /// One series per resource counter that every non-empty chunk has, in the
+    /// order of [`RunRecord::points`]: what the drift attribution ranks.
+    pub fn counter_series(&self) -> Vec<(String, Vec<f64>)> {
+        let chunks: Vec<&Chunk> = self
+            .repeats
+            .iter()
+            .flat_map(|r| &r.chunks)
+            .filter(|c| c.calls > 0)
+            .collect();
+        let Some(first) = chunks.first().and_then(|c| c.resources.as_ref()) else {
+            return Vec::new();
+        };
+        first
+            .keys()
+            .filter_map(|k| {
+                let series: Option<Vec<f64>> = chunks
+                    .iter()
+                    .map(|c| c.resources.as_ref().and_then(|r| r.get(k)).copied())
+                    .collect();
+                series.map(|s| (k.clone(), s))
+            })
+            .collect()
     }
 
     /// Seconds per 100 calls of every complete chunk, in order across repeats:
@@ -172,10 +200,18 @@ impl JsonSink {
     }
 }
 
-/// Fills in what is only known at the end: peak RSS and the drift verdict.
+/// Fills in what is only known at the end: peak RSS, the drift verdict and,
+/// when the chunks carry resource counters, its attribution.
 pub(crate) fn seal(record: &mut RunRecord) {
     record.peak_rss_bytes = peak_rss_bytes();
-    record.verdict = Some(Verdict::of_points(&record.points()));
+    let points = record.points();
+    let mut verdict = Verdict::of_points(&points);
+    let counters = record.counter_series();
+    if !counters.is_empty() {
+        let times: Vec<f64> = points.iter().map(|p| p.1).collect();
+        verdict.attribution = Some(Attribution::of(&verdict, &times, &counters));
+    }
+    record.verdict = Some(verdict);
 }
 
 #[cfg(test)]
@@ -194,6 +230,7 @@ mod tests {
                 cost_per_job: 1e-4,
                 time: Interval::default(),
                 extra: None,
+                resources: None,
             }],
             calls: 100,
             totals: Some(Interval::default()),
@@ -230,6 +267,7 @@ mod tests {
                 ..Interval::default()
             },
             extra: None,
+            resources: None,
         };
         let mut rec = RunRecord::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0));
         for _ in 0..2 {

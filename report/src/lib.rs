@@ -1,7 +1,7 @@
 //! `report`: reads JSON records of this suite and transcripts of the
 //! originals, and writes a Markdown table and an SVG plot with the drift
-//! verdict of every run (issue 6). The verdict is `timing::verdict`, the
-//! same code that prints the verdict line at the end of every run.
+//! verdict of every run (issue 6). The verdict is the `drift` crate's, the
+//! same code that gives the verdict line at the end of every run.
 
 pub mod markdown;
 pub mod plot;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 /// IPython's `%time` blocks; prompts and other lines are ignored). A transcript file is one
 /// run; each bar() in it is one repeat.
 #[derive(Parser, Debug)]
-#[command(version, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
+#[command(version, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// JSON records and/or transcripts.
     #[arg(required = true)]

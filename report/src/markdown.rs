@@ -2,7 +2,7 @@
 
 use crate::run::Run;
 use timing::pyfmt::g;
-use timing::verdict::Verdict;
+use timing::Verdict;
 
 fn ms(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3))

@@ -1,7 +1,7 @@
 //! One run, whatever it came from: a JSON record of this suite or a transcript
 //! of an original pasted from a terminal.
 
-use timing::verdict::Verdict;
+use timing::Verdict;
 use timing::{LineFormat, RunRecord};
 
 /// Where a run came from.
@@ -81,7 +81,7 @@ impl Run {
     }
 
     /// `(position in calls, seconds per 100 calls)`, as
-    /// [`timing::verdict::points`] places the chunks of a record.
+    /// [`timing::RunRecord::points`] places the chunks of a record.
     pub fn xy(&self) -> Vec<(f64, f64)> {
         let mut done = 0u64;
         self.points

@@ -86,6 +86,7 @@ fn record(walls: &[&[f64]]) -> RunRecord {
                         ..Interval::default()
                     },
                     extra: None,
+                    resources: None,
                 })
                 .collect(),
             calls: 100 * bar.len() as u64,
@@ -111,7 +112,7 @@ fn json_records_round_trip_into_the_table() {
     assert_eq!(runs[0].repeats(), 2);
     let walls: Vec<f64> = runs[0].points.iter().map(|p| p.wall).collect();
     assert_eq!(walls, vec![0.2, 0.22, 0.24, 0.26, 0.28, 0.30, 0.32, 0.34, 0.36, 0.38]);
-    assert_eq!(runs[0].verdict(), timing::Verdict::of_record(&rising_rec));
+    assert_eq!(runs[0].verdict(), timing::Verdict::of_points(&rising_rec.points()));
 
     let md = dir.path().join("table.md");
     report()

@@ -48,7 +48,7 @@ enum Api {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
+#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// Calls of pool.map per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]

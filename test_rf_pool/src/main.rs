@@ -84,7 +84,7 @@ fn data_list(s: &str) -> Result<DataList, String> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
+#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// multiprocessing start method of the pool.
     #[arg(long, value_enum, default_value_t = Start::Fork)]

@@ -43,8 +43,10 @@ fn check_line_is_sages_for_every_start_method() {
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.err, "");
         let lines: Vec<&str> = r.out.lines().collect();
-        // Six lines of bar() and %time, then the run's drift verdict.
-        assert_eq!(lines.len(), 7, "{start}: {}", r.out);
+        // Six lines of bar() and %time, then the run's drift verdict and
+        // its attribution.
+        assert_eq!(lines.len(), 8, "{start}: {}", r.out);
+        assert_eq!(lines[7], "Drift attribution (extra): none (too few chunks)");
         assert!(
             lines[6].starts_with("Drift verdict (extra): too few chunks"),
             "{}",
@@ -161,7 +163,8 @@ fn repeat_and_json_record() {
     );
     assert_eq!(r.code, 0, "{}", r.err);
     let lines: Vec<&str> = r.out.lines().collect();
-    assert_eq!(lines.len(), 15, "{}", r.out);
+    assert_eq!(lines.len(), 16, "{}", r.out);
+    assert_eq!(lines[15], "Drift attribution (extra): none (too few chunks)");
     assert!(lines[14].starts_with("Drift verdict (extra): "), "{}", lines[14]);
     for rep in 0..2 {
         let l = &lines[rep * 7..];

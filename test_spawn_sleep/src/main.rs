@@ -31,7 +31,7 @@ lines; with --per-call the original's per-call lines; IPython's %time block);
 extra information is on lines labelled (extra).";
 
 #[derive(Parser, Debug)]
-#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
+#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).
     #[arg(long, value_name = "N", value_parser = int_in::<1, 100_000_000>)]

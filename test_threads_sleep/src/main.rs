@@ -52,7 +52,7 @@ enum Runtime {
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = timing::verdict::RULE,
+    after_help = timing::cli::after_help(),
     allow_negative_numbers = true
 )]
 struct Cli {

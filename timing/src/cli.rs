@@ -8,6 +8,12 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a failed run (dead, hung or garbled worker).
 pub const EXIT_FAILURE: u8 = 1;
 
+/// The `after_help` of every binary: the rules of the extra lines that end
+/// each run (the drift verdict and its attribution; see the `drift` crate).
+pub fn after_help() -> String {
+    format!("{}\n\n{}", drift::RULE, drift::attribution::RULE)
+}
+
 /// Parses the command line; `Err` carries the exit code to return at once
 /// (help and version print and succeed; errors print one line and give 2).
 pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {

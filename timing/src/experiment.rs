@@ -41,6 +41,8 @@ pub struct Experiment {
     pub record: RunRecord,
     line: LineFormat,
     json: Option<JsonSink>,
+    /// The parent's counters, read after every chunk (`probes::resources`).
+    resources: probes::Sampler,
 }
 
 /// One bar() in progress.
@@ -59,7 +61,12 @@ impl Experiment {
     ) -> Result<Experiment, RecordError> {
         let json = json.map(JsonSink::new).transpose()?;
         let record = RunRecord::new(tool, strategy, params, line.clone());
-        Ok(Experiment { record, line, json })
+        Ok(Experiment {
+            record,
+            line,
+            json,
+            resources: probes::Sampler::new(),
+        })
     }
 
     /// One `%time bar()`: runs `body`, then prints the `%time` block. On error
@@ -82,7 +89,7 @@ impl Experiment {
     }
 
     /// Ends the run: stores the outcome, prints the drift verdict as one
-    /// extra line after the last `%time` block (see [`crate::verdict`]; also
+    /// extra line after the last `%time` block (see the `drift` crate; also
     /// on an interrupted or failed run, on the chunks done) and writes
     /// `--json` if asked.
     pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
@@ -93,7 +100,10 @@ impl Experiment {
         }
         seal(&mut self.record);
         if let Some(v) = &self.record.verdict {
-            println!("{}", v.line());
+            println!("{}", crate::extra_lines::verdict_line(v));
+            if let Some(a) = &v.attribution {
+                println!("{}", crate::extra_lines::attribution_line(a));
+            }
         }
         if let Some(sink) = &self.json {
             sink.write(&self.record)?;
@@ -150,6 +160,7 @@ impl Bar<'_> {
     ) -> Result<(), E> {
         let mut index = CallIndex { chunk: 0, call: 0 };
         for n in chunk_sizes(numcalls) {
+            self.exp.resources.start_chunk();
             let start = Snapshot::now();
             for _ in 0..n {
                 call(index)?;
@@ -185,6 +196,7 @@ impl Bar<'_> {
         for k in 0..numcalls {
             print!("{}", before());
             let _ = std::io::stdout().flush();
+            self.exp.resources.start_chunk();
             let start = Snapshot::now();
             call(CallIndex { chunk: k, call: k })?;
             let time = Snapshot::now().since(&start);
@@ -198,11 +210,13 @@ impl Bar<'_> {
     /// Records a finished chunk of `calls` calls with its family's cost per job.
     fn push_chunk(&mut self, calls: u64, time: crate::clock::Interval, extra: Option<serde_json::Value>) {
         let cost_per_job = self.exp.line.cost_per_job(time.wall, calls);
+        let resources = Some(self.exp.resources.sample());
         self.exp.current().chunks.push(Chunk {
             calls,
             cost_per_job,
             time,
             extra,
+            resources,
         });
     }
 }

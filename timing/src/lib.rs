@@ -4,11 +4,11 @@
 //! - [`experiment`]: the originals' chunk loop (`divmod(numcalls, 100)`) and
 //!   IPython's `%time` around each bar(), repeated in one process;
 //! - [`lines`]: the chunk line of each family, byte-identical to the originals;
+//! - [`extra_lines`]: the drift verdict and attribution lines (statistics in `drift`);
 //! - [`pyfmt`]: Python's `.3f` / `%g` and IPython's `_format_time`;
 //! - [`clock`]: `perf_counter` and `getrusage` (self and children);
 //! - [`record`]: the JSON run record, written atomically;
 //! - [`system`]: OS, kernel, CPU and cores for the record;
-//! - [`verdict`]: the drift verdict (Theil–Sen slope, Mann–Kendall test) of a run;
 //! - [`churn`]: `--map-churn N`, the address-space growth control;
 //! - [`cli`], [`signals`], [`hygiene`]: one-line usage errors, Ctrl-C as a
 //!   flag, fd and child counts.
@@ -17,15 +17,15 @@ pub mod churn;
 pub mod cli;
 pub mod clock;
 pub mod experiment;
+pub mod extra_lines;
 pub mod hygiene;
 pub mod lines;
 pub mod pyfmt;
 pub mod record;
 pub mod signals;
 pub mod system;
-pub mod verdict;
 
+pub use drift::{Trend, Verdict};
 pub use experiment::{chunk_sizes, Bar, CallIndex, Experiment, Outcome};
 pub use lines::LineFormat;
 pub use record::{Chunk, Repeat, RunRecord};
-pub use verdict::{Trend, Verdict};

@@ -4,7 +4,7 @@
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
 use crate::system::SystemInfo;
-use crate::verdict::Verdict;
+use drift::{Attribution, Verdict};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,10 @@ pub struct Chunk {
     /// `--breakdown` of test_fork_sleep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
+    /// The parent's counters read after the chunk's clock stopped (see
+    /// `probes::resources`; cumulative ones are this chunk's share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<probes::Reading>,
 }
 
 impl RunRecord {
@@ -83,6 +87,44 @@ impl RunRecord {
             peak_rss_bytes: 0,
             verdict: None,
         }
+    }
+
+    /// `(position in calls, seconds per 100 calls)` of every non-empty chunk,
+    /// in order across repeats: the points the drift verdict looks at. The
+    /// position is the middle of the chunk counted from the first call of the
+    /// run, so a remainder chunk of `r < 100` calls sits where it really is.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut done = 0u64;
+        let mut out = Vec::new();
+        for c in self.repeats.iter().flat_map(|r| &r.chunks).filter(|c| c.calls > 0) {
+            out.push((done as f64 + c.calls as f64 / 2.0, c.time.wall * 100.0 / c.calls as f64));
+            done += c.calls;
+        }
+        out
+    }
+
+    /// One series per resource counter that every non-empty chunk has, in the
+    /// order of [`RunRecord::points`]: what the drift attribution ranks.
+    pub fn counter_series(&self) -> Vec<(String, Vec<f64>)> {
+        let chunks: Vec<&Chunk> = self
+            .repeats
+            .iter()
+            .flat_map(|r| &r.chunks)
+            .filter(|c| c.calls > 0)
+            .collect();
+        let Some(first) = chunks.first().and_then(|c| c.resources.as_ref()) else {
+            return Vec::new();
+        };
+        first
+            .keys()
+            .filter_map(|k| {
+                let series: Option<Vec<f64>> = chunks
+                    .iter()
+                    .map(|c| c.resources.as_ref().and_then(|r| r.get(k)).copied())
+                    .collect();
+                series.map(|s| (k.clone(), s))
+            })
+            .collect()
     }
 
     /// Seconds per 100 calls of every complete chunk, in order across repeats:
@@ -158,10 +200,18 @@ impl JsonSink {
     }
 }
 
-/// Fills in what is only known at the end: peak RSS and the drift verdict.
+/// Fills in what is only known at the end: peak RSS, the drift verdict and,
+/// when the chunks carry resource counters, its attribution.
 pub(crate) fn seal(record: &mut RunRecord) {
     record.peak_rss_bytes = peak_rss_bytes();
-    record.verdict = Some(Verdict::of_record(record));
+    let points = record.points();
+    let mut verdict = Verdict::of_points(&points);
+    let counters = record.counter_series();
+    if !counters.is_empty() {
+        let times: Vec<f64> = points.iter().map(|p| p.1).collect();
+        verdict.attribution = Some(Attribution::of(&verdict, &times, &counters));
+    }
+    record.verdict = Some(verdict);
 }
 
 #[cfg(test)]
@@ -180,6 +230,7 @@ mod tests {
                 cost_per_job: 1e-4,
                 time: Interval::default(),
                 extra: None,
+                resources: None,
             }],
             calls: 100,
             totals: Some(Interval::default()),
@@ -204,6 +255,35 @@ mod tests {
         assert!(json.contains(r#""verdict":{"verdict":"too few chunks""#), "{json}");
         let back: RunRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back.verdict, rec.verdict);
+    }
+
+    #[test]
+    fn remainder_chunks_sit_at_their_real_position() {
+        let chunk = |calls: u64, wall: f64| Chunk {
+            calls,
+            cost_per_job: 0.0,
+            time: Interval {
+                wall,
+                ..Interval::default()
+            },
+            extra: None,
+            resources: None,
+        };
+        let mut rec = RunRecord::new("t", "s", serde_json::json!({}), LineFormat::para(2, 0.0));
+        for _ in 0..2 {
+            rec.repeats.push(Repeat {
+                chunks: vec![chunk(100, 1.0), chunk(100, 1.0), chunk(50, 0.5), chunk(0, 0.0)],
+                calls: 250,
+                totals: None,
+            });
+        }
+        let pts = rec.points();
+        let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        assert_eq!(xs, vec![50.0, 150.0, 225.0, 300.0, 400.0, 475.0]);
+        assert!(pts.iter().all(|p| p.1 == 1.0));
+        assert_eq!(pts.iter().map(|p| p.1).collect::<Vec<_>>(), rec.chunk_series());
+        seal(&mut rec);
+        assert_eq!(rec.verdict.map(|v| v.chunks), Some(6));
     }
 
     #[test]

@@ -1,0 +1,14 @@
+//! The statistics of the suite, and nothing else: whether a run's chunk times
+//! drift ([`Verdict`], Theil–Sen slope and Mann–Kendall test) and which of the
+//! parent's counters grew along with them ([`Attribution`], Kendall's τ).
+//!
+//! It knows no record, no clock and no printing: `timing` feeds it the chunk
+//! times and counter series of a run and prints the lines; `report` feeds it
+//! the chunks it reads back from records and transcripts.
+
+pub mod attribution;
+pub mod stats;
+pub mod verdict;
+
+pub use attribution::{Association, Attribution};
+pub use verdict::{Trend, Verdict, MAX_P, MIN_CHUNKS, MIN_SLOPE_PCT, RULE};

@@ -1,0 +1,253 @@
+//! The rank statistics behind the verdict and the attribution: medians, the
+//! Theil–Sen slope, the Mann–Kendall trend test and Kendall's rank
+//! correlation, each with the tie corrections that printed chunk times and
+//! integer counters need (both tie often).
+//!
+//! The normal tail comes from `libm::erfc` (a port of musl's, exact to the
+//! last bits), not from a hand-written series.
+
+use std::cmp::Ordering;
+
+/// The median of `v`; NaN when `v` is empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Theil–Sen estimator: the median of `(y_j − y_i)/(x_j − x_i)` over every
+/// pair with `x_i ≠ x_j`. Zero when there is no such pair.
+pub fn theil_sen(points: &[(f64, f64)]) -> f64 {
+    let mut slopes = Vec::with_capacity(points.len() * points.len().saturating_sub(1) / 2);
+    for (i, &(xi, yi)) in points.iter().enumerate() {
+        for &(xj, yj) in &points[i + 1..] {
+            if xj != xi {
+                slopes.push((yj - yi) / (xj - xi));
+            }
+        }
+    }
+    let m = median(slopes);
+    if m.is_finite() {
+        m
+    } else {
+        0.0
+    }
+}
+
+/// Result of the Mann–Kendall test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MannKendall {
+    /// `S = Σ_{i<j} sign(y_j − y_i)`.
+    pub s: i64,
+    /// Variance of S, tie-corrected.
+    pub var: f64,
+    /// Continuity-corrected z.
+    pub z: f64,
+    /// Two-sided p-value.
+    pub p: f64,
+}
+
+/// Mann–Kendall trend test on a series in time order: Kendall's S of the
+/// series against time, its tie-corrected variance
+/// `[n(n−1)(2n+5) − Σ_t t(t−1)(2t+5)] / 18`, the continuity-corrected
+/// `z = (S − sign S) / √Var` and the two-sided p-value. A series of ties
+/// only has variance 0: then `z = 0`, `p = 1`.
+pub fn mann_kendall(y: &[f64]) -> MannKendall {
+    let n = y.len();
+    let mut s = 0i64;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += sign(y[j].partial_cmp(&y[i]));
+        }
+    }
+    let ties = ties(y);
+    let var = ((v0(n as f64) - ties.iter().map(|&t| v0(t)).sum::<f64>()) / 18.0).max(0.0);
+    let z = if var > 0.0 {
+        (s - s.signum()) as f64 / var.sqrt()
+    } else {
+        0.0
+    };
+    MannKendall {
+        s,
+        var,
+        z,
+        p: two_sided_p(z),
+    }
+}
+
+/// Kendall's rank correlation of two series of the same length.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KendallTau {
+    /// τ-b: concordant minus discordant pairs over the geometric mean of the
+    /// pairs untied in each series; 0 when either series is constant.
+    pub tau: f64,
+    /// Two-sided p-value of the hypothesis τ = 0, from the normal
+    /// approximation with the tie-corrected variance of S (as
+    /// `scipy.stats.kendalltau(..., method="asymptotic")`); 1 when a series is
+    /// constant.
+    pub p: f64,
+}
+
+/// Kendall's τ-b of `x` and `y` with its p-value (see [`KendallTau`]).
+/// `O(n²)`: the series here are one value per chunk, tens to hundreds.
+pub fn kendall_tau(x: &[f64], y: &[f64]) -> KendallTau {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    let mut s = 0i64;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += sign(x[j].partial_cmp(&x[i])) * sign(y[j].partial_cmp(&y[i]));
+        }
+    }
+    let pairs = |t: f64| t * (t - 1.0) / 2.0;
+    let (tx, ty) = (ties(x), ties(y));
+    let n0 = pairs(n as f64);
+    let n1: f64 = tx.iter().map(|&t| pairs(t)).sum();
+    let n2: f64 = ty.iter().map(|&t| pairs(t)).sum();
+    let denom = ((n0 - n1) * (n0 - n2)).sqrt();
+    if n < 2 || denom <= 0.0 {
+        return KendallTau { tau: 0.0, p: 1.0 };
+    }
+    let nf = n as f64;
+    let sum = |ts: &[f64], f: &dyn Fn(f64) -> f64| ts.iter().map(|&t| f(t)).sum::<f64>();
+    let t2 = |t: f64| t * (t - 1.0);
+    let t3 = |t: f64| t * (t - 1.0) * (t - 2.0);
+    let var = (v0(nf) - sum(&tx, &v0) - sum(&ty, &v0)) / 18.0
+        + sum(&tx, &t2) * sum(&ty, &t2) / (2.0 * nf * (nf - 1.0))
+        + if n > 2 {
+            sum(&tx, &t3) * sum(&ty, &t3) / (9.0 * nf * (nf - 1.0) * (nf - 2.0))
+        } else {
+            0.0
+        };
+    let z = if var > 0.0 { s as f64 / var.sqrt() } else { 0.0 };
+    KendallTau {
+        tau: (s as f64 / denom).clamp(-1.0, 1.0),
+        p: two_sided_p(z),
+    }
+}
+
+/// Standard normal distribution function Φ(x).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Two-sided normal p-value of `z`, `erfc(|z|/√2)`, at most 1.
+fn two_sided_p(z: f64) -> f64 {
+    libm::erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
+}
+
+fn sign(o: Option<Ordering>) -> i64 {
+    match o {
+        Some(Ordering::Greater) => 1,
+        Some(Ordering::Less) => -1,
+        _ => 0,
+    }
+}
+
+/// `t(t−1)(2t+5)`, the variance term of `t` values.
+fn v0(t: f64) -> f64 {
+    t * (t - 1.0) * (2.0 * t + 5.0)
+}
+
+/// The sizes of the groups of equal values (of two or more) in `v`.
+fn ties(v: &[f64]) -> Vec<f64> {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < sorted.len() {
+        let mut e = k + 1;
+        while e < sorted.len() && sorted[e] == sorted[k] {
+            e += 1;
+        }
+        if e - k > 1 {
+            out.push((e - k) as f64);
+        }
+        k = e;
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn normal_tail_matches_published_values() {
+        // Φ(1.96) = 0.9750021 (normal tables), Φ(2.5758293) = 0.995.
+        assert!((normal_cdf(1.96) - 0.975_002_1).abs() < 1e-7);
+        assert!((normal_cdf(2.575_829_3) - 0.995).abs() < 1e-8);
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-15);
+        // erfc(3) = 2.2090496998585445e-05 (A&S table 7.1, scipy).
+        assert!(close(
+            two_sided_p(3.0 * std::f64::consts::SQRT_2),
+            2.209_049_699_858_544_5e-5,
+            1e-13
+        ));
+    }
+
+    #[test]
+    fn mann_kendall_matches_pymannkendall() {
+        // Reference: pymannkendall 1.4.3 `original_test` (same tie-corrected
+        // variance, continuity correction and two-sided normal p-value) on
+        // these series; `sens_slope` there is our Theil–Sen with x = 0, 1, 2, ….
+        let y = [1.2, 1.5, 1.1, 1.9, 2.4, 2.4, 2.0, 3.1, 2.9, 3.3];
+        let mk = mann_kendall(&y);
+        assert_eq!(mk.s, 34);
+        assert!(close(mk.var, 124.0, 1e-12), "{}", mk.var);
+        assert!(close(mk.z, 2.963_487_483_441_786, 1e-12), "{}", mk.z);
+        assert!(close(mk.p, 0.003_041_744_319_900_896_4, 1e-10), "{}", mk.p);
+        let xy: Vec<(f64, f64)> = y.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect();
+        assert!(
+            close(theil_sen(&xy), 0.233_333_333_333_333_3, 1e-12),
+            "{}",
+            theil_sen(&xy)
+        );
+
+        // A decreasing series with a triple tie.
+        let y = [5.0, 4.0, 4.0, 4.0, 6.0, 3.0, 2.0];
+        let mk = mann_kendall(&y);
+        assert_eq!(mk.s, -10);
+        assert!(close(mk.var, 40.666_666_666_666_664, 1e-12), "{}", mk.var);
+        assert!(close(mk.z, -1.411_312_608_421_155_1, 1e-12), "{}", mk.z);
+        assert!(close(mk.p, 0.158_152_458_374_423_15, 1e-10), "{}", mk.p);
+        let xy: Vec<(f64, f64)> = y.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect();
+        assert!(close(theil_sen(&xy), -0.4, 1e-12), "{}", theil_sen(&xy));
+    }
+
+    #[test]
+    fn kendall_tau_matches_scipy() {
+        // scipy.stats.kendalltau(x, y, method="asymptotic"), scipy 1.17.1.
+        // No ties: tau = 0.7777777777777777, p = 0.001745118699528905.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        let y = [1.2, 1.5, 1.1, 1.9, 2.4, 2.5, 2.0, 3.1, 2.9, 3.3];
+        let k = kendall_tau(&x, &y);
+        assert!(close(k.tau, 0.777_777_777_777_777_7, 1e-12), "{k:?}");
+        assert!(close(k.p, 0.001_745_118_699_528_905, 1e-9), "{k:?}");
+        // Ties in both: tau-b = 0.9230769230769231, p = 0.015544702042944423.
+        let x = [1.0, 1.0, 2.0, 3.0, 3.0, 4.0];
+        let y = [10.0, 10.0, 11.0, 11.0, 12.0, 13.0];
+        let k = kendall_tau(&x, &y);
+        assert!(close(k.tau, 0.923_076_923_076_923_1, 1e-12), "{k:?}");
+        assert!(close(k.p, 0.015_544_702_042_944_423, 1e-9), "{k:?}");
+        // A constant series correlates with nothing.
+        assert_eq!(kendall_tau(&x, &[5.0; 6]), KendallTau { tau: 0.0, p: 1.0 });
+        // Perfectly reversed.
+        let k = kendall_tau(
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            &[7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0],
+        );
+        assert_eq!(k.tau, -1.0);
+    }
+}

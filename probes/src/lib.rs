@@ -1,0 +1,17 @@
+//! The suite's mechanism probes: what the parent carries and what grows in
+//! it, kept apart from the timing (`timing`) and the statistics (`drift`).
+//!
+//! - [`resources`]: the parent's counters (memory regions, resident memory,
+//!   faults, switches, threads, descriptors; page tables on Linux, footprint
+//!   and Mach ports on macOS) read after every chunk.
+
+pub mod resources;
+
+pub use resources::{Reading, Sampler};
+
+/// The system's page size (16 KiB on Apple Silicon, 4 KiB on most Linux).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(p).ok().filter(|&p| p > 0).unwrap_or(4096)
+}

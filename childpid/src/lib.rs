@@ -119,9 +119,9 @@ pub unsafe fn fork() -> Result<Forked, Errno> {
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
         // A kernel never reports success with a pid <= 0; if one did, it is
         // refused like any other bad pid rather than signalled later.
-        nix::unistd::ForkResult::Parent { child } => ChildPid::new(child.as_raw())
-            .map(Forked::Parent)
-            .ok_or(Errno::EINVAL),
+        nix::unistd::ForkResult::Parent { child } => {
+            ChildPid::new(child.as_raw()).map(Forked::Parent).ok_or(Errno::EINVAL)
+        }
     }
 }
 

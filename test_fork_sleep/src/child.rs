@@ -3,7 +3,7 @@
 //! In the original (`test_pyparallel_sleep.py`) the child runs `foo`, pickles
 //! `(True, result)` and writes it to its pipe, then `os._exit(0)`. Here the
 //! child may only call async-signal-safe functions (`close`, `nanosleep`,
-//! `open`, `dup2`, `getpid`, `write`, `kill`, `pause`, `_exit`): no
+//! `open`, `dup2`, `getpid`, `write`, `raise`, `pause`, `_exit`): no
 //! allocation, no `println!`, no panic path. Everything it needs is prepared by
 //! the parent before `fork()`.
 //!
@@ -171,8 +171,8 @@ pub fn job(a: u64, t: libc::timespec, check: bool, fault: Option<Fault>) -> Opti
             unsafe { libc::pause() };
         },
         Some(Fault::Signal) => {
-            // SAFETY: kill/getpid are async-signal-safe.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            // SAFETY: raise is async-signal-safe (no pid involved at all).
+            unsafe { libc::raise(libc::SIGKILL) };
             None
         }
         Some(Fault::Exit) => {

@@ -291,7 +291,7 @@ impl Parallel {
         // SAFETY: this process is single-threaded (no thread is ever started in
         // test_fork_sleep), so the child starts with consistent state. The child
         // calls only async-signal-safe functions until _exit: close (the read
-        // end), open/dup2/close (--ipc file stdout), nanosleep, getpid, kill or
+        // end), open/dup2/close (--ipc file stdout), nanosleep, getpid, raise or
         // pause (fault injection), open/write/close, _exit (its status may
         // carry the errno of a failed write). It never returns, so no
         // destructor runs in it.

@@ -599,8 +599,12 @@ impl Pool {
     }
 
     /// After an error: SIGKILL every worker still there (they are reaped by
-    /// the drop, or by the forkserver).
+    /// the drop, or by the forkserver, which also does the killing of its own).
     fn kill_all(&mut self) {
+        if let Some(server) = &mut self.server {
+            server.kill_workers();
+            return;
+        }
         for w in &self.workers {
             if !w.gone {
                 let _ = w.pid.kill(Signal::SIGKILL);

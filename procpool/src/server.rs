@@ -36,6 +36,8 @@ const TAG_PID: u32 = 2;
 const TAG_EXIT: u32 = 3;
 /// The fork failed; the errno is in the last field.
 const TAG_FORK_ERR: u32 = 4;
+/// Parent to server: SIGKILL every worker not reaped yet.
+const TAG_KILL: u32 = 5;
 
 /// Testing aid (hidden): `N` makes the forkserver's `N`th fork (from 1)
 /// fail with `EAGAIN` without forking, as at the user's process limit.
@@ -130,6 +132,14 @@ impl Handle {
                 _ => continue,
             }
         }
+    }
+
+    /// Asks the server to SIGKILL its workers: it is their parent, so only it
+    /// knows which are not reaped yet (a reaped worker's pid may already be
+    /// another process's). Best effort: a server that is gone has no workers.
+    pub fn kill_workers(&mut self) {
+        let msg = encode(TAG_KILL, 0, 0, 0);
+        let _ = frame::write_all(self.fd(), &msg, Some(Instant::now() + Duration::from_secs(1)), false);
     }
 
     /// Reads one message; exit reports are stored on the way.
@@ -283,6 +293,14 @@ pub(crate) fn run(job: JobFn) -> ! {
             break;
         }
         let (tag, ..) = decode(&data);
+        if tag == TAG_KILL {
+            // Reaped first, so that only unreaped workers (alive or zombies,
+            // their pids still ours) are signalled.
+            reap_any_exited_child(&mut live, sock);
+            for pid in &live {
+                let _ = pid.kill(Signal::SIGKILL);
+            }
+        }
         if tag != TAG_FORK || got.len() != 2 {
             for fd in got {
                 // SAFETY: closing fds we received and own.

@@ -56,6 +56,11 @@
 //! turns a hung job into the same error. After an error the pool is broken:
 //! every worker is killed and reaped at once.
 //!
+//! A worker that cannot be started (the forkserver's `fork()` failing at the
+//! user's process limit) makes [`Pool::new`] return
+//! [`PoolError::ForkWorker`] with the errno; pids are [`childpid::ChildPid`]s,
+//! so a failed fork's `-1` can never reach `kill`.
+//!
 //! # Shutdown
 //!
 //! Dropping the pool closes the request pipes (the workers' end-of-file is
@@ -77,13 +82,16 @@ mod server;
 mod worker;
 
 pub use frame::MAX_FRAME;
+#[doc(hidden)]
+pub use server::FAIL_FORK_ENV;
 pub use worker::{sabotage_next_reply, Sabotage, EXIT_PANIC, EXIT_PROTOCOL, EXIT_UNKNOWN_JOB};
 
+use childpid::{ChildPid, Forked};
 use frame::{read_exact, write_all, Header, Io, HEADER};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, pipe, ForkResult, Pid};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::pipe;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -172,6 +180,10 @@ pub enum PoolError {
     Interrupted,
     #[error("the pool is broken by an earlier error")]
     Broken,
+    /// The forkserver's `fork()` of worker number `worker` (from 1) failed
+    /// with `errno` (`EAGAIN` at the user's process limit).
+    #[error("forkserver could not fork worker {worker}: {}", childpid::errno_text(*.errno))]
+    ForkWorker { worker: usize, errno: i32 },
     #[error("{what}: {err}")]
     Os { what: String, err: std::io::Error },
 }
@@ -220,7 +232,7 @@ const GRACE: Duration = Duration::from_millis(900);
 const LIVENESS: Duration = Duration::from_millis(100);
 
 struct Worker {
-    pid: Pid,
+    pid: ChildPid,
     req: Option<OwnedFd>,
     rep: Option<OwnedFd>,
     /// Job index and when it was sent.
@@ -571,7 +583,7 @@ impl Pool {
         }
         let deadline = Instant::now() + GRACE;
         loop {
-            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            match pid.waitpid(Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
                 Ok(status) => {
                     self.workers[w].gone = true;
@@ -587,11 +599,15 @@ impl Pool {
     }
 
     /// After an error: SIGKILL every worker still there (they are reaped by
-    /// the drop, or by the forkserver).
+    /// the drop, or by the forkserver, which also does the killing of its own).
     fn kill_all(&mut self) {
+        if let Some(server) = &mut self.server {
+            server.kill_workers();
+            return;
+        }
         for w in &self.workers {
             if !w.gone {
-                let _ = kill(w.pid, Signal::SIGKILL);
+                let _ = w.pid.kill(Signal::SIGKILL);
             }
         }
     }
@@ -610,11 +626,12 @@ impl Pool {
         let deadline = Instant::now() + GRACE;
         if let Some(server) = self.server.take() {
             // The server reaps its own workers; it is ours to reap.
-            server.stop(&self.pids(), deadline);
+            let pids: Vec<ChildPid> = self.workers.iter().filter(|w| !w.gone).map(|w| w.pid).collect();
+            server.stop(&pids, deadline);
         } else {
             for w in &mut self.workers {
                 if !w.gone && !w.server_child {
-                    reap(w.pid, deadline);
+                    w.pid.reap_by(deadline);
                     w.gone = true;
                 }
             }
@@ -643,9 +660,9 @@ impl Pool {
             // destructor or atexit handler runs in it. The sleep job allocates
             // nothing; a job that allocates (MPFR in test_rf_pool) does so in
             // a single-threaded child with a consistent allocator.
-            match unsafe { fork() } {
+            match unsafe { childpid::fork() } {
                 Err(e) => return Err(os("fork", e)),
-                Ok(ForkResult::Child) => {
+                Ok(Forked::Child) => {
                     for &fd in &theirs {
                         // SAFETY: close is async-signal-safe.
                         unsafe { libc::close(fd) };
@@ -655,7 +672,7 @@ impl Pool {
                     // SAFETY: _exit is async-signal-safe; nothing is flushed.
                     unsafe { libc::_exit(code) }
                 }
-                Ok(ForkResult::Parent { child }) => {
+                Ok(Forked::Parent(child)) => {
                     drop((req_r, rep_w));
                     self.push_worker(child, req_w, rep_r);
                 }
@@ -675,11 +692,9 @@ impl Pool {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| os("spawning a worker", e))?;
-        let pid = Pid::from_raw(child.id() as i32);
         let req: OwnedFd = child.stdin.take().expect("piped stdin").into();
         let rep: OwnedFd = child.stdout.take().expect("piped stdout").into();
-        // Dropping a std Child neither kills nor waits: we reap it ourselves.
-        drop(child);
+        let pid = spawned_pid(child, "spawning a worker")?;
         self.push_worker(pid, req, rep);
         Ok(())
     }
@@ -688,12 +703,12 @@ impl Pool {
         let (req_r, req_w) = cloexec_pipe()?;
         let (rep_r, rep_w) = cloexec_pipe()?;
         let server = self.server.as_mut().expect("forkserver started");
-        let pid = server.fork_worker(req_r, rep_w)?;
+        let pid = server.fork_worker(self.workers.len() + 1, req_r, rep_w)?;
         self.push_worker(pid, req_w, rep_r);
         Ok(())
     }
 
-    fn push_worker(&mut self, pid: Pid, req: OwnedFd, rep: OwnedFd) {
+    fn push_worker(&mut self, pid: ChildPid, req: OwnedFd, rep: OwnedFd) {
         frame::set_nonblocking(req.as_raw_fd());
         frame::set_nonblocking(rep.as_raw_fd());
         self.workers.push(Worker {
@@ -732,26 +747,15 @@ fn fault_of(status: WaitStatus) -> WorkerFault {
     }
 }
 
-/// Waits for `pid` until `deadline`, then SIGKILLs and reaps it.
-fn reap(pid: Pid, deadline: Instant) -> Option<WaitStatus> {
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
-            Ok(status) => return Some(status),
-            Err(_) => return None,
-        }
-        if Instant::now() >= deadline {
-            let _ = kill(pid, Signal::SIGKILL);
-            loop {
-                match waitpid(pid, None) {
-                    Err(Errno::EINTR) => continue,
-                    Ok(status) => return Some(status),
-                    Err(_) => return None,
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
+/// The [`ChildPid`] of a spawned child, which we reap ourselves (dropping a
+/// std `Child` neither kills nor waits). A pid that does not fit (never seen)
+/// is an error, the child killed and reaped through `Child`.
+fn spawned_pid(mut child: std::process::Child, what: &str) -> Result<ChildPid, PoolError> {
+    ChildPid::of(&child).ok_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        os(what, std::io::Error::other(format!("pid {} out of range", child.id())))
+    })
 }
 
 /// Diagnostic job for tests: where does the worker run?

@@ -8,16 +8,23 @@
 //! CPython keeps one server for the parent's whole life and listens on a Unix
 //! socket in a temp dir; ours lives as long as its pool and talks over a
 //! `socketpair`, which leaves no file behind.
+//!
+//! A fork that fails in the server (`EAGAIN` at the user's process limit) is
+//! answered with its errno, never with a pid: the parent's run ends with
+//! [`PoolError::ForkWorker`]. For the tests, the hidden variable
+//! [`FAIL_FORK_ENV`]`=N` makes the server's `N`th fork (counting from 1)
+//! report `EAGAIN` without forking.
 
 use crate::frame::{self, read_exact, Io};
 use crate::worker::{self, Buffers};
 use crate::{os, JobFn, PoolError};
+use childpid::{ChildPid, Forked};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned};
 use nix::sys::socket::{MsgFlags, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,6 +34,14 @@ const MSG: usize = 16;
 const TAG_FORK: u32 = 1;
 const TAG_PID: u32 = 2;
 const TAG_EXIT: u32 = 3;
+/// The fork failed; the errno is in the last field.
+const TAG_FORK_ERR: u32 = 4;
+/// Parent to server: SIGKILL every worker not reaped yet.
+const TAG_KILL: u32 = 5;
+
+/// Testing aid (hidden): `N` makes the forkserver's `N`th fork (from 1)
+/// fail with `EAGAIN` without forking, as at the user's process limit.
+pub const FAIL_FORK_ENV: &str = "PROCPOOL_FORKSERVER_FAIL_FORK";
 
 fn encode(tag: u32, pid: i32, kind: i32, code: i32) -> [u8; MSG] {
     let mut m = [0u8; MSG];
@@ -49,10 +64,11 @@ fn decode(m: &[u8; MSG]) -> (u32, i32, i32, i32) {
 
 /// The parent's side of a running forkserver.
 pub(crate) struct Handle {
-    pub pid: Pid,
+    pub pid: ChildPid,
     sock: Option<OwnedFd>,
-    /// Exit statuses the server reported, not yet asked for.
-    exits: Vec<(Pid, WaitStatus)>,
+    /// Exit statuses the server reported, not yet asked for (raw pids: they
+    /// are only compared with the workers' [`ChildPid`]s, never signalled).
+    exits: Vec<(i32, WaitStatus)>,
 }
 
 impl Handle {
@@ -73,8 +89,7 @@ impl Handle {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| os("spawning the forkserver", e))?;
-        let pid = Pid::from_raw(child.id() as i32);
-        drop(child);
+        let pid = crate::spawned_pid(child, "spawning the forkserver")?;
         frame::set_nonblocking(ours.as_raw_fd());
         Ok(Handle {
             pid,
@@ -87,8 +102,9 @@ impl Handle {
         self.sock.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 
-    /// Hands the worker's pipe ends to the server; returns the worker's pid.
-    pub fn fork_worker(&mut self, req_r: OwnedFd, rep_w: OwnedFd) -> Result<Pid, PoolError> {
+    /// Hands the pipe ends of worker number `worker` (from 1) to the server;
+    /// returns the worker's pid, or the errno of the server's failed fork.
+    pub fn fork_worker(&mut self, worker: usize, req_r: OwnedFd, rep_w: OwnedFd) -> Result<ChildPid, PoolError> {
         let msg = encode(TAG_FORK, 0, 0, 0);
         let fds = [req_r.as_raw_fd(), rep_w.as_raw_fd()];
         let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -108,10 +124,22 @@ impl Handle {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match self.recv(deadline)? {
-                (TAG_PID, pid, _, _) => return Ok(Pid::from_raw(pid)),
+                (TAG_PID, pid, _, _) => {
+                    return ChildPid::new(pid)
+                        .ok_or_else(|| os("the forkserver", std::io::Error::other(format!("reported pid {pid}"))))
+                }
+                (TAG_FORK_ERR, _, _, errno) => return Err(PoolError::ForkWorker { worker, errno }),
                 _ => continue,
             }
         }
+    }
+
+    /// Asks the server to SIGKILL its workers: it is their parent, so only it
+    /// knows which are not reaped yet (a reaped worker's pid may already be
+    /// another process's). Best effort: a server that is gone has no workers.
+    pub fn kill_workers(&mut self) {
+        let msg = encode(TAG_KILL, 0, 0, 0);
+        let _ = frame::write_all(self.fd(), &msg, Some(Instant::now() + Duration::from_secs(1)), false);
     }
 
     /// Reads one message; exit reports are stored on the way.
@@ -134,16 +162,16 @@ impl Handle {
             } else {
                 WaitStatus::Signaled(pid, Signal::try_from(msg.3).unwrap_or(Signal::SIGKILL), false)
             };
-            self.exits.push((pid, status));
+            self.exits.push((msg.1, status));
         }
         Ok(msg)
     }
 
     /// The exit status of worker `pid` as the server reports it, waiting
     /// until `deadline`.
-    pub fn exit_status(&mut self, pid: Pid, deadline: Instant) -> Option<WaitStatus> {
+    pub fn exit_status(&mut self, pid: ChildPid, deadline: Instant) -> Option<WaitStatus> {
         loop {
-            if let Some(i) = self.exits.iter().position(|(p, _)| *p == pid) {
+            if let Some(i) = self.exits.iter().position(|&(p, _)| p == pid.as_raw()) {
                 return Some(self.exits.swap_remove(i).1);
             }
             if self.recv(deadline).is_err() {
@@ -154,21 +182,20 @@ impl Handle {
 
     /// Closes the socket (the server's sentinel), then reaps the server,
     /// killing it and `workers` if it is not gone by the deadline.
-    pub fn stop(mut self, workers: &[i32], deadline: Instant) {
+    pub fn stop(mut self, workers: &[ChildPid], deadline: Instant) {
         self.sock = None;
         // The server reaps its workers first: give it twice the grace.
         let deadline = deadline + (deadline - Instant::now().min(deadline)) + Duration::from_millis(200);
         loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+            match self.pid.waitpid(Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
                 _ => return,
             }
             if Instant::now() >= deadline {
-                for &w in workers {
-                    let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
+                for w in workers {
+                    let _ = w.kill(Signal::SIGKILL);
                 }
-                let _ = kill(self.pid, Signal::SIGKILL);
-                while let Err(Errno::EINTR) = waitpid(self.pid, None) {}
+                self.pid.kill_and_reap();
                 return;
             }
             std::thread::sleep(Duration::from_micros(500));
@@ -209,7 +236,9 @@ pub(crate) fn run(job: JobFn) -> ! {
         libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut());
     }
     let mut bufs = Buffers::new();
-    let mut live: Vec<Pid> = Vec::new();
+    let mut live: Vec<ChildPid> = Vec::new();
+    let fail_fork: Option<u64> = std::env::var(FAIL_FORK_ENV).ok().and_then(|n| n.parse().ok());
+    let mut forks = 0u64;
     loop {
         let mut p = [
             libc::pollfd {
@@ -234,7 +263,7 @@ pub(crate) fn run(job: JobFn) -> ! {
             let mut junk = [0u8; 64];
             // SAFETY: reading into a local buffer.
             while unsafe { libc::read(self_r, junk.as_mut_ptr().cast(), junk.len()) } > 0 {}
-            reap_nohang(&mut live, sock);
+            reap_any_exited_child(&mut live, sock);
         }
         if p[0].revents == 0 {
             continue;
@@ -264,6 +293,14 @@ pub(crate) fn run(job: JobFn) -> ! {
             break;
         }
         let (tag, ..) = decode(&data);
+        if tag == TAG_KILL {
+            // Reaped first, so that only unreaped workers (alive or zombies,
+            // their pids still ours) are signalled.
+            reap_any_exited_child(&mut live, sock);
+            for pid in &live {
+                let _ = pid.kill(Signal::SIGKILL);
+            }
+        }
         if tag != TAG_FORK || got.len() != 2 {
             for fd in got {
                 // SAFETY: closing fds we received and own.
@@ -271,13 +308,19 @@ pub(crate) fn run(job: JobFn) -> ! {
             }
             continue;
         }
-        // SAFETY: the server is single-threaded (it never starts a thread),
-        // so the child's allocator and locks are consistent. The child closes
-        // the socket and self-pipe (close), resets SIGCHLD (signal), runs
-        // the worker loop on buffers allocated above (read, write, poll) and
-        // the job function, then leaves with _exit without returning here.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
+        forks += 1;
+        let forked = if fail_fork == Some(forks) {
+            Err(Errno::EAGAIN)
+        } else {
+            // SAFETY: the server is single-threaded (it never starts a thread),
+            // so the child's allocator and locks are consistent. The child closes
+            // the socket and self-pipe (close), resets SIGCHLD (signal), runs
+            // the worker loop on buffers allocated above (read, write, poll) and
+            // the job function, then leaves with _exit without returning here.
+            unsafe { childpid::fork() }
+        };
+        match forked {
+            Ok(Forked::Child) => {
                 // SAFETY: close and signal are async-signal-safe.
                 unsafe {
                     libc::signal(libc::SIGCHLD, libc::SIG_DFL);
@@ -289,7 +332,7 @@ pub(crate) fn run(job: JobFn) -> ! {
                 // SAFETY: _exit is async-signal-safe.
                 unsafe { libc::_exit(code) }
             }
-            Ok(ForkResult::Parent { child }) => {
+            Ok(Forked::Parent(child)) => {
                 for fd in got {
                     // SAFETY: the worker has its copies; closing ours.
                     unsafe { libc::close(fd) };
@@ -297,12 +340,13 @@ pub(crate) fn run(job: JobFn) -> ! {
                 live.push(child);
                 send(sock, &encode(TAG_PID, child.as_raw(), 0, 0));
             }
-            Err(_) => {
+            Err(errno) => {
                 for fd in got {
                     // SAFETY: closing fds we received and own.
                     unsafe { libc::close(fd) };
                 }
-                send(sock, &encode(TAG_PID, -1, 0, 0));
+                // Never a pid: the errno, for the parent's one-line cause.
+                send(sock, &encode(TAG_FORK_ERR, 0, 0, errno as i32));
             }
         }
     }
@@ -310,10 +354,10 @@ pub(crate) fn run(job: JobFn) -> ! {
     // their request pipes and leave; reap them, kill the slow ones.
     let deadline = Instant::now() + Duration::from_secs(1);
     while !live.is_empty() {
-        reap_nohang(&mut live, sock);
+        reap_any_exited_child(&mut live, sock);
         if Instant::now() >= deadline {
-            for &pid in &live {
-                let _ = kill(pid, Signal::SIGKILL);
+            for pid in &live {
+                let _ = pid.kill(Signal::SIGKILL);
             }
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -321,15 +365,18 @@ pub(crate) fn run(job: JobFn) -> ! {
     std::process::exit(0)
 }
 
-fn reap_nohang(live: &mut Vec<Pid>, sock: RawFd) {
+/// A sweep over *any* child of the server (`waitpid(-1, WNOHANG)`): its
+/// only children are its workers. A reaped pid is dropped from `live` and
+/// reported to the parent; it is never signalled (it may already be reused).
+fn reap_any_exited_child(live: &mut Vec<ChildPid>, sock: RawFd) {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => {
-                live.retain(|p| *p != pid);
+                live.retain(|p| p.as_pid() != pid);
                 send(sock, &encode(TAG_EXIT, pid.as_raw(), 0, code));
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                live.retain(|p| *p != pid);
+                live.retain(|p| p.as_pid() != pid);
                 send(sock, &encode(TAG_EXIT, pid.as_raw(), 1, sig as i32));
             }
             Ok(WaitStatus::StillAlive) | Err(_) => return,

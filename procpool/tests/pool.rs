@@ -133,6 +133,28 @@ fn faults(m: StartMethod) {
 
 type Test = (&'static str, fn(StartMethod));
 
+/// The forkserver's third fork fails (hidden switch): `Pool::new` returns the
+/// errno as [`PoolError::ForkWorker`], never a worker with pid -1, and the two
+/// workers already made and the server are reaped.
+fn fork_failure_in_the_server() {
+    let fds = open_fds();
+    // SAFETY (of set_var): this test main is single-threaded.
+    std::env::set_var(procpool::FAIL_FORK_ENV, "3");
+    let err = Pool::new(StartMethod::Forkserver, 4, JOBS[0]).err();
+    std::env::remove_var(procpool::FAIL_FORK_ENV);
+    let err = err.expect("the third fork fails");
+    assert!(
+        matches!(err, PoolError::ForkWorker { worker: 3, errno } if errno == libc::EAGAIN),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "forkserver could not fork worker 3: Resource temporarily unavailable"
+    );
+    assert_eq!(open_fds(), fds, "fds back to baseline");
+    no_children();
+}
+
 fn main() {
     procpool::enter_worker_role_if_asked(JOBS);
     let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
@@ -150,5 +172,12 @@ fn main() {
             t(m);
             println!("test {full} ... ok");
         }
+    }
+    if only
+        .as_ref()
+        .is_none_or(|o| "fork_failure_in_the_server".contains(o.as_str()))
+    {
+        fork_failure_in_the_server();
+        println!("test fork_failure_in_the_server ... ok");
     }
 }

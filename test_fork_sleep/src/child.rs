@@ -3,9 +3,16 @@
 //! In the original (`test_pyparallel_sleep.py`) the child runs `foo`, pickles
 //! `(True, result)` and writes it to its pipe, then `os._exit(0)`. Here the
 //! child may only call async-signal-safe functions (`close`, `nanosleep`,
-//! `open`, `dup2`, `getpid`, `write`, `kill`, `pause`, `_exit`): no
+//! `open`, `dup2`, `getpid`, `write`, `raise`, `pause`, `_exit`): no
 //! allocation, no `println!`, no panic path. Everything it needs is prepared by
 //! the parent before `fork()`.
+//!
+//! A child that cannot write its result (`ENOSPC` on a full disk with
+//! `--ipc file`) says why through its exit status: `110 + errno` for an errno
+//! in `1..=145`, `110` for any other ([`write_failed_status`]); the parent
+//! turns it back into "could not write its result: No space left on device"
+//! ([`write_failure`]). No other exit of a child uses 110..=255 (the `exit`
+//! fault is 3, a Rust panic would be 101).
 
 use std::os::fd::RawFd;
 
@@ -67,11 +74,15 @@ pub enum Fault {
     Hang,
     /// The *parent* forgets to close this job's pipe: `--hygiene` must see it.
     LeakFd,
+    /// The child's write of its result fails with `ENOSPC`, as on a full
+    /// disk with `--ipc file` (the file is created, nothing is written).
+    NoSpace,
 }
 
 /// Parses `KIND@A` for `--inject`.
 pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
-    let err = || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd and A a job index".to_string();
+    let err =
+        || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd|enospc and A a job index".to_string();
     let (kind, a) = s.split_once('@').ok_or_else(err)?;
     let a = a.parse().map_err(|_| err())?;
     let kind = match kind {
@@ -81,6 +92,7 @@ pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
         "garble" => Fault::Garble,
         "hang" => Fault::Hang,
         "leakfd" => Fault::LeakFd,
+        "enospc" => Fault::NoSpace,
         _ => return Err(err()),
     };
     Ok((kind, a))
@@ -96,19 +108,56 @@ pub fn sleep(t: libc::timespec) {
     }
 }
 
+/// The errno of the call that just failed (allocation-free).
+pub fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
 /// `os.write(w_fd, payload)`: the record is 16 bytes, below `PIPE_BUF`, so a
-/// single write is atomic; retried on `EINTR`.
-pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
+/// single write is atomic; retried on `EINTR`. `Err(errno)` when it fails (a
+/// write of nothing counts as `EIO`).
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> Result<(), i32> {
     while !bytes.is_empty() {
         // SAFETY: bytes is a live slice.
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n <= 0 {
-            if n == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+            match (n, last_errno()) {
+                (-1, libc::EINTR) => continue,
+                (-1, errno) => return Err(errno),
+                _ => return Err(libc::EIO),
             }
-            return;
         }
         bytes = &bytes[n as usize..];
+    }
+    Ok(())
+}
+
+/// The child's write of its result: [`write_all`], or `ENOSPC` without
+/// writing for the `enospc` fault.
+pub fn write_result(fd: RawFd, bytes: &[u8], fault: Option<Fault>) -> Result<(), i32> {
+    if fault == Some(Fault::NoSpace) {
+        return Err(libc::ENOSPC);
+    }
+    write_all(fd, bytes)
+}
+
+/// Exit status for "could not write its result", carrying `errno` (see the
+/// module doc).
+pub const fn write_failed_status(errno: i32) -> i32 {
+    if errno >= 1 && errno <= 145 {
+        110 + errno
+    } else {
+        110
+    }
+}
+
+/// The parent's reading of a child's exit status: `Some(why)` when the child
+/// reported a failed result write ([`write_failed_status`]).
+pub fn write_failure(status: i32) -> Option<String> {
+    match status {
+        110 => Some("error out of range".into()),
+        111..=255 => Some(childpid::errno_text(status - 110)),
+        _ => None,
     }
 }
 
@@ -122,8 +171,8 @@ pub fn job(a: u64, t: libc::timespec, check: bool, fault: Option<Fault>) -> Opti
             unsafe { libc::pause() };
         },
         Some(Fault::Signal) => {
-            // SAFETY: kill/getpid are async-signal-safe.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            // SAFETY: raise is async-signal-safe (no pid involved at all).
+            unsafe { libc::raise(libc::SIGKILL) };
             None
         }
         Some(Fault::Exit) => {
@@ -173,7 +222,28 @@ mod tests {
     fn fault_syntax() {
         assert_eq!(parse_fault("signal@3"), Ok((Fault::Signal, 3)));
         assert_eq!(parse_fault("leakfd@0"), Ok((Fault::LeakFd, 0)));
+        assert_eq!(parse_fault("enospc@1"), Ok((Fault::NoSpace, 1)));
         assert!(parse_fault("boom@1").is_err());
         assert!(parse_fault("signal").is_err());
+    }
+
+    #[test]
+    fn write_errno_round_trips_through_the_exit_status() {
+        for errno in [libc::EPERM, libc::EIO, libc::ENOSPC, libc::EROFS, libc::EDQUOT] {
+            let status = write_failed_status(errno);
+            assert!((111..=255).contains(&status), "{errno}: {status}");
+            assert_eq!(write_failure(status), Some(childpid::errno_text(errno)));
+        }
+        assert_eq!(
+            write_failure(write_failed_status(libc::ENOSPC)).unwrap(),
+            "No space left on device"
+        );
+        assert_eq!(write_failed_status(0), 110);
+        assert_eq!(write_failed_status(146), 110);
+        assert!(write_failure(110).is_some());
+        // The other exits of a child keep their meaning.
+        for status in [0, 1, 3, 101, 109] {
+            assert_eq!(write_failure(status), None, "{status}");
+        }
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! These files are the "heavy disk write activity" of the seed report.
 
+use crate::child::{self, Fault};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -105,14 +106,24 @@ impl CallDir {
         }
     }
 
-    /// Child side: Sage's `save(value, sobj, compress=False)`.
-    pub fn child_save(&self, record: &[u8]) {
+    /// Child side: Sage's `save(value, sobj, compress=False)`. `Err(errno)`
+    /// when the file cannot be created, written or closed (a full disk may
+    /// only show at `close`), for the child's exit status.
+    pub fn child_save(&self, record: &[u8], fault: Option<Fault>) -> Result<(), i32> {
         let fd = self.child_create(b"sobj");
-        if fd >= 0 {
-            crate::child::write_all(fd, record);
-            // SAFETY: closing the fd we opened.
-            unsafe { libc::close(fd) };
+        if fd < 0 {
+            return Err(child::last_errno());
         }
+        let written = child::write_result(fd, record, fault);
+        // SAFETY: closing the fd we opened.
+        let closed = match unsafe { libc::close(fd) } {
+            0 => Ok(()),
+            _ => match child::last_errno() {
+                libc::EINTR => Ok(()),
+                errno => Err(errno),
+            },
+        };
+        written.and(closed)
     }
 
     /// Parent side, after `wait()` returned `pid`: the `.sobj` bytes (empty when

@@ -12,11 +12,12 @@ mod file_ipc;
 
 use anyhow::Context;
 use child::Fault;
+use childpid::{ChildPid, Forked};
 use clap::{Parser, ValueEnum};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{wait, waitpid, WaitStatus};
-use nix::unistd::{fork, pipe, ForkResult, Pid};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{wait, WaitStatus};
+use nix::unistd::pipe;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,7 +105,7 @@ struct Cli {
     /// Write the run record (parameters, system, every chunk) to this JSON file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd).
+    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = child::parse_fault)]
     inject: Option<(Fault, u64)>,
 }
@@ -183,7 +184,7 @@ fn bar(b: &mut timing::Bar<'_>, cli: &Cli, par: &mut Parallel) -> Result<(), Out
 
 /// One live child: `active[pid] = r_fd` in the original.
 struct Live {
-    pid: Pid,
+    pid: ChildPid,
     /// Read end of its pipe (`--ipc pipe`).
     fd: Option<OwnedFd>,
     a: u64,
@@ -290,14 +291,15 @@ impl Parallel {
         // SAFETY: this process is single-threaded (no thread is ever started in
         // test_fork_sleep), so the child starts with consistent state. The child
         // calls only async-signal-safe functions until _exit: close (the read
-        // end), open/dup2/close (--ipc file stdout), nanosleep, getpid, kill or
-        // pause (fault injection), open/write/close, _exit. It never returns,
-        // so no destructor runs in it.
-        let forked = unsafe { fork() };
+        // end), open/dup2/close (--ipc file stdout), nanosleep, getpid, raise or
+        // pause (fault injection), open/write/close, _exit (its status may
+        // carry the errno of a failed write). It never returns, so no
+        // destructor runs in it.
+        let forked = unsafe { childpid::fork() };
         self.breakdown.add_fork(t0);
         match forked {
             Err(e) => Err(fail(format!("job {a}: fork: {e}"))),
-            Ok(ForkResult::Child) => {
+            Ok(Forked::Child) => {
                 if let Some((r, _)) = &pipe_fds {
                     // SAFETY: closing the child's copy of the read end.
                     unsafe { libc::close(r.as_raw_fd()) };
@@ -305,18 +307,20 @@ impl Parallel {
                 if let Some(d) = dir {
                     d.child_redirect_stdout();
                 }
+                let mut status = 0;
                 if let Some(rec) = child::job(a, self.sleep, self.check, fault) {
                     let rec = &rec[..child::sent_len(fault)];
-                    match (&pipe_fds, dir) {
-                        (Some((_, w)), _) => child::write_all(w.as_raw_fd(), rec),
-                        (None, Some(d)) => d.child_save(rec),
-                        (None, None) => {}
-                    }
+                    let written = match (&pipe_fds, dir) {
+                        (Some((_, w)), _) => child::write_result(w.as_raw_fd(), rec, fault),
+                        (None, Some(d)) => d.child_save(rec, fault),
+                        (None, None) => Ok(()),
+                    };
+                    status = written.map_or_else(child::write_failed_status, |()| 0);
                 }
                 // SAFETY: _exit is async-signal-safe; no atexit handlers, no flush.
-                unsafe { libc::_exit(0) }
+                unsafe { libc::_exit(status) }
             }
-            Ok(ForkResult::Parent { child }) => {
+            Ok(Forked::Parent(child)) => {
                 // os.close(w_fd); active[pid] = r_fd
                 let fd = pipe_fds.map(|(r, w)| {
                     drop(w);
@@ -357,8 +361,9 @@ impl Parallel {
         };
         self.breakdown.add_wait(t0);
         let Some(pid) = status.pid() else { return Ok(()) };
-        // A child that is not ours (none should exist) is ignored, as Sage does.
-        let Some(i) = self.live.iter().position(|l| l.pid == pid) else {
+        // wait() is for *any* child; one that is not a known ChildPid (none
+        // should exist) is ignored, as Sage does, and never signalled.
+        let Some(i) = self.live.iter().position(|l| l.pid.as_pid() == pid) else {
             return Ok(());
         };
         let done = self.live.swap_remove(i);
@@ -383,7 +388,12 @@ impl Parallel {
         let who = || format!("job {} (pid {})", done.a, pid);
         match status {
             WaitStatus::Exited(_, 0) => {}
-            WaitStatus::Exited(_, code) => return Err(fail(format!("{} exited with status {code}", who()))),
+            WaitStatus::Exited(_, code) => {
+                return Err(fail(match child::write_failure(code) {
+                    Some(why) => format!("{} could not write its result: {why}", who()),
+                    None => format!("{} exited with status {code}", who()),
+                }))
+            }
             WaitStatus::Signaled(_, sig, _) => return Err(fail(format!("{} was killed by signal {sig}", who()))),
             other => return Err(fail(format!("{} stopped unexpectedly: {other:?}", who()))),
         }
@@ -424,8 +434,7 @@ impl Parallel {
     /// Kill and reap every live child, close their pipes.
     fn kill_and_reap_all(&mut self) {
         for l in self.live.drain(..) {
-            let _ = kill(l.pid, Signal::SIGKILL);
-            while let Err(Errno::EINTR) = waitpid(l.pid, None) {}
+            l.pid.kill_and_reap();
         }
     }
 

@@ -261,6 +261,43 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
     }
 }
 
+/// `--ipc file` on a full disk: the child's save fails with ENOSPC (hidden
+/// `enospc` fault) and its exit status carries the errno to the parent, whose
+/// one line names it instead of "sent no result".
+#[test]
+fn a_failed_result_write_names_its_errno() {
+    let _g = lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = bin();
+    c.env("TMPDIR", tmp.path());
+    c.args([
+        "--numcalls",
+        "50",
+        "--ncpus",
+        "4",
+        "--sleep",
+        "0",
+        "--ipc",
+        "file",
+        "--inject",
+        "enospc@1",
+    ]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let re = Regex::new(r"^test_fork_sleep: job 1 \(pid \d+\) could not write its result: No space left on device\n$")
+        .unwrap();
+    assert!(re.is_match(&err), "{err:?}");
+    assert_no_orphans(pgid);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "temp dir left");
+}
+
 #[test]
 fn a_hung_child_is_killed_by_the_timeout() {
     let _g = lock();

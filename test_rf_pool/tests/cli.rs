@@ -326,6 +326,35 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     }
 }
 
+/// The forkserver's second fork fails (its hidden switch, as at the user's
+/// process limit): exit 1, one line naming the worker and the errno, nothing
+/// left behind, and a sentinel process of the same user still alive (a pid -1
+/// that reached kill would have killed it).
+#[test]
+fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
+    let _g = lock();
+    let mut sentinel = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let child = bin(TOOL)
+        .args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
+        .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "test_rf_pool: forkserver could not fork worker 2: Resource temporarily unavailable\n"
+    );
+    assert!(matches!(sentinel.try_wait(), Ok(None)), "the sentinel was killed");
+    sentinel.kill().unwrap();
+    sentinel.wait().unwrap();
+}
+
 #[test]
 fn sigint_and_sigterm_keep_partial_results() {
     let _g = lock();

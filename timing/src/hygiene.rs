@@ -31,6 +31,9 @@ pub enum Children {
     Zombie(i32),
 }
 
+/// A sweep over *any* child (`waitpid(-1, WNOHANG)`), on purpose: it asks
+/// whether a child is left, not about a known one. The pid it may return is
+/// only reported, never signalled (the child is reaped by then).
 pub fn children() -> Children {
     match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
         Err(Errno::ECHILD) => Children::None,

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use timing::churn::MapChurn;
 use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
-use timing::{signals, Experiment, LineFormat, Outcome};
+use timing::{outln, signals, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Run NCPUS sleeps per call on a team of threads, as test_openmp_sleep.c does.";
 
@@ -151,7 +151,7 @@ fn run() -> anyhow::Result<ExitCode> {
     // A panicking iteration is reported once, as one line, by the caller.
     std::panic::set_hook(Box::new(|_| {}));
 
-    println!("I am set up to use {ncpus} threads.");
+    outln!("I am set up to use {ncpus} threads.");
     let mut runner = Runner::new(cli.runtime, ncpus, &cli);
     let outcome = exp.repeat(cli.repeat, |b| {
         runner.stats = Stats::default();
@@ -160,9 +160,9 @@ fn run() -> anyhow::Result<ExitCode> {
             runner.call()
         })?;
         if cli.check {
-            println!("{}", timing::pyfmt::py_list(&runner.results));
+            outln!("{}", timing::pyfmt::py_list(&runner.results));
         }
-        println!("{}", runner.stats_line());
+        outln!("{}", runner.stats_line());
         Ok(())
     });
     drop(runner);

@@ -105,7 +105,7 @@ struct Cli {
     /// Write the run record (parameters, system, every chunk) to this JSON file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd).
+    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = child::parse_fault)]
     inject: Option<(Fault, u64)>,
 }

@@ -102,7 +102,9 @@ struct Cli {
     /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
     #[arg(long)]
     hygiene: bool,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, say).

@@ -79,7 +79,9 @@ struct Cli {
     /// test_fork_sleep --map-churn); threads do not fork, so this should not drift.
     #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
     map_churn: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Testing aid: iteration A panics (in the first call that runs it).

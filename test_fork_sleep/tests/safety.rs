@@ -344,3 +344,46 @@ fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
         }
     }
 }
+
+#[test]
+fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let mut c = bin();
+    c.args([
+        "--numcalls",
+        "700",
+        "--ncpus",
+        "2",
+        "--sleep",
+        "0",
+        "--inject",
+        "exit@12",
+        "--json",
+    ]);
+    c.arg(&json);
+    let r = run_with(c);
+    assert_eq!(r.code, 1, "{}", r.err);
+    // Chunks 0..=5 done (a = 2 x chunk), the fault in chunk 6: enough chunks
+    // for a verdict, which a failed run must not print.
+    assert_eq!(
+        r.out.lines().filter(|l| l.contains(" per 100 x 2 ")).count(),
+        6,
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("Drift verdict"), "{}", r.out);
+    let v = record(&json);
+    assert!(v["failure"].as_str().unwrap().contains("exited with status 3"), "{v}");
+}
+
+#[test]
+fn help_documents_json_dash() {
+    let r = run(&["--help"]);
+    assert!(
+        r.out.contains("`-` writes it to stdout after the run's lines"),
+        "{}",
+        r.out
+    );
+}

@@ -1,11 +1,11 @@
 //! `report`: Markdown table and SVG plot, with drift verdicts, of any mix of
 //! JSON records of this suite and transcripts of the originals.
 
-use anyhow::Context;
 use clap::Parser;
 use report::{load, markdown, plot, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use timing::sink::Sink;
 
 /// Tables and plots the runs of the suite and of the originals, with a drift verdict for each.
 ///
@@ -21,10 +21,12 @@ struct Cli {
     /// JSON records and/or transcripts.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Write the Markdown table here instead of stdout.
+    /// Write the Markdown table here instead of stdout (a device or FIFO is
+    /// written through, a symlink's target replaced; `-` is stdout).
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
-    /// Write an SVG plot of seconds per 100 calls against chunk index, one line per run.
+    /// Write an SVG plot of seconds per 100 calls against chunk index, one line per run
+    /// (same rules as --markdown).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
@@ -44,6 +46,15 @@ fn run() -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(timing::cli::EXIT_USAGE));
     }
+    // Checked before any input is read, as --json of the binaries.
+    let sink = |flag, path: &Option<PathBuf>| path.as_deref().map(|p| Sink::new(flag, p)).transpose();
+    let (markdown, svg) = match (sink("--markdown", &cli.markdown), sink("--svg", &cli.svg)) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("report: {e}");
+            return Ok(ExitCode::from(timing::cli::EXIT_USAGE));
+        }
+    };
     let mut per_input: Vec<Vec<Run>> = Vec::new();
     for path in &cli.inputs {
         per_input.push(load(path)?);
@@ -59,12 +70,17 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
     text += &markdown::runs_table(&runs);
-    match &cli.markdown {
-        Some(path) => std::fs::write(path, &text).with_context(|| format!("--markdown {}", path.display()))?,
-        None => print!("{text}"),
+    match &markdown {
+        Some(sink) => sink.write(text.as_bytes())?,
+        // A closed stdout (`report ... | head -1`) ends quietly, exit 0.
+        None => timing::out!("{text}"),
     }
-    if let Some(path) = &cli.svg {
-        plot::svg(&runs, path)?;
+    if let Some(sink) = &svg {
+        sink.write(plot::svg(&runs, sink.path())?.as_bytes())?;
+    }
+    if let Some(e) = timing::output::error() {
+        eprintln!("report: standard output: {e}");
+        return Ok(ExitCode::from(timing::cli::EXIT_FAILURE));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,15 @@ use crate::run::Run;
 use plotters::prelude::*;
 use std::path::Path;
 
-pub fn svg(runs: &[Run], path: &Path) -> anyhow::Result<()> {
+/// The plot as SVG text (`path` names `--svg` in messages; the caller writes
+/// the text through [`timing::sink`]).
+pub fn svg(runs: &[Run], path: &Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    draw(runs, path, &mut text)?;
+    Ok(text)
+}
+
+fn draw(runs: &[Run], path: &Path, text: &mut String) -> anyhow::Result<()> {
     let n = runs.iter().map(|r| r.points.len()).max().unwrap_or(0).max(2);
     let ymax = runs
         .iter()
@@ -13,7 +21,7 @@ pub fn svg(runs: &[Run], path: &Path) -> anyhow::Result<()> {
         .filter(|y| y.is_finite())
         .fold(0.0f64, f64::max);
     let ymax = if ymax > 0.0 { ymax * 1.05 } else { 1.0 };
-    let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
+    let root = SVGBackend::with_string(text, (960, 600)).into_drawing_area();
     let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("--svg {}: {e}", path.display());
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)

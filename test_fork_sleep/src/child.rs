@@ -77,12 +77,18 @@ pub enum Fault {
     /// The child's write of its result fails with `ENOSPC`, as on a full
     /// disk with `--ipc file` (the file is created, nothing is written).
     NoSpace,
+    /// The child prints [`SAY`] on its stdout, then answers normally (with
+    /// `--ipc file` the parent echoes it, as Sage does).
+    Say,
 }
+
+/// What `--inject say@A` prints from the child.
+pub const SAY: &[u8] = b"(child stdout) hello from a job\n";
 
 /// Parses `KIND@A` for `--inject`.
 pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
     let err =
-        || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd|enospc and A a job index".to_string();
+        || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd|enospc|say and A a job index".to_string();
     let (kind, a) = s.split_once('@').ok_or_else(err)?;
     let a = a.parse().map_err(|_| err())?;
     let kind = match kind {
@@ -93,6 +99,7 @@ pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
         "hang" => Fault::Hang,
         "leakfd" => Fault::LeakFd,
         "enospc" => Fault::NoSpace,
+        "say" => Fault::Say,
         _ => return Err(err()),
     };
     Ok((kind, a))
@@ -181,6 +188,9 @@ pub fn job(a: u64, t: libc::timespec, check: bool, fault: Option<Fault>) -> Opti
         }
         _ => {
             sleep(t);
+            if fault == Some(Fault::Say) {
+                let _ = write_all(1, SAY);
+            }
             let mut rec = record(check.then(|| a.wrapping_mul(a)));
             match fault {
                 Some(Fault::Short) => rec[5..].fill(0xff),

@@ -22,9 +22,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use timing::ballast::Ballast;
 use timing::churn::MapChurn;
 use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
-use timing::{hygiene, signals, CallIndex, Experiment, LineFormat, Outcome};
+use timing::{hygiene, outln, signals, CallIndex, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.";
 
@@ -102,10 +103,12 @@ struct Cli {
     /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
     #[arg(long)]
     hygiene: bool,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc).
+    /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = child::parse_fault)]
     inject: Option<(Fault, u64)>,
 }
@@ -145,8 +148,14 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     signals::catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM]).context("installing signal handlers")?;
 
-    // The parent's weight: allocated and touched (non-zero fill), kept to the end.
-    let ballast = vec![1u8; (cli.ballast_mb as usize) << 20];
+    // The parent's weight: allocated and touched, kept to the end.
+    let ballast = match Ballast::new(cli.ballast_mb) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("test_fork_sleep: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let churn = match MapChurn::new(cli.map_churn, cli.numcalls.saturating_mul(cli.repeat)) {
         Ok(churn) => churn,
         Err(e) => {
@@ -154,6 +163,10 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    if let Err(e) = timing::limits::ensure_open_files("--ncpus", cli.ncpus) {
+        eprintln!("test_fork_sleep: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let mut par = Parallel::new(&cli, churn);
     let outcome = exp.repeat(cli.repeat, |b| bar(b, &cli, &mut par));
     std::hint::black_box(&ballast);
@@ -162,7 +175,7 @@ fn run() -> anyhow::Result<ExitCode> {
 
 /// The original's `bar(numcalls, T, ncpus, check)`.
 fn bar(b: &mut timing::Bar<'_>, cli: &Cli, par: &mut Parallel) -> Result<(), Outcome> {
-    println!("Using ncpus={} parallel decorated function", cli.ncpus);
+    outln!("Using ncpus={} parallel decorated function", cli.ncpus);
     par.baseline();
     let ncpus = cli.ncpus;
     // Oddity of the original, kept: `m` (the first job's argument) grows by
@@ -177,7 +190,7 @@ fn bar(b: &mut timing::Bar<'_>, cli: &Cli, par: &mut Parallel) -> Result<(), Out
     }
     if cli.check {
         // Only the last call's results, in completion order, as a Python list.
-        println!("{}", timing::pyfmt::py_list(&par.results));
+        outln!("{}", timing::pyfmt::py_list(&par.results));
     }
     Ok(())
 }

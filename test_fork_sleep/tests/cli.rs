@@ -237,6 +237,7 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
     ];
     for ipc in ["pipe", "file"] {
         for (inject, cause) in cases {
+            let started = std::time::Instant::now();
             let (code, _, err, pgid) = run(&[
                 "--numcalls",
                 "50",
@@ -250,6 +251,10 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
                 inject,
             ]);
             assert_eq!(code, 1, "{inject} {ipc}: {err}");
+            // The fault is in the first call: the run ends within 2 s of it
+            // (a bound on a fault path, taken from the very start).
+            let took = started.elapsed();
+            assert!(took.as_secs_f64() < 2.0, "{inject} {ipc}: ended after {took:?}");
             let a = &inject[inject.find('@').unwrap() + 1..];
             let line = err
                 .lines()
@@ -316,6 +321,7 @@ fn a_hung_child_is_killed_by_the_timeout() {
         "--inject",
         "hang@1",
     ]);
+    let started = std::time::Instant::now();
     let pgid_child = c
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -323,6 +329,9 @@ fn a_hung_child_is_killed_by_the_timeout() {
         .unwrap();
     let pgid = pgid_child.id() as i32;
     let out = pgid_child.wait_with_output().unwrap();
+    // The hang becomes a fault at 0.3 s; the run ends within 2 s of that.
+    let took = started.elapsed();
+    assert!(took.as_secs_f64() < 0.3 + 2.0, "ended after {took:?}");
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use timing::churn::MapChurn;
 use timing::cli::EXIT_USAGE;
 use timing::pyfmt::py_list;
-use timing::{signals, CallIndex, Experiment, LineFormat, Outcome};
+use timing::{outln, signals, CallIndex, Experiment, LineFormat, Outcome};
 
 /// Size of a job's payload: `a` (u64), the sleep in ns (u64), check, command.
 pub const JOB_LEN: usize = 18;
@@ -201,6 +201,10 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    if let Err(e) = timing::limits::ensure_open_files("--maxworkers", s.workers as u64) {
+        eprintln!("{}: {e}", s.tool);
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
     let outcome = exp.repeat(s.repeat, |b| match s.mode {
@@ -283,7 +287,7 @@ fn show_workers(pool: &mut Pool) -> Result<(), Outcome> {
         } else {
             "a fresh exec"
         };
-        println!("(extra) worker pid {pid}: parent {parent}, memory of {memory}");
+        outln!("(extra) worker pid {pid}: parent {parent}, memory of {memory}");
     }
     Ok(())
 }
@@ -294,8 +298,8 @@ fn results_list(out: &[Vec<u8>]) -> String {
 
 /// bar() of `test_pool_fork_sleep.py` / `test_pool_spawn_sleep.py`.
 fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod, churn: &mut MapChurn) -> Result<(), Outcome> {
-    println!("Setting multiprocessing start method to '{method}'");
-    println!("Using maxworkers={} parallel decorated function", s.workers);
+    outln!("Setting multiprocessing start method to '{method}'");
+    outln!("Using maxworkers={} parallel decorated function", s.workers);
     let w = s.workers as u64;
     let mut inputs = Vec::with_capacity(s.workers);
     let mut out = Vec::with_capacity(s.workers);
@@ -315,7 +319,7 @@ fn pool_bar(b: &mut timing::Bar<'_>, s: &Settings, method: StartMethod, churn: &
     }
     if s.check {
         // The last call's results, in input order (pool.map).
-        println!("{}", results_list(&out));
+        outln!("{}", results_list(&out));
     }
     Ok(())
 }
@@ -327,7 +331,7 @@ fn executor_bar(
     method: StartMethod,
     churn: &mut MapChurn,
 ) -> Result<(), Outcome> {
-    println!("Using maxworkers={} as max_workers for ProcessPoolExecutor", s.workers);
+    outln!("Using maxworkers={} as max_workers for ProcessPoolExecutor", s.workers);
     let w = s.workers as u64;
     let mut inputs = Vec::with_capacity(s.workers);
     let out = RefCell::new(Vec::with_capacity(s.workers));
@@ -357,7 +361,7 @@ fn executor_bar(
 /// pool, maps, closes and joins it (Sage's `parallel_iter` with
 /// `p_iter='multiprocessing'`), and all of that is in the call's time.
 fn per_call_bar(b: &mut timing::Bar<'_>, s: &Settings, churn: &mut MapChurn) -> Result<(), Outcome> {
-    println!("Using ncpus={} parallel decorated function", s.workers);
+    outln!("Using ncpus={} parallel decorated function", s.workers);
     let w = s.workers as u64;
     let inputs: Vec<_> = (0..w).map(|a| s.job(a)).collect();
     let mut out = Vec::with_capacity(s.workers);
@@ -373,14 +377,14 @@ fn per_call_bar(b: &mut timing::Bar<'_>, s: &Settings, churn: &mut MapChurn) -> 
                 .and_then(|mut pool| pool.map_into(&inputs, &mut out).map_err(|e| outcome_of(e, 0)));
             if res.is_err() {
                 // End the pending "Now spawning ..." line.
-                println!();
+                outln!();
             }
             res
         },
         |delta| timing::lines::per_call_suffix(delta, s.sleep, s.workers),
     )?;
     if s.check {
-        println!("{}", results_list(&out));
+        outln!("{}", results_list(&out));
     }
     Ok(())
 }

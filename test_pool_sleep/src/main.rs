@@ -70,7 +70,9 @@ struct Cli {
     /// --map-churn); a pool does not fork per call, so this should not drift.
     #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
     map_churn: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// multiprocessing start method of the pool.

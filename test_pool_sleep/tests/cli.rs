@@ -147,7 +147,7 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
     ];
     for (start, kind, cause) in cases {
         let inject = format!("{kind}@4");
-        let r = run(
+        let (r, took) = run_timed(
             "test_pool_sleep",
             &[
                 "--start",
@@ -163,6 +163,12 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
             ],
         );
         assert_eq!(r.code, 1, "{start} {kind}: {}", r.err);
+        // The fault comes in the first 200 calls of sleep(0): the run ends
+        // within 2 s of it, workers reaped (a bound on a fault path).
+        assert!(
+            took.as_secs_f64() < 2.0,
+            "{start} {kind}: ended {took:?} after the start"
+        );
         // Job a=4 is in the second chunk (m = 3): one line naming it.
         let re = Regex::new(&format!(r"^test_pool_sleep: job 4 \(pid \d+\) {cause}\n$")).unwrap();
         assert!(re.is_match(&r.err), "{start} {kind}: {:?}", r.err);

@@ -21,7 +21,7 @@ use test_rf_pool::{
     encode_job, hex_list, parse_data, parse_inject, sage_list, Command, JOBS, JOB_LEN, MAX_PRECISION, MIN_PRECISION,
 };
 use timing::cli::{int_in, EXIT_FAILURE, EXIT_USAGE};
-use timing::{signals, Experiment, LineFormat, Outcome};
+use timing::{outln, signals, Experiment, LineFormat, Outcome};
 
 const TOOL: &str = "test_rf_pool";
 
@@ -113,7 +113,9 @@ struct Cli {
     /// Run bar() this many times in this process, each under %time.
     #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
     repeat: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Testing aid: an extra line with the last results' exact base-16 MPFR digits.
@@ -205,6 +207,10 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    if let Err(e) = timing::limits::ensure_open_files("--ncpus", s.ncpus as u64) {
+        eprintln!("{TOOL}: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     let outcome = exp.repeat(cli.repeat, |b| bar(b, &s));
     Ok(exp.conclude(TOOL, &outcome, "workers stopped and reaped")?)
@@ -236,7 +242,7 @@ fn outcome_of(e: PoolError) -> Outcome {
 
 /// One bar() of the originals.
 fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
-    println!("Setting multiprocessing start method to '{}'", s.start);
+    outln!("Setting multiprocessing start method to '{}'", s.start);
     let jobs = s.jobs();
     let mut out = Vec::with_capacity(s.ncpus);
     // The parent's copies of the results, parsed after every call as
@@ -272,10 +278,10 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
         )));
     }
     if s.check {
-        println!("{}", sage_list(&results));
+        outln!("{}", sage_list(&results));
     }
     if s.hex {
-        println!("(extra) exact results, MPFR base-16 digits: {}", hex_list(&results));
+        outln!("(extra) exact results, MPFR base-16 digits: {}", hex_list(&results));
     }
     Ok(())
 }

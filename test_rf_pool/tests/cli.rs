@@ -276,7 +276,11 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
             "signal@1",
             r"^test_rf_pool: job 1 \(pid \d+\) was killed by signal SIGKILL$",
         ),
-        ("forkserver", "exit@0", r"^test_rf_pool: job 0 \(pid \d+\) "),
+        (
+            "forkserver",
+            "exit@0",
+            r"^test_rf_pool: job 0 \(pid \d+\) exited with status 3$",
+        ),
         (
             "fork",
             "exit@5",
@@ -285,7 +289,7 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
         (
             "fork",
             "garble@2",
-            r"^test_rf_pool: job 2 \(pid \d+\) sent a garbled frame",
+            r"^test_rf_pool: job 2 \(pid \d+\) sent a garbled frame \(bad magic\)$",
         ),
         (
             "spawn",
@@ -300,7 +304,7 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     ];
     for (start, inject, want) in cases {
         let json = dir.path().join(format!("{start}-{inject}.json"));
-        let r = run(
+        let (r, took) = run_timed(
             TOOL,
             &[
                 "--start",
@@ -314,6 +318,11 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
             ],
         );
         assert_eq!(r.code, 1, "{start} {inject}: {}", r.err);
+        // The fault is in the first call: the run ends within 2 s of it.
+        assert!(
+            took.as_secs_f64() < 2.0,
+            "{start} {inject}: ended {took:?} after the start"
+        );
         assert_eq!(r.err.lines().count(), 1, "{start} {inject}: {}", r.err);
         assert!(
             Regex::new(want).unwrap().is_match(r.err.trim_end()),

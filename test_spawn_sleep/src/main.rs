@@ -51,7 +51,9 @@ struct Cli {
     /// Run bar() this many times in this process, each under %time.
     #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
     repeat: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).

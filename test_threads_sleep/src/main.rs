@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use timing::churn::MapChurn;
 use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
-use timing::{signals, Experiment, LineFormat, Outcome};
+use timing::{outln, signals, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Run NCPUS sleeps per call on a team of threads, as test_openmp_sleep.c does.";
 
@@ -79,7 +79,9 @@ struct Cli {
     /// test_fork_sleep --map-churn); threads do not fork, so this should not drift.
     #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
     map_churn: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file.
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Testing aid: iteration A panics (in the first call that runs it).
@@ -151,7 +153,7 @@ fn run() -> anyhow::Result<ExitCode> {
     // A panicking iteration is reported once, as one line, by the caller.
     std::panic::set_hook(Box::new(|_| {}));
 
-    println!("I am set up to use {ncpus} threads.");
+    outln!("I am set up to use {ncpus} threads.");
     let mut runner = Runner::new(cli.runtime, ncpus, &cli);
     let outcome = exp.repeat(cli.repeat, |b| {
         runner.stats = Stats::default();
@@ -160,9 +162,9 @@ fn run() -> anyhow::Result<ExitCode> {
             runner.call()
         })?;
         if cli.check {
-            println!("{}", timing::pyfmt::py_list(&runner.results));
+            outln!("{}", timing::pyfmt::py_list(&runner.results));
         }
-        println!("{}", runner.stats_line());
+        outln!("{}", runner.stats_line());
         Ok(())
     });
     drop(runner);

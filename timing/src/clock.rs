@@ -96,16 +96,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_are_non_negative_and_rss_is_known() {
-        let a = Snapshot::now();
+    fn every_clock_is_monotonic_and_work_shows_as_cpu_time() {
+        let start = Snapshot::now();
+        let mut prev = start;
         let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+        // Work until the wall clock has moved by 30 ms, checking that no
+        // reading ever goes back.
+        while prev.wall.duration_since(start.wall).as_millis() < 30 {
+            for i in 0..10_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            let now = Snapshot::now();
+            let d = now.since(&prev);
+            assert!(d.wall >= 0.0, "wall went back: {d:?}");
+            assert!(d.own.user >= 0.0 && d.own.sys >= 0.0, "self CPU went back: {d:?}");
+            assert!(
+                d.children.user >= 0.0 && d.children.sys >= 0.0,
+                "children went back: {d:?}"
+            );
+            prev = now;
         }
         std::hint::black_box(x);
-        let d = Snapshot::now().since(&a);
-        assert!(d.wall >= 0.0 && d.own.user >= 0.0 && d.own.sys >= 0.0);
-        assert!(d.children.total() >= 0.0);
-        assert!(peak_rss_bytes() > 0);
+        let d = prev.since(&start);
+        assert!(d.wall >= 0.030, "{d:?}");
+        // 30 ms of spinning are on the process's CPU clock.
+        assert!(d.own.total() > 0.0, "no CPU time for 30 ms of work: {d:?}");
+        // The harness runs no child of ours here.
+        assert_eq!(d.children, CpuTimes::default());
+        let rss = peak_rss_bytes();
+        assert!((1 << 20..1 << 40).contains(&rss), "peak RSS {rss} bytes");
     }
 }

@@ -78,7 +78,7 @@ impl Experiment {
         body(&mut Bar { exp: self })?;
         let totals = Snapshot::now().since(&start);
         for l in time_block(&totals) {
-            println!("{l}");
+            crate::outln!("{l}");
         }
         self.current().totals = Some(totals);
         Ok(())
@@ -90,19 +90,28 @@ impl Experiment {
 
     /// Ends the run: stores the outcome, prints the drift verdict as one
     /// extra line after the last `%time` block (see the `drift` crate; also
-    /// on an interrupted or failed run, on the chunks done) and writes
-    /// `--json` if asked.
+    /// on an interrupted run, on the chunks done, but not on a failed one:
+    /// the verdict of a run that broke down is noise; its record keeps the
+    /// `failure`) and writes `--json` if asked. A run whose stdout closed is
+    /// recorded as interrupted, even if its calls were all done: its lines
+    /// were lost.
     pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
         match outcome {
-            Outcome::Completed => {}
+            Outcome::Completed => self.record.interrupted = crate::output::closed(),
             Outcome::Interrupted(_) => self.record.interrupted = true,
             Outcome::Failed(why) => self.record.failure = Some(why.clone()),
         }
+        if let (Outcome::Interrupted(_), Some(e)) = (outcome, crate::output::error()) {
+            self.record.failure = Some(format!("standard output: {e}"));
+        }
         seal(&mut self.record);
-        if let Some(v) = &self.record.verdict {
-            println!("{}", crate::extra_lines::verdict_line(v));
-            if let Some(a) = &v.attribution {
-                println!("{}", crate::extra_lines::attribution_line(a));
+        match (&self.record.verdict, outcome) {
+            (_, Outcome::Failed(_)) | (None, _) => {}
+            (Some(v), _) => {
+                crate::outln!("{}", crate::extra_lines::verdict_line(v));
+                if let Some(a) = &v.attribution {
+                    crate::outln!("{}", crate::extra_lines::attribution_line(a));
+                }
             }
         }
         if let Some(sink) = &self.json {
@@ -126,11 +135,18 @@ impl Experiment {
     /// Ends the run as every binary of the suite does: [`Experiment::finish`],
     /// then one line on stderr for an interruption (with `cleanup`, what was
     /// done to the workers) or a failure, and the exit code: 0, 128 + signal
-    /// (130, 143), or 1.
+    /// (130, 143), or 1. A closed stdout (`SIGPIPE`, see [`crate::output`])
+    /// is 0 with no message, as ripgrep; stdout failing otherwise is 1.
     pub fn conclude(self, tool: &str, outcome: &Outcome, cleanup: &str) -> Result<ExitCode, RecordError> {
         let record = self.finish(outcome)?;
         Ok(match outcome {
-            Outcome::Completed => ExitCode::SUCCESS,
+            Outcome::Completed | Outcome::Interrupted(libc::SIGPIPE) => match crate::output::error() {
+                None => ExitCode::SUCCESS,
+                Some(e) => {
+                    eprintln!("{tool}: standard output: {e}; {cleanup}");
+                    ExitCode::from(crate::cli::EXIT_FAILURE)
+                }
+            },
             Outcome::Interrupted(sig) => {
                 let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
                 eprintln!("{tool}: interrupted after {done} calls; {cleanup}");
@@ -168,9 +184,9 @@ impl Bar<'_> {
                 self.exp.current().calls += 1;
             }
             let time = Snapshot::now().since(&start);
-            println!("{}", self.exp.line.chunk_line(time.wall, n));
+            crate::outln!("{}", self.exp.line.chunk_line(time.wall, n));
             let extra = extra().map(|(line, value)| {
-                println!("{line}");
+                crate::outln!("{line}");
                 value
             });
             self.push_chunk(n, time, extra);
@@ -192,15 +208,13 @@ impl Bar<'_> {
         mut call: impl FnMut(CallIndex) -> Result<(), E>,
         mut after: impl FnMut(f64) -> String,
     ) -> Result<(), E> {
-        use std::io::Write;
         for k in 0..numcalls {
-            print!("{}", before());
-            let _ = std::io::stdout().flush();
+            crate::out!("{}", before());
             self.exp.resources.start_chunk();
             let start = Snapshot::now();
             call(CallIndex { chunk: k, call: k })?;
             let time = Snapshot::now().since(&start);
-            println!("{}", after(time.wall));
+            crate::outln!("{}", after(time.wall));
             self.exp.current().calls += 1;
             self.push_chunk(1, time, None);
         }

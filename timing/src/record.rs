@@ -1,13 +1,13 @@
 //! The run record (`--json PATH`): parameters, machine, every chunk and every
-//! repeat, written atomically once the run ends, interrupted or not.
+//! repeat, written once the run ends, interrupted or not.
 
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
+use crate::sink::{Sink, SinkError};
 use crate::system::SystemInfo;
 use drift::{Attribution, Verdict};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Bumped whenever a field changes meaning.
 pub const SCHEMA: u32 = 1;
@@ -139,64 +139,33 @@ impl RunRecord {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("--json {path}: {reason}")]
-    Unwritable { path: PathBuf, reason: String },
-}
+/// `--json PATH` that cannot be written (see [`crate::sink`]).
+pub type RecordError = SinkError;
 
-/// Where `--json` goes. Checked when created, so that an unwritable path fails
-/// before the experiment, not after an hour of it.
+/// Where `--json` goes: a [`Sink`], checked when created, so that an
+/// unwritable path fails before the experiment, not after an hour of it.
 #[derive(Debug)]
-pub struct JsonSink {
-    path: PathBuf,
-    dir: PathBuf,
-}
+pub struct JsonSink(Sink);
 
 impl JsonSink {
     pub fn new(path: &Path) -> Result<JsonSink, RecordError> {
-        let bad = |reason: String| RecordError::Unwritable {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if path.is_dir() {
-            return Err(bad("is a directory, expected a file path".into()));
-        }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        // Probe: the very operation `write` does later (a temporary file in the
-        // same directory), removed again at once.
-        tempfile::Builder::new()
-            .prefix(".probe-")
-            .tempfile_in(&dir)
-            .map_err(|e| bad(format!("cannot create a file in {}: {e}", dir.display())))?;
-        Ok(JsonSink {
-            path: path.to_path_buf(),
-            dir,
-        })
+        Sink::new("--json", path).map(JsonSink)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
-    /// Writes the record atomically: a temporary file in the same directory,
-    /// then `rename(2)` over the target.
+    /// Writes the record by the rules of [`crate::sink`]: a regular file is
+    /// replaced atomically, a device or FIFO written through, `-` is stdout.
     pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
-        let bad = |reason: String| RecordError::Unwritable {
-            path: self.path.clone(),
-            reason,
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".record-")
-            .tempfile_in(&self.dir)
-            .map_err(|e| bad(e.to_string()))?;
-        serde_json::to_writer_pretty(&mut tmp, record).map_err(|e| bad(e.to_string()))?;
-        tmp.write_all(b"\n").map_err(|e| bad(e.to_string()))?;
-        tmp.persist(&self.path).map_err(|e| bad(e.error.to_string()))?;
-        Ok(())
+        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| SinkError {
+            flag: "--json",
+            path: self.0.path().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        self.0.write(&bytes)
     }
 }
 

@@ -25,12 +25,21 @@ pub fn catch(signals: &[Signal]) -> nix::Result<()> {
     Ok(())
 }
 
-/// SIGINT or SIGTERM received so far, if any (the first by number).
+/// SIGINT or SIGTERM received so far, if any (the first by number); else
+/// `SIGPIPE` once stdout is closed (see [`crate::output`]), which stops a run
+/// the same way.
 pub fn interrupted() -> Option<Signal> {
     let bits = RECEIVED.load(Ordering::SeqCst);
-    [Signal::SIGINT, Signal::SIGTERM]
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGPIPE]
         .into_iter()
         .find(|s| bits & (1 << (*s as u64)) != 0)
+}
+
+/// Raises the flag of `sig` as if it had arrived (a closed stdout is `SIGPIPE`;
+/// no handler is installed for it: Rust ignores the signal and writes fail
+/// with `EPIPE` instead).
+pub(crate) fn note(sig: Signal) {
+    RECEIVED.fetch_or(1 << (sig as u64), Ordering::SeqCst);
 }
 
 /// Whether `sig` arrived since the last `take(sig)`; clears it.

@@ -105,5 +105,38 @@ mod tests {
         assert!(!s.os.is_empty() && !s.kernel.is_empty() && !s.arch.is_empty());
         assert!(!s.os_version.is_empty() && !s.cpu_model.is_empty());
         assert!(s.logical_cores >= 1 && s.physical_cores >= 1);
+        assert!(s.physical_cores <= s.logical_cores, "{s:?}");
+    }
+
+    /// On Linux each field is checked against a source read here, not
+    /// through the code under test.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_fields_match_the_system() {
+        let s = super::SystemInfo::collect();
+        assert_eq!(s.os, "Linux");
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(s.kernel, release.trim());
+        assert!(
+            s.arch == std::env::consts::ARCH || (s.arch == "arm64" && std::env::consts::ARCH == "aarch64"),
+            "{s:?}"
+        );
+        if let Ok(text) = std::fs::read_to_string("/etc/os-release") {
+            let pretty = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="));
+            if let Some(p) = pretty {
+                assert_eq!(s.os_version, p.trim_matches('"'));
+            }
+        }
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+        if let Some(model) = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")) {
+            assert_eq!(s.cpu_model, model.trim_start_matches([' ', '\t', ':']).trim());
+        }
+        // Logical CPUs the scheduler lets us use: at most the online ones.
+        let online = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+        assert!(
+            s.logical_cores >= 1 && s.logical_cores <= online,
+            "{} vs {online}",
+            s.logical_cores
+        );
     }
 }

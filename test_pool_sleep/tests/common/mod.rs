@@ -49,6 +49,39 @@ pub fn run(name: &str, args: &[&str]) -> Run {
     }
 }
 
+/// As [`run`], and the time from the first line on stdout (the run has
+/// begun) to the exit: a fault in the first calls must end the run within 2 s.
+pub fn run_timed(name: &str, args: &[&str]) -> (Run, std::time::Duration) {
+    use std::io::{BufRead, Read};
+    let mut child = bin(name)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    stdout.read_line(&mut out).unwrap();
+    let begun = std::time::Instant::now();
+    stdout.read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    let elapsed = begun.elapsed();
+    assert_no_orphans(pgid);
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        out,
+        err: err.join().unwrap(),
+    };
+    (run, elapsed)
+}
+
 pub fn assert_no_orphans(pgid: i32) {
     // A worker that got end-of-file may need a moment to be gone from the
     // group; one that is still there after a second is an orphan.

@@ -13,8 +13,9 @@ use std::process::ExitCode;
 /// dispatch (@parallel) gets slower call after call, while pools and thread teams do not.
 /// Inputs are JSON records (`--json` of any binary of the suite) or plain-text transcripts
 /// of the original scripts as pasted from a terminal (chunk lines, `Using ...` headers,
-/// IPython's `%time` blocks; prompts and other lines are ignored). A transcript file is one
-/// run; each bar() in it is one repeat.
+/// IPython's `%time` blocks; prompts, prose and other lines are ignored). A transcript or
+/// Markdown document is one run per interpreter session (a shell prompt, banner, `In [1]:`
+/// again, another prompt style, script or header, a heading); each bar() in it is one repeat.
 #[derive(Parser, Debug)]
 #[command(version, after_help = timing::verdict::RULE, allow_negative_numbers = true)]
 struct Cli {

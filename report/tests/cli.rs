@@ -38,12 +38,13 @@ fn both_seed_transcripts_are_drift() {
         .stdout
         .clone();
     let table = String::from_utf8(out).unwrap();
-    let sage = row(&table, "seed_sage_parallel_v2.txt (transcript)");
-    let py = row(&table, "seed_ipython_pyparallel.txt (transcript)");
+    let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
+    let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
     assert_eq!(sage.len(), 11);
     assert_eq!(sage[10], "DRIFT", "{table}");
     assert_eq!(py[10], "DRIFT", "{table}");
     assert_eq!(sage[1], "fork-per-job (Sage @parallel)");
+    assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation)");
     assert_eq!((sage[3].as_str(), sage[4].as_str()), ("8", "0.001 s"));
     // First and last chunk of each transcript, seconds per 100 calls.
     assert_eq!((sage[6].as_str(), sage[7].as_str()), ("1.131 s", "2.980 s"));
@@ -152,7 +153,7 @@ fn pairs_give_a_side_by_side_table() {
         .stdout
         .clone();
     let table = String::from_utf8(out).unwrap();
-    let pair = row(&table, "seed_ipython_pyparallel.txt (transcript) | port.json");
+    let pair = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript) | port.json");
     assert_eq!(pair[1], "port.json (json)");
     assert!(pair[5].starts_with("DRIFT (slope +"), "{table}");
     assert!(pair[6].starts_with("no drift"), "{table}");

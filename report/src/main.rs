@@ -25,9 +25,13 @@ struct Cli {
     /// Write the Markdown table here instead of stdout.
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
-    /// Write an SVG plot of seconds per 100 calls against chunk index, one line per run.
+    /// Write an SVG plot of seconds per 100 calls against chunk index: one panel per kind of
+    /// strategy, one line per run, its verdict in the legend.
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
+    /// Write the same plot as PNG (what an issue comment on GitHub displays).
+    #[arg(long, value_name = "PATH")]
+    png: Option<PathBuf>,
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
@@ -58,6 +62,7 @@ fn run() -> anyhow::Result<ExitCode> {
         text += &markdown::pairs_table(&pairs);
         text += "\n";
     }
+    let figure = plot::Figure::new(&per_input, cli.pairs);
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
     text += &markdown::runs_table(&runs);
     match &cli.markdown {
@@ -65,7 +70,10 @@ fn run() -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     if let Some(path) = &cli.svg {
-        plot::svg(&runs, path)?;
+        std::fs::write(path, figure.svg()?).with_context(|| format!("--svg {}", path.display()))?;
+    }
+    if let Some(path) = &cli.png {
+        std::fs::write(path, figure.png()?).with_context(|| format!("--png {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,8 +13,9 @@ use timing::sink::Sink;
 /// dispatch (@parallel) gets slower call after call, while pools and thread teams do not.
 /// Inputs are JSON records (`--json` of any binary of the suite) or plain-text transcripts
 /// of the original scripts as pasted from a terminal (chunk lines, `Using ...` headers,
-/// IPython's `%time` blocks; prompts and other lines are ignored). A transcript file is one
-/// run; each bar() in it is one repeat.
+/// IPython's `%time` blocks; prompts, prose and other lines are ignored). A transcript or
+/// Markdown document is one run per interpreter session (a shell prompt, banner, `In [1]:`
+/// again, another prompt style, script or header, a heading); each bar() in it is one repeat.
 #[derive(Parser, Debug)]
 #[command(version, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
 struct Cli {
@@ -25,10 +26,13 @@ struct Cli {
     /// written through, a symlink's target replaced; `-` is stdout).
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
-    /// Write an SVG plot of seconds per 100 calls against chunk index, one line per run
-    /// (same rules as --markdown).
+    /// Write an SVG plot of seconds per 100 calls against chunk index: one panel per kind of
+    /// strategy, one line per run, its verdict in the legend (same rules as --markdown).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
+    /// Write the same plot as PNG (what an issue comment on GitHub displays).
+    #[arg(long, value_name = "PATH")]
+    png: Option<PathBuf>,
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
@@ -48,9 +52,14 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     // Checked before any input is read, as --json of the binaries.
     let sink = |flag, path: &Option<PathBuf>| path.as_deref().map(|p| Sink::new(flag, p)).transpose();
-    let (markdown, svg) = match (sink("--markdown", &cli.markdown), sink("--svg", &cli.svg)) {
-        (Ok(m), Ok(s)) => (m, s),
-        (Err(e), _) | (_, Err(e)) => {
+    let outputs = (
+        sink("--markdown", &cli.markdown),
+        sink("--svg", &cli.svg),
+        sink("--png", &cli.png),
+    );
+    let (markdown, svg, png) = match outputs {
+        (Ok(m), Ok(s), Ok(p)) => (m, s, p),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("report: {e}");
             return Ok(ExitCode::from(timing::cli::EXIT_USAGE));
         }
@@ -68,6 +77,7 @@ fn run() -> anyhow::Result<ExitCode> {
         text += &markdown::pairs_table(&pairs);
         text += "\n";
     }
+    let figure = plot::Figure::new(&per_input, cli.pairs);
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
     text += &markdown::runs_table(&runs);
     match &markdown {
@@ -76,7 +86,10 @@ fn run() -> anyhow::Result<ExitCode> {
         None => timing::out!("{text}"),
     }
     if let Some(sink) = &svg {
-        sink.write(plot::svg(&runs, sink.path())?.as_bytes())?;
+        sink.write(figure.svg()?.as_bytes())?;
+    }
+    if let Some(sink) = &png {
+        sink.write(&figure.png()?)?;
     }
     if let Some(e) = timing::output::error() {
         eprintln!("report: standard output: {e}");

@@ -20,6 +20,12 @@ fn p(v: &Verdict) -> String {
     v.p.map_or("-".into(), |p| g(p, 2))
 }
 
+/// `DRIFT (slope +27.0 %, p=1.3e-14)`: the verdict, slope per 1000 calls and p.
+pub(crate) fn verdict_text(run: &Run) -> String {
+    let v = run.verdict();
+    format!("{} (slope {}, p={})", v.verdict, slope(&v), p(&v))
+}
+
 /// Escapes the one character that breaks a Markdown table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
@@ -66,10 +72,6 @@ pub fn pairs_table(pairs: &[(Run, Run)]) -> String {
             (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
             _ => "-".into(),
         };
-        let verdict = |run: &Run| {
-            let v = run.verdict();
-            format!("{} (slope {}, p={})", v.verdict, slope(&v), p(&v))
-        };
         out += &format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&o.source),
@@ -77,8 +79,8 @@ pub fn pairs_table(pairs: &[(Run, Run)]) -> String {
             ms(co),
             ms(cr),
             ratio,
-            cell(&verdict(o)),
-            cell(&verdict(r)),
+            cell(&verdict_text(o)),
+            cell(&verdict_text(r)),
         );
     }
     out

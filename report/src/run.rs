@@ -32,7 +32,7 @@ impl Point {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
-    /// File name, and `#k` when a file holds more than one run.
+    /// `FILE (json)` for a record, `FILE:FIRST-LAST (transcript)` for a run of a transcript.
     pub source: String,
     pub kind: SourceKind,
     pub strategy: String,

@@ -38,12 +38,13 @@ fn both_seed_transcripts_are_drift() {
         .stdout
         .clone();
     let table = String::from_utf8(out).unwrap();
-    let sage = row(&table, "seed_sage_parallel_v2.txt (transcript)");
-    let py = row(&table, "seed_ipython_pyparallel.txt (transcript)");
+    let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
+    let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
     assert_eq!(sage.len(), 11);
     assert_eq!(sage[10], "DRIFT", "{table}");
     assert_eq!(py[10], "DRIFT", "{table}");
     assert_eq!(sage[1], "fork-per-job (Sage @parallel)");
+    assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation)");
     assert_eq!((sage[3].as_str(), sage[4].as_str()), ("8", "0.001 s"));
     // First and last chunk of each transcript, seconds per 100 calls.
     assert_eq!((sage[6].as_str(), sage[7].as_str()), ("1.131 s", "2.980 s"));
@@ -153,7 +154,7 @@ fn pairs_give_a_side_by_side_table() {
         .stdout
         .clone();
     let table = String::from_utf8(out).unwrap();
-    let pair = row(&table, "seed_ipython_pyparallel.txt (transcript) | port.json");
+    let pair = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript) | port.json");
     assert_eq!(pair[1], "port.json (json)");
     assert!(pair[5].starts_with("DRIFT (slope +"), "{table}");
     assert!(pair[6].starts_with("no drift"), "{table}");
@@ -199,4 +200,136 @@ fn help_states_the_rule() {
     let help = String::from_utf8(out).unwrap();
     assert!(help.contains("DRIFT when p < 0.01"), "{help}");
     assert!(help.contains("fork-per-job"), "{help}");
+}
+
+/// An SVG rect as (x0, y0, x1, y1).
+type Rect = (f64, f64, f64, f64);
+
+fn rects_filled(doc: &roxmltree::Document, colour: plotters::style::RGBColor) -> Vec<Rect> {
+    let hex = format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2);
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some(hex.as_str()))
+        .map(|n| {
+            let a = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            (a("x"), a("y"), a("x") + a("width"), a("y") + a("height"))
+        })
+        .collect()
+}
+
+fn intersects(a: Rect, b: Rect) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+fn vertices(n: &roxmltree::Node) -> Vec<(f64, f64)> {
+    n.attribute("points")
+        .unwrap()
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Runs `report` on both seed transcripts, a fork-per-job record and a pool
+/// record, with `--svg` and `--png`; returns the SVG text and the PNG path.
+fn plot_four_runs(dir: &std::path::Path) -> (String, PathBuf) {
+    let fork = dir.join("fork.json");
+    let fork_rec = record(&[&[0.2, 0.21, 0.2], &[0.2, 0.2, 0.21]]);
+    std::fs::write(&fork, serde_json::to_string(&fork_rec).unwrap()).unwrap();
+    let mut pool_rec = record(&[&[0.12, 0.13, 0.12, 0.125, 0.12, 0.13]]);
+    pool_rec.strategy = "pool/fork".into();
+    pool_rec.line_format = LineFormat::Pool {
+        workers: 2,
+        sleep: 0.001,
+    };
+    let pool = dir.join("pool.json");
+    std::fs::write(&pool, serde_json::to_string(&pool_rec).unwrap()).unwrap();
+    let (svg, png) = (dir.join("p.svg"), dir.join("p.png"));
+    report()
+        .arg(data("seed_sage_parallel_v2.txt"))
+        .arg(data("seed_ipython_pyparallel.txt"))
+        .args([&fork, &pool])
+        .arg("--svg")
+        .arg(&svg)
+        .arg("--png")
+        .arg(&png)
+        .assert()
+        .success();
+    (std::fs::read_to_string(&svg).unwrap(), png)
+}
+
+#[test]
+fn plot_has_a_panel_per_strategy_legends_outside_and_a_path_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, png) = plot_four_runs(dir.path());
+    let doc = roxmltree::Document::parse(&text).expect("valid XML");
+
+    // Two panels (fork per job, pools), each with its legend box, and no
+    // legend box touches any plotting area.
+    let plots = rects_filled(&doc, report::plot::PLOT_BG);
+    let legends = rects_filled(&doc, report::plot::LEGEND_BG);
+    assert_eq!((plots.len(), legends.len()), (2, 2), "{plots:?} {legends:?}");
+    for l in &legends {
+        assert!(
+            plots.iter().all(|p| !intersects(*l, *p)),
+            "legend {l:?} over a plot {plots:?}"
+        );
+    }
+
+    // Every run has its own path (width 2) in its own colour, inside its
+    // panel's plotting area: the two transcripts solid (one polyline, one
+    // vertex per chunk), the two records dashed (several pieces).
+    let data_lines: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+        .collect();
+    let mut colours: Vec<&str> = data_lines.iter().map(|n| n.attribute("stroke").unwrap()).collect();
+    colours.dedup();
+    assert_eq!(colours.len(), 4, "{colours:?}");
+    let pieces: Vec<Vec<_>> = colours
+        .iter()
+        .map(|c| data_lines.iter().filter(|n| n.attribute("stroke") == Some(c)).collect())
+        .collect();
+    assert_eq!((vertices(pieces[0][0]).len(), vertices(pieces[1][0]).len()), (30, 50));
+    assert_eq!((pieces[0].len(), pieces[1].len()), (1, 1), "transcripts are solid");
+    assert!(pieces[2].len() > 2 && pieces[3].len() > 2, "records are dashed");
+    for (k, run) in pieces.iter().enumerate() {
+        let p = if k == 3 { plots[1] } else { plots[0] };
+        for (x, y) in run.iter().flat_map(|n| vertices(n)) {
+            assert!(
+                x >= p.0 - 1.0 && x <= p.2 + 1.0 && y >= p.1 - 1.0 && y <= p.3 + 1.0,
+                "{k}: {x},{y}"
+            );
+        }
+    }
+
+    // The verdict is in each legend entry.
+    let labels: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    let entry = |needle: &str| labels.iter().find(|t| t.contains(needle)).copied().unwrap_or("");
+    let sage = entry("seed_sage_parallel_v2.txt:1-59");
+    assert!(sage.ends_with("| DRIFT (slope +27.0 %, p=1.3e-14)"), "{labels:?}");
+    assert!(entry("fork.json").contains("| no drift (slope"), "{labels:?}");
+    png_matches(&png, &doc, colours[0]);
+}
+
+/// The PNG has the SVG's size and shows the run drawn in `colour` (`#RRGGBB`).
+fn png_matches(png: &std::path::Path, svg: &roxmltree::Document, colour: &str) {
+    let decoder = png::Decoder::new(std::fs::File::open(png).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let root = svg.root_element();
+    assert_eq!(info.width.to_string(), root.attribute("width").unwrap());
+    assert_eq!(info.height.to_string(), root.attribute("height").unwrap());
+    let hex = colour.trim_start_matches('#');
+    let rgb: Vec<u8> = (0..3)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert!(buf.chunks(3).filter(|px| *px == rgb.as_slice()).count() > 100);
 }

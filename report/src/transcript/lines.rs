@@ -1,0 +1,282 @@
+//! One line of a transcript, recognised: a chunk line of one of the
+//! originals' families (ORIGINALS.md), a header they print, or one of the
+//! marks a terminal or a Markdown document leaves around a session (shell
+//! prompt, interpreter banner, `sage:`/`In [N]:`/`>>>` prompt, heading, fence).
+
+use regex::{Captures, Regex};
+use std::sync::OnceLock;
+
+/// The line family of a chunk line.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Family {
+    /// `@para sleep`, label `ncpus` (@parallel) or `maxworkers` (executor).
+    Para(String),
+    Pool,
+    RealField(u32),
+    /// test_parallel_spawn_sleep.sage: one line per call.
+    SpawnPerCall,
+}
+
+/// A chunk line: `calls` calls that took `wall` seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct ChunkLine {
+    pub family: Family,
+    pub ncpus: usize,
+    /// `None` for RealField.
+    pub sleep: Option<f64>,
+    pub calls: u64,
+    pub wall: f64,
+    pub cost_per_job: f64,
+}
+
+/// Which interpreter a shell command or a banner starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Interp {
+    Sage,
+    IPython,
+    Python,
+}
+
+/// The prompt a line starts with: `sage:`, `In [N]:` or `>>>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PromptStyle {
+    Sage,
+    IPython,
+    Python,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Line {
+    Chunk(ChunkLine),
+    /// The spawn script's ` Cost/ncpus is ...` line, which ends a call's line.
+    SpawnCost(f64),
+    /// `Wall time: ...`: the end of a `%time bar()`.
+    WallTime,
+    /// `Using ncpus=N ...` / `Using maxworkers=N ...`: the start of a bar().
+    Using {
+        executor: bool,
+    },
+    StartMethod(String),
+    /// test_openmp_sleep.c's only line.
+    OpenMp(usize),
+    /// `$ sage`, `% python3 test_pool_fork_sleep.py`: a new interpreter.
+    Shell {
+        interp: Interp,
+        script: Option<String>,
+    },
+    /// The first line(s) an interpreter prints.
+    Banner(Interp),
+    /// `number` is IPython's `N`; `script` what the input loads or imports.
+    Prompt {
+        style: PromptStyle,
+        number: Option<u32>,
+        script: Option<String>,
+    },
+    /// A Markdown heading (outside a fenced block).
+    Heading,
+    /// A Markdown code fence (```` ``` ```` or `~~~`).
+    Fence,
+    Other,
+}
+
+struct Patterns {
+    para: Regex,
+    pool: Regex,
+    real_field: Regex,
+    spawn: Regex,
+    spawn_cost: Regex,
+    using: Regex,
+    start_method: Regex,
+    openmp: Regex,
+    shell: Regex,
+    banner: Regex,
+    prompt: Regex,
+    script: Regex,
+    import: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| {
+        let re = |s: &str| Regex::new(s).expect("valid pattern");
+        const NUM: &str = r"(-?\d+\.\d+)";
+        Patterns {
+            para: re(&format!(
+                r"^{NUM}s per (\d+) x (\d+) @para sleep\({NUM}\)\. Cost/(ncpus|maxworkers)/calls is {NUM}s\.$"
+            )),
+            pool: re(&format!(
+                r"^{NUM}s per (\d+) x (\d+) sleep\({NUM}\)\. Cost/maxworkers/calls is {NUM}s\.$"
+            )),
+            real_field: re(&format!(
+                r"^{NUM}s per (\d+) x (\d+) RealField\((\d+)\)\.sin\(\)\. Cost/ncpus/calls is {NUM}s\.$"
+            )),
+            spawn: re(&format!(
+                r"^Now spawning @parallelized sleep\({NUM}\) on (\d+) workers\.\s+{NUM}s\.$"
+            )),
+            spawn_cost: re(&format!(r"^Cost/ncpus is {NUM}s\.$")),
+            using: re(r"^Using (?:ncpus|maxworkers)=\d+ (parallel decorated function|as max_workers for ProcessPoolExecutor)$"),
+            start_method: re(r"^Setting multiprocessing start method to '(\w+)'$"),
+            openmp: re(r"^I am set up to use (\d+) threads\.$"),
+            // A shell prompt (`$`, `%` or `#`, after an optional `(venv)` and
+            // `user@host dir` or `~/dir`) then the interpreter, then its arguments.
+            shell: re(r"^(?:\(\S+\)\s*)?(?:\S*[@:~/.-]\S*(?:\s\S+)?\s?)?[$%#]\s+(sage|ipython\d*|python[\d.]*)(?:\s+(.*))?$"),
+            banner: re(r"SageMath version \d|^IPython \d+\.\d+.* -- An enhanced Interactive Python|^Python \d+\.\d+\.\d+\S* \("),
+            prompt: re(r"^(?:(sage:)|In \[(\d+)\]:|(>>>))(?:\s(.*))?$"),
+            script: re(r#"(?:\b(?:load|attach)\(\s*|\bexec\(\s*open\(\s*)["']([^"']+)["']|%run\s+(?:-\S+\s+)*(\S+)"#),
+            import: re(r"^(?:from\s+([\w.]+)\s+import\s+(.*)|import\s+([\w.]+))"),
+        }
+    })
+}
+
+/// Classifies one line; `in_fence` tells whether it is inside a fenced block
+/// of a Markdown document (where `#` starts a comment, not a heading).
+pub(super) fn classify(raw: &str, in_fence: bool) -> Line {
+    let line = raw.trim();
+    if line.starts_with("```") || line.starts_with("~~~") {
+        return Line::Fence;
+    }
+    if !in_fence && is_heading(line) {
+        return Line::Heading;
+    }
+    if let Some(chunk) = chunk(line) {
+        return Line::Chunk(chunk);
+    }
+    header(line)
+        .or_else(|| prompt(line))
+        .or_else(|| shell(line))
+        .unwrap_or(Line::Other)
+}
+
+fn is_heading(line: &str) -> bool {
+    let hashes = line.bytes().take_while(|&b| b == b'#').count();
+    (1..=6).contains(&hashes) && line[hashes..].starts_with(' ')
+}
+
+fn num(c: &Captures, k: usize) -> f64 {
+    c[k].parse().unwrap_or(f64::NAN)
+}
+
+fn int(c: &Captures, k: usize) -> u64 {
+    c[k].parse().unwrap_or(0)
+}
+
+/// A chunk line of any family; a chunk of 0 calls is no chunk.
+fn chunk(line: &str) -> Option<ChunkLine> {
+    let p = patterns();
+    let make = |family, c: &Captures, sleep, cost: usize| ChunkLine {
+        family,
+        ncpus: int(c, 3) as usize,
+        sleep,
+        calls: int(c, 2),
+        wall: num(c, 1),
+        cost_per_job: num(c, cost),
+    };
+    let found = if let Some(c) = p.para.captures(line) {
+        make(Family::Para(c[5].to_string()), &c, Some(num(&c, 4)), 6)
+    } else if let Some(c) = p.pool.captures(line) {
+        make(Family::Pool, &c, Some(num(&c, 4)), 5)
+    } else if let Some(c) = p.real_field.captures(line) {
+        make(Family::RealField(int(&c, 4) as u32), &c, None, 5)
+    } else if let Some(c) = p.spawn.captures(line) {
+        // One call per line: a "chunk" of 1 call. The cost is the original's
+        // formula `(delta - T)/ncpus`, replaced by the printed figure when
+        // the ` Cost/ncpus is` line follows.
+        let (t, workers, delta) = (num(&c, 1), int(&c, 2) as usize, num(&c, 3));
+        ChunkLine {
+            family: Family::SpawnPerCall,
+            ncpus: workers,
+            sleep: Some(t),
+            calls: 1,
+            wall: delta,
+            cost_per_job: (delta - t) / workers.max(1) as f64,
+        }
+    } else {
+        return None;
+    };
+    (found.calls > 0).then_some(found)
+}
+
+/// The lines the originals print besides chunk lines.
+fn header(line: &str) -> Option<Line> {
+    let p = patterns();
+    if line.starts_with("Wall time:") {
+        Some(Line::WallTime)
+    } else if let Some(c) = p.using.captures(line) {
+        Some(Line::Using {
+            executor: c[1].contains("Executor"),
+        })
+    } else if let Some(c) = p.spawn_cost.captures(line) {
+        Some(Line::SpawnCost(num(&c, 1)))
+    } else if let Some(c) = p.start_method.captures(line) {
+        Some(Line::StartMethod(c[1].to_string()))
+    } else if let Some(c) = p.openmp.captures(line) {
+        Some(Line::OpenMp(int(&c, 1) as usize))
+    } else if let Some(m) = p.banner.find(line) {
+        let interp = match m.as_str() {
+            s if s.starts_with("SageMath") => Interp::Sage,
+            s if s.starts_with("IPython") => Interp::IPython,
+            _ => Interp::Python,
+        };
+        Some(Line::Banner(interp))
+    } else {
+        None
+    }
+}
+
+fn prompt(line: &str) -> Option<Line> {
+    let c = patterns().prompt.captures(line)?;
+    let style = if c.get(1).is_some() {
+        PromptStyle::Sage
+    } else if c.get(3).is_some() {
+        PromptStyle::Python
+    } else {
+        PromptStyle::IPython
+    };
+    Some(Line::Prompt {
+        style,
+        number: c.get(2).and_then(|n| n.as_str().parse().ok()),
+        script: c.get(4).and_then(|input| script(input.as_str())),
+    })
+}
+
+fn shell(line: &str) -> Option<Line> {
+    let c = patterns().shell.captures(line)?;
+    let interp = match &c[1] {
+        "sage" => Interp::Sage,
+        s if s.starts_with("ipython") => Interp::IPython,
+        _ => Interp::Python,
+    };
+    let script = c.get(2).and_then(|args| {
+        args.as_str()
+            .split_whitespace()
+            .find(|a| a.ends_with(".py") || a.ends_with(".sage"))
+            .map(str::to_string)
+    });
+    Some(Line::Shell { interp, script })
+}
+
+/// The script a prompt's input loads: `load("x.sage")`, `attach(...)`,
+/// `%run x.py`, `exec(open("x.py")...)`, or an import of a module that is
+/// one of the test scripts. Only imports of `bar` (or `*`) or of a `test_...`
+/// module count: `import os` in the middle of a session loads no experiment.
+fn script(input: &str) -> Option<String> {
+    let p = patterns();
+    if let Some(c) = p.script.captures(input) {
+        return c.get(1).or(c.get(2)).map(|m| m.as_str().to_string());
+    }
+    let c = p.import.captures(input.trim())?;
+    let module = c.get(1).or(c.get(3))?.as_str();
+    let names = c.get(2).map_or("", |m| m.as_str());
+    let experiment = module.rsplit('.').next().is_some_and(|m| m.starts_with("test"))
+        || names.split([',', ' ']).any(|n| n == "bar" || n == "*");
+    experiment.then(|| module.to_string())
+}
+
+/// `dir/test_x.sage` → `test_x`: a script loaded as a file and imported as a
+/// module is the same script.
+pub(super) fn stem(script: &str) -> &str {
+    let name = script.rsplit(['/', '\\']).next().unwrap_or(script);
+    name.strip_suffix(".py")
+        .or_else(|| name.strip_suffix(".sage"))
+        .unwrap_or(name)
+}

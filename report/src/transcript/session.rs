@@ -1,0 +1,121 @@
+//! One interpreter session of a transcript, and the marks that end it.
+//!
+//! A pasted issue often holds several sessions (the seed report has a Sage
+//! session with `test_parallel_sleep_v2.sage`, then an IPython session with
+//! the pure-Python `test_pyparallel_sleep.py`), each printing the same
+//! `Using ncpus=8 ...` header and chunk family. Reading them as one run would
+//! mix two experiments under one label and one verdict, so a new session
+//! starts at: a shell prompt starting `sage`/`ipython`/`python`, an
+//! interpreter banner, `In [N]:` numbering going back (`In [1]:` again), a
+//! change of prompt style (`sage:` vs `In [N]:` vs `>>>`), a `load(...)` or
+//! import of a different script, and a Markdown heading between transcripts.
+//! (A different header, family, `ncpus` or `sleep(T)` starts a new run within
+//! the session: see the builder.)
+
+use super::lines::{stem, Family, Interp, Line, PromptStyle};
+
+/// What is known of the current session.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Session {
+    /// A `sage:` prompt, the Sage banner, `$ sage` or a `.sage` script.
+    sage: bool,
+    prompt: Option<PromptStyle>,
+    last_in: Option<u32>,
+    /// The script loaded or imported (as written).
+    script: Option<String>,
+    start_method: Option<String>,
+    executor: bool,
+    openmp: bool,
+    /// A prompt or an original's line was seen: a banner or a shell command
+    /// now starts another session (before that, `$ ipython` and the banners
+    /// it prints are one start).
+    active: bool,
+}
+
+impl Session {
+    /// Whether `line` ends this session and starts another.
+    pub fn ends_at(&self, line: &Line) -> bool {
+        match line {
+            Line::Shell { .. } | Line::Banner(_) | Line::Heading => self.active,
+            Line::Prompt { style, number, script } => {
+                let other_style = self.prompt.is_some_and(|p| p != *style);
+                let renumbered = matches!((number, self.last_in), (Some(n), Some(last)) if *n <= last);
+                let other_script = match (script, &self.script) {
+                    (Some(new), Some(old)) => stem(new) != stem(old),
+                    _ => false,
+                };
+                other_style || renumbered || other_script
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes in what `line` says about the session.
+    pub fn note(&mut self, line: &Line) {
+        match line {
+            Line::Shell { interp, script } => {
+                self.sage |= *interp == Interp::Sage;
+                self.set_script(script);
+            }
+            Line::Banner(interp) => self.sage |= *interp == Interp::Sage,
+            Line::Prompt { style, number, script } => {
+                self.active = true;
+                self.sage |= *style == PromptStyle::Sage;
+                self.prompt = Some(*style);
+                self.last_in = number.or(self.last_in);
+                self.set_script(script);
+            }
+            Line::Using { executor } => {
+                self.active = true;
+                self.executor |= executor;
+            }
+            Line::StartMethod(method) => {
+                self.active = true;
+                self.start_method = Some(method.clone());
+            }
+            Line::OpenMp(_) => {
+                self.active = true;
+                self.openmp = true;
+            }
+            Line::Chunk(_) | Line::WallTime | Line::SpawnCost(_) => self.active = true,
+            Line::Heading | Line::Fence | Line::Other => {}
+        }
+    }
+
+    fn set_script(&mut self, script: &Option<String>) {
+        if let Some(s) = script {
+            self.sage |= s.ends_with(".sage");
+            self.script = Some(s.clone());
+        }
+    }
+
+    /// What tells one mechanism from another within a session (start
+    /// method, executor, OpenMP): a change of it starts a new run. The Sage
+    /// or script part of the label only gets more precise as the session
+    /// goes on, so it does not.
+    pub fn mechanism(&self) -> (Option<String>, bool, bool) {
+        (self.start_method.clone(), self.executor, self.openmp)
+    }
+
+    /// The strategy label of a chunk line of `family` in this session. For
+    /// the @para family the script tells Sage's real `@parallel`
+    /// (`test_parallel_sleep*.sage`) from E. Costa's pure-Python emulation
+    /// (`test_pyparallel_sleep.py`), which print the very same lines.
+    pub fn strategy(&self, family: &Family) -> String {
+        let method = self.start_method.as_deref();
+        match family {
+            Family::Para(label) if label == "maxworkers" || self.executor => {
+                format!("ProcessPoolExecutor/{}", method.unwrap_or("fork"))
+            }
+            Family::Para(_) if self.openmp => "OpenMP thread team".into(),
+            Family::Para(_) if self.script.as_deref().is_some_and(|s| stem(s).contains("pyparallel")) => {
+                "fork-per-job (pure-Python @parallel emulation)".into()
+            }
+            Family::Para(_) if self.sage => "fork-per-job (Sage @parallel)".into(),
+            Family::Para(_) => "fork-per-job (@parallel)".into(),
+            Family::Pool => format!("pool/{}", method.unwrap_or("?")),
+            Family::RealField(p) => format!("pool/{} RealField({p})", method.unwrap_or("?")),
+            Family::SpawnPerCall => "pool-per-call/spawn (Sage @parallel p_iter=multiprocessing)".into(),
+        }
+    }
+}

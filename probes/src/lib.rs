@@ -1,10 +1,16 @@
 //! The suite's mechanism probes: what the parent carries and what grows in
 //! it, kept apart from the timing (`timing`) and the statistics (`drift`).
 //!
+//! - [`churn`]: `--map-churn N`, the address-space growth control;
+//! - [`ballast`]: `--ballast-mb`, the weight of a Python or Sage parent;
+//! - [`hygiene`]: fd and child counts, the baseline every call returns to;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
 //!   and Mach ports on macOS) read after every chunk.
 
+pub mod ballast;
+pub mod churn;
+pub mod hygiene;
 pub mod resources;
 
 pub use resources::{Reading, Sampler};

@@ -324,7 +324,7 @@ impl Pool {
 
     /// Called when a signal interrupts the wait for results: `true` makes
     /// `map` return [`PoolError::Interrupted`] (for example
-    /// `|| timing::signals::interrupted().is_some()`); without it the wait
+    /// `|| cli::signals::interrupted().is_some()`); without it the wait
     /// goes on.
     pub fn set_interrupt_check(&mut self, check: fn() -> bool) {
         self.interrupt = Some(check);

@@ -1,9 +1,9 @@
 //! Pool behaviour for each start method, run single-threaded by our own main
 //! (the workers are this test binary started again).
 
+use probes::hygiene::{children, open_fds, Children};
 use procpool::{diag, Job, Pool, PoolError, Sabotage, StartMethod, WorkerFault};
 use std::sync::atomic::Ordering;
-use timing::hygiene::{children, open_fds, Children};
 
 /// Input: a u64 `a` and a command byte. Output: `a*a` as u64.
 fn square(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {

@@ -2,10 +2,10 @@
 //! JSON records of this suite and transcripts of the originals.
 
 use clap::Parser;
+use cli::sink::Sink;
 use report::{load, markdown, plot, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use timing::sink::Sink;
 
 /// Tables and plots the runs of the suite and of the originals, with a drift verdict for each.
 ///
@@ -17,7 +17,7 @@ use timing::sink::Sink;
 /// Markdown document is one run per interpreter session (a shell prompt, banner, `In [1]:`
 /// again, another prompt style, script or header, a heading); each bar() in it is one repeat.
 #[derive(Parser, Debug)]
-#[command(version, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
+#[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// JSON records and/or transcripts.
     #[arg(required = true)]
@@ -39,7 +39,7 @@ struct Cli {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -48,7 +48,7 @@ fn run() -> anyhow::Result<ExitCode> {
             "error: --pairs needs an even number of inputs (ORIGINAL PORT ...), got {}",
             cli.inputs.len()
         );
-        return Ok(ExitCode::from(timing::cli::EXIT_USAGE));
+        return Ok(ExitCode::from(cli::args::EXIT_USAGE));
     }
     // Checked before any input is read, as --json of the binaries.
     let sink = |flag, path: &Option<PathBuf>| path.as_deref().map(|p| Sink::new(flag, p)).transpose();
@@ -61,7 +61,7 @@ fn run() -> anyhow::Result<ExitCode> {
         (Ok(m), Ok(s), Ok(p)) => (m, s, p),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("report: {e}");
-            return Ok(ExitCode::from(timing::cli::EXIT_USAGE));
+            return Ok(ExitCode::from(cli::args::EXIT_USAGE));
         }
     };
     let mut per_input: Vec<Vec<Run>> = Vec::new();
@@ -83,7 +83,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match &markdown {
         Some(sink) => sink.write(text.as_bytes())?,
         // A closed stdout (`report ... | head -1`) ends quietly, exit 0.
-        None => timing::out!("{text}"),
+        None => cli::out!("{text}"),
     }
     if let Some(sink) = &svg {
         sink.write(figure.svg()?.as_bytes())?;
@@ -91,9 +91,9 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(sink) = &png {
         sink.write(&figure.png()?)?;
     }
-    if let Some(e) = timing::output::error() {
+    if let Some(e) = cli::output::error() {
         eprintln!("report: standard output: {e}");
-        return Ok(ExitCode::from(timing::cli::EXIT_FAILURE));
+        return Ok(ExitCode::from(cli::args::EXIT_FAILURE));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("report: {e:#}");
-            ExitCode::from(timing::cli::EXIT_FAILURE)
+            ExitCode::from(cli::args::EXIT_FAILURE)
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `report`'s outputs follow the suite's rules (issue 11): a closed stdout
-//! ends it quietly, `--markdown` / `--svg` go through `timing::sink`
+//! ends it quietly, `--markdown` / `--svg` go through `cli::sink`
 //! (symlinks followed, devices written through, checked before any input is
 //! read).
 

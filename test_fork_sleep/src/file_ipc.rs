@@ -135,7 +135,7 @@ impl CallDir {
         let out = self.file(pid, "out");
         if let Ok(text) = std::fs::read(&out) {
             // Through timing's stdout: a closed pipe stops the run quietly.
-            timing::output::bytes(&text);
+            cli::output::bytes(&text);
             let _ = std::fs::remove_file(&out);
         }
         data

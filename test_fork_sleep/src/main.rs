@@ -14,18 +14,20 @@ use anyhow::Context;
 use child::Fault;
 use childpid::{ChildPid, Forked};
 use clap::{Parser, ValueEnum};
+use cli::args::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
+use cli::{outln, signals};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{wait, WaitStatus};
 use nix::unistd::pipe;
+use probes::ballast::Ballast;
+use probes::churn::MapChurn;
+use probes::hygiene;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use timing::ballast::Ballast;
-use timing::churn::MapChurn;
-use timing::cli::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
-use timing::{hygiene, outln, signals, CallIndex, Experiment, LineFormat, Outcome};
+use timing::{CallIndex, Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Fork one child per job, at most NCPUS alive, as SageMath's @parallel does.";
 
@@ -61,7 +63,7 @@ enum Ipc {
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = timing::cli::after_help(),
+    after_help = cli::args::after_help(),
     allow_negative_numbers = true
 )]
 struct Cli {
@@ -124,7 +126,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return Ok(code),
     };
@@ -163,7 +165,7 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    if let Err(e) = timing::limits::ensure_open_files("--ncpus", cli.ncpus) {
+    if let Err(e) = cli::limits::ensure_open_files("--ncpus", cli.ncpus) {
         eprintln!("test_fork_sleep: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }

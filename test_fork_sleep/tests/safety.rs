@@ -110,9 +110,11 @@ fn json_dash_writes_the_record_to_stdout_after_the_lines() {
     assert_eq!(r.code, 0, "{}", r.err);
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
-    // Header, one chunk, the %time block (3 lines), the verdict: then the record.
-    assert_eq!(start, 6, "{}", r.out);
+    // Header, one chunk, the %time block (3 lines), the verdict and its
+    // attribution: then the record.
+    assert_eq!(start, 7, "{}", r.out);
     assert!(lines[5].starts_with("Drift verdict (extra): "), "{}", lines[5]);
+    assert_eq!(lines[6], "Drift attribution (extra): none (too few chunks)");
     let v: serde_json::Value = serde_json::from_str(&lines[start..].join("\n")).unwrap();
     assert_eq!(v["tool"], "test_fork_sleep");
     assert_eq!(v["repeats"][0]["calls"], 100);
@@ -140,7 +142,7 @@ fn json_on_a_full_device_is_exit_1_with_one_line_and_the_lines_kept() {
         r.err,
         "test_fork_sleep: --json /dev/full: No space left on device (os error 28)\n"
     );
-    assert_eq!(r.out.lines().count(), 6, "{}", r.out);
+    assert_eq!(r.out.lines().count(), 7, "{}", r.out);
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
 }
@@ -219,7 +221,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
 #[test]
 fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let _g = lock();
-    let phys_mb = timing::ballast::physical_memory().unwrap() >> 20;
+    let phys_mb = probes::ballast::physical_memory().unwrap() >> 20;
     if phys_mb < 65536 {
         let r = run(&["--ballast-mb", "65536", "--numcalls", "1"]);
         assert_eq!(r.code, 2);

@@ -11,15 +11,16 @@
 //! - [`Mode::PerCall`]: `test_parallel_spawn_sleep.sage`, Sage's
 //!   `p_iter='multiprocessing'`, a **new** spawned pool for every call.
 
+use cli::args::EXIT_USAGE;
+use cli::{outln, signals};
+use probes::churn::MapChurn;
 use procpool::{Job, Pool, PoolError, StartMethod};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use timing::churn::MapChurn;
-use timing::cli::EXIT_USAGE;
 use timing::pyfmt::py_list;
-use timing::{outln, signals, CallIndex, Experiment, LineFormat, Outcome};
+use timing::{CallIndex, Experiment, LineFormat, Outcome};
 
 /// Size of a job's payload: `a` (u64), the sleep in ns (u64), check, command.
 pub const JOB_LEN: usize = 18;
@@ -201,7 +202,7 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    if let Err(e) = timing::limits::ensure_open_files("--maxworkers", s.workers as u64) {
+    if let Err(e) = cli::limits::ensure_open_files("--maxworkers", s.workers as u64) {
         eprintln!("{}: {e}", s.tool);
         return Ok(ExitCode::from(EXIT_USAGE));
     }

@@ -6,10 +6,10 @@
 //! pool is `procpool`, with the real start mechanisms (`--start`).
 
 use clap::{Parser, ValueEnum};
+use cli::args::{int_in, seconds, EXIT_FAILURE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use test_pool_sleep::{parse_inject, Command, Mode, Settings};
-use timing::cli::{int_in, seconds, EXIT_FAILURE};
 
 const ABOUT: &str = "A pool of long-lived workers (fork or forkserver), mapped over again and again.";
 
@@ -48,7 +48,7 @@ enum Api {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
+#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// Calls of pool.map per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return Ok(code),
     };

@@ -13,6 +13,8 @@
 //! can be compared and drift seen across `--repeat`.
 
 use clap::{Parser, ValueEnum};
+use cli::args::{int_in, EXIT_FAILURE, EXIT_USAGE};
+use cli::{outln, signals};
 use procpool::{Pool, PoolError, StartMethod};
 use rug::Float;
 use std::path::PathBuf;
@@ -20,8 +22,7 @@ use std::process::ExitCode;
 use test_rf_pool::{
     encode_job, hex_list, parse_data, parse_inject, sage_list, Command, JOBS, JOB_LEN, MAX_PRECISION, MIN_PRECISION,
 };
-use timing::cli::{int_in, EXIT_FAILURE, EXIT_USAGE};
-use timing::{outln, signals, Experiment, LineFormat, Outcome};
+use timing::{Experiment, LineFormat, Outcome};
 
 const TOOL: &str = "test_rf_pool";
 
@@ -84,7 +85,7 @@ fn data_list(s: &str) -> Result<DataList, String> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
+#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// multiprocessing start method of the pool.
     #[arg(long, value_enum, default_value_t = Start::Fork)]
@@ -167,7 +168,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return Ok(code),
     };
@@ -207,7 +208,7 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    if let Err(e) = timing::limits::ensure_open_files("--ncpus", s.ncpus as u64) {
+    if let Err(e) = cli::limits::ensure_open_files("--ncpus", s.ncpus as u64) {
         eprintln!("{TOOL}: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
@@ -248,7 +249,7 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
     // The parent's copies of the results, parsed after every call as
     // pickle.loads does in the original.
     let mut results: Vec<Float> = (0..s.ncpus).map(|_| Float::new(s.precision)).collect();
-    let fds = timing::hygiene::open_fds();
+    let fds = probes::hygiene::open_fds();
     {
         // `with mp.Pool(processes=ncpus) as pool:` — closed (workers reaped)
         // before the results are printed.
@@ -270,8 +271,8 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
         })?;
     }
     // Hygiene: the closed pool leaves no fd, zombie or live child behind.
-    let (fds_after, kids) = (timing::hygiene::open_fds(), timing::hygiene::children());
-    if fds_after != fds || kids != timing::hygiene::Children::None {
+    let (fds_after, kids) = (probes::hygiene::open_fds(), probes::hygiene::children());
+    if fds_after != fds || kids != probes::hygiene::Children::None {
         return Err(Outcome::Failed(format!(
             "the closed pool left {} fds open (before {fds}) and children {kids:?}",
             fds_after

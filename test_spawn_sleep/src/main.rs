@@ -7,10 +7,10 @@
 //! call).
 
 use clap::Parser;
+use cli::args::{int_in, seconds, EXIT_FAILURE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use test_pool_sleep::{parse_inject, Command, Mode, Settings};
-use timing::cli::{int_in, seconds, EXIT_FAILURE};
 
 const ABOUT: &str = "A pool of spawned workers (fresh processes), once per bar() or, with --per-call, per call.";
 
@@ -31,7 +31,7 @@ lines; with --per-call the original's per-call lines; IPython's %time block);
 extra information is on lines labelled (extra).";
 
 #[derive(Parser, Debug)]
-#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = timing::cli::after_help(), allow_negative_numbers = true)]
+#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
     /// Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).
     #[arg(long, value_name = "N", value_parser = int_in::<1, 100_000_000>)]
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return Ok(code),
     };

@@ -7,16 +7,17 @@ mod team;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use cli::args::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
+use cli::{outln, signals};
 use nix::sys::signal::Signal;
+use probes::churn::MapChurn;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use timing::churn::MapChurn;
-use timing::cli::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
-use timing::{outln, signals, Experiment, LineFormat, Outcome};
+use timing::{Experiment, LineFormat, Outcome};
 
 const ABOUT: &str = "Run NCPUS sleeps per call on a team of threads, as test_openmp_sleep.c does.";
 
@@ -52,7 +53,7 @@ enum Runtime {
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = timing::cli::after_help(),
+    after_help = cli::args::after_help(),
     allow_negative_numbers = true
 )]
 struct Cli {
@@ -116,7 +117,7 @@ fn resolve_ncpus(flag: Option<u64>, env: Option<std::ffi::OsString>) -> Result<u
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match timing::cli::parse::<Cli>() {
+    let cli = match cli::args::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return Ok(code),
     };

@@ -78,7 +78,7 @@ impl Experiment {
         body(&mut Bar { exp: self })?;
         let totals = Snapshot::now().since(&start);
         for l in time_block(&totals) {
-            crate::outln!("{l}");
+            cli::outln!("{l}");
         }
         self.current().totals = Some(totals);
         Ok(())
@@ -97,20 +97,20 @@ impl Experiment {
     /// were lost.
     pub fn finish(mut self, outcome: &Outcome) -> Result<RunRecord, RecordError> {
         match outcome {
-            Outcome::Completed => self.record.interrupted = crate::output::closed(),
+            Outcome::Completed => self.record.interrupted = cli::output::closed(),
             Outcome::Interrupted(_) => self.record.interrupted = true,
             Outcome::Failed(why) => self.record.failure = Some(why.clone()),
         }
-        if let (Outcome::Interrupted(_), Some(e)) = (outcome, crate::output::error()) {
+        if let (Outcome::Interrupted(_), Some(e)) = (outcome, cli::output::error()) {
             self.record.failure = Some(format!("standard output: {e}"));
         }
         seal(&mut self.record);
         match (&self.record.verdict, outcome) {
             (_, Outcome::Failed(_)) | (None, _) => {}
             (Some(v), _) => {
-                crate::outln!("{}", crate::extra_lines::verdict_line(v));
+                cli::outln!("{}", crate::extra_lines::verdict_line(v));
                 if let Some(a) = &v.attribution {
-                    crate::outln!("{}", crate::extra_lines::attribution_line(a));
+                    cli::outln!("{}", crate::extra_lines::attribution_line(a));
                 }
             }
         }
@@ -140,11 +140,11 @@ impl Experiment {
     pub fn conclude(self, tool: &str, outcome: &Outcome, cleanup: &str) -> Result<ExitCode, RecordError> {
         let record = self.finish(outcome)?;
         Ok(match outcome {
-            Outcome::Completed | Outcome::Interrupted(libc::SIGPIPE) => match crate::output::error() {
+            Outcome::Completed | Outcome::Interrupted(libc::SIGPIPE) => match cli::output::error() {
                 None => ExitCode::SUCCESS,
                 Some(e) => {
                     eprintln!("{tool}: standard output: {e}; {cleanup}");
-                    ExitCode::from(crate::cli::EXIT_FAILURE)
+                    ExitCode::from(cli::args::EXIT_FAILURE)
                 }
             },
             Outcome::Interrupted(sig) => {
@@ -154,7 +154,7 @@ impl Experiment {
             }
             Outcome::Failed(why) => {
                 eprintln!("{tool}: {why}");
-                ExitCode::from(crate::cli::EXIT_FAILURE)
+                ExitCode::from(cli::args::EXIT_FAILURE)
             }
         })
     }
@@ -184,9 +184,9 @@ impl Bar<'_> {
                 self.exp.current().calls += 1;
             }
             let time = Snapshot::now().since(&start);
-            crate::outln!("{}", self.exp.line.chunk_line(time.wall, n));
+            cli::outln!("{}", self.exp.line.chunk_line(time.wall, n));
             let extra = extra().map(|(line, value)| {
-                crate::outln!("{line}");
+                cli::outln!("{line}");
                 value
             });
             self.push_chunk(n, time, extra);
@@ -209,12 +209,12 @@ impl Bar<'_> {
         mut after: impl FnMut(f64) -> String,
     ) -> Result<(), E> {
         for k in 0..numcalls {
-            crate::out!("{}", before());
+            cli::out!("{}", before());
             self.exp.resources.start_chunk();
             let start = Snapshot::now();
             call(CallIndex { chunk: k, call: k })?;
             let time = Snapshot::now().since(&start);
-            crate::outln!("{}", after(time.wall));
+            cli::outln!("{}", after(time.wall));
             self.exp.current().calls += 1;
             self.push_chunk(1, time, None);
         }

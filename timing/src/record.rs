@@ -3,8 +3,8 @@
 
 use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
-use crate::sink::{Sink, SinkError};
 use crate::system::SystemInfo;
+use cli::sink::{Sink, SinkError};
 use drift::{Attribution, Verdict};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -50,7 +50,7 @@ pub fn plan(soft: u64, hard: u64, need: u64) -> Plan {
 /// Descriptors a run with `children` concurrent children (`flag`: `--ncpus`
 /// or `--maxworkers`) needs, from the count open now.
 pub fn need(children: u64) -> u64 {
-    crate::hygiene::open_fds() as u64 + FDS_PER_CHILD * children + MARGIN
+    probes::hygiene::open_fds() as u64 + FDS_PER_CHILD * children + MARGIN
 }
 
 /// Makes room for `children` concurrent children before the run: raises the
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn need_grows_by_two_per_child_from_what_is_open() {
-        let open = crate::hygiene::open_fds() as u64;
+        let open = probes::hygiene::open_fds() as u64;
         let n = need(100);
         // Another test thread may open a file meanwhile: a small slack.
         assert!(

@@ -1,4 +1,4 @@
-//! `timing::sink`, the writer behind `--json` of every binary and `report`'s
+//! `cli::sink`, the writer behind `--json` of every binary and `report`'s
 //! `--markdown` / `--svg`: devices and FIFOs written through, symlinks
 //! followed, the umask respected, regular files replaced whole.
 //!
@@ -6,6 +6,7 @@
 //! process-wide, and a test that sets it must not change the mode of a file
 //! another test is creating.
 
+use cli::sink::Sink;
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 use std::fs;
@@ -14,7 +15,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use timing::sink::Sink;
 
 static UMASK: Mutex<()> = Mutex::new(());
 

@@ -7,7 +7,7 @@
 //! skipped; [`crate::signals::interrupted`] then reports `SIGPIPE`, so the
 //! interrupt checks every strategy already makes stop the run: children and
 //! workers killed and reaped, the record written with `"interrupted": true`,
-//! and [`crate::Experiment::conclude`] exits 0 with no message (the suite's
+//! and `timing::Experiment::conclude` exits 0 with no message (the suite's
 //! rule for a closed pipe, written down in the README). Any other write error
 //! (a full disk under `> file`) stops the run the same way but is reported:
 //! one line, exit 1.

@@ -3,10 +3,10 @@
 
 #[test]
 fn fd_count_sees_a_new_fd_and_no_children_at_start() {
-    let before = timing::hygiene::open_fds();
+    let before = probes::hygiene::open_fds();
     let f = std::fs::File::open("/dev/null").unwrap();
-    assert_eq!(timing::hygiene::open_fds(), before + 1);
+    assert_eq!(probes::hygiene::open_fds(), before + 1);
     drop(f);
-    assert_eq!(timing::hygiene::open_fds(), before);
-    assert_eq!(timing::hygiene::children(), timing::hygiene::Children::None);
+    assert_eq!(probes::hygiene::open_fds(), before);
+    assert_eq!(probes::hygiene::children(), probes::hygiene::Children::None);
 }

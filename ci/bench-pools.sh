@@ -17,7 +17,6 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p test_pool_sleep -p test_spawn_sleep
 cc -O2 -o "$work/native_pool" ci/bench/native_pool.c
 
-
 # Python's multiprocessing.Pool, the mechanism of test_pool_fork_sleep.py
 # (pool.map of maxworkers sleeps per call, chunks of 100), our own code.
 py_pool() {
@@ -58,23 +57,21 @@ for _ in 1 2 3; do
     done
   fi
 done
-declare -A cost
-for k in native fork forkserver spawn executor py_fork py_forkserver py_spawn; do
-  [ -s "$work/$k.txt" ] && cost[$k]=$(median <"$work/$k.txt") || cost[$k]=nan
-done
+# Median cost per job of contender $1 (bash 3.2 has no associative arrays).
+cost() { median_in "$work/$1.txt"; }
 percall=$(grep -o 'workers\. [0-9.]*s\.' "$work/percall.txt" | sed 's/workers\. //; s/s\.$//' | median_of)
-percall_cost=$(grep -o 'Cost/ncpus is -\?[0-9.]*s' "$work/percall.txt" | sed 's/.* is //; s/s$//' | median_of)
+percall_cost=$(grep -oE 'Cost/ncpus is -?[0-9.]*s' "$work/percall.txt" | sed 's/.* is //; s/s$//' | median_of)
+native=$(cost native)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0>0 && a!="nan") printf "%.2f", a/b; else print "-" }'; }
 echo "## Worker pools: median Cost/maxworkers/calls ($numcalls calls x $workers jobs, T=$T, 3 interleaved rounds)"
 echo
 echo "| contender | median cost/job (s) | / native pool | / Python Pool (same method) |"
 echo "|---|---|---|---|"
-row() { echo "| $1 | ${cost[$2]} | $(ratio "${cost[$2]}" "${cost[native]}") | ${3:--} |"; }
+row() { local c; c=$(cost "$2"); echo "| $1 | $c | $(ratio "$c" "$native") | ${3:--} |"; }
 row "native C pool (n forked workers, pipes)" native
-row "test_pool_sleep --start fork" fork "$(ratio "${cost[fork]}" "${cost[py_fork]}")"
-row "test_pool_sleep --start forkserver" forkserver "$(ratio "${cost[forkserver]}" "${cost[py_forkserver]}")"
-row "test_spawn_sleep (spawned pool)" spawn "$(ratio "${cost[spawn]}" "${cost[py_spawn]}")"
+row "test_pool_sleep --start fork" fork "$(ratio "$(cost fork)" "$(cost py_fork)")"
+row "test_pool_sleep --start forkserver" forkserver "$(ratio "$(cost forkserver)" "$(cost py_forkserver)")"
+row "test_spawn_sleep (spawned pool)" spawn "$(ratio "$(cost spawn)" "$(cost py_spawn)")"
 row "test_pool_sleep --api executor (fork)" executor
 row "Python multiprocessing.Pool, fork" py_fork
 row "Python multiprocessing.Pool, forkserver" py_forkserver

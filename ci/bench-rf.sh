@@ -50,24 +50,24 @@ s = time.perf_counter(); t.bar(numcalls=$numcalls); print(time.perf_counter() - 
   done
 done
 
-declare -A per_call
-for m in "${starts[@]}"; do
-  per_call[rs-$m]=$(median_of <"$work/rs-$m.txt" | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
-  if [ -n "$have_py" ]; then
-    per_call[py-$m]=$(grep -E '^[0-9.e-]+$' "$work/py-$m.txt" | median_of | awk -v n="$numcalls" '{printf "%.6f", $1/n}')
-  else
-    per_call[py-$m]=nan
-  fi
-done
+# per_call rs|py METHOD: median whole bar() / NUMCALLS of the Rust port or
+# of the Python original ("nan" when not run); bash 3.2 has no associative
+# arrays, so it is read from the transcripts each time.
+per_call() {
+  if [ "$1" = py ] && [ -z "$have_py" ]; then echo nan; return; fi
+  { grep -E '^[0-9.e-]+$' "$work/$1-$2.txt" || true; } | median_of | awk -v n="$numcalls" '{printf "%.6f", $1/n}'
+}
 
 echo "## RealField(100).sin() on a pool of 8: per-call cost (whole bar() / $numcalls calls, median of $rounds rounds)"
 echo
 echo "| start method | test_rf_pool (s/call) | Python original (s/call) | ratio Rust / Python fork |"
 echo "|---|---|---|---|"
+py_fork=$(per_call py fork)
 for m in "${starts[@]}"; do
-  ratio=$(awk -v a="${per_call[rs-$m]}" -v b="${per_call[py-fork]}" 'BEGIN { if (b+0>0) printf "%.3f", a/b; else print "-" }')
-  echo "| $m | ${per_call[rs-$m]} | ${per_call[py-$m]} | $ratio |"
+  rs=$(per_call rs "$m")
+  ratio=$(awk -v a="$rs" -v b="$py_fork" 'BEGIN { if (b+0>0) printf "%.3f", a/b; else print "-" }')
+  echo "| $m | $rs | $(per_call py "$m") | $ratio |"
 done
 echo
-awk -v a="${per_call[rs-fork]}" 'BEGIN { printf "Reference: real Sage, fork pool, 2-core Linux: 0.001200 s/call; test_rf_pool fork / that = %.3f (goal <= 0.333)\n", a/0.0012 }'
+awk -v a="$(per_call rs fork)" 'BEGIN { printf "Reference: real Sage, fork pool, 2-core Linux: 0.001200 s/call; test_rf_pool fork / that = %.3f (goal <= 0.333)\n", a/0.0012 }'
 [ -n "$have_py" ] || echo "(Python originals not run: set SAGE_PYTHON to a python that imports sage.rings.real_mpfr and ORIGINALS_DIR to a checkout of burnol-math/irwin)"

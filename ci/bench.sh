@@ -16,9 +16,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p test_fork_sleep
 cc -O2 -o "$work/native_fork" ci/bench/native_fork.c
 
-
 bin=target/release/test_fork_sleep
-declare -A cost
 # Interleave the runs (3 rounds) so that machine noise hits every contender alike.
 for round in 1 2 3; do
   "$work/native_fork" "$numcalls" "$ncpus" "$T" >>"$work/native.txt"
@@ -28,17 +26,17 @@ for round in 1 2 3; do
     python3 ci/bench/py_fork.py "$numcalls" "$ncpus" "$T" >>"$work/python.txt"
   fi
 done
-for k in native pipe file python; do
-  [ -s "$work/$k.txt" ] && cost[$k]=$(median <"$work/$k.txt") || cost[$k]=nan
-done
+# Median cost per job of contender $1 (bash 3.2 has no associative arrays).
+cost() { median_in "$work/$1.txt"; }
 rss=$(grep -ho '"peak_rss_bytes": [0-9]*' "$work"/pipe*.json | awk '{if ($2>m) m=$2} END {printf "%.1f", m/1048576}')
 
 echo "## fork per job: median Cost/ncpus/calls ($numcalls calls x $ncpus jobs, T=$T, 3 interleaved rounds)"
 echo
 echo "| contender | median cost/job (s) | ratio to native |"
 echo "|---|---|---|"
+native=$(cost native)
 for k in native pipe file python; do
-  ratio=$(awk -v a="${cost[$k]}" -v b="${cost[native]}" 'BEGIN { if (b+0>0 && a!="nan") printf "%.2f", a/b; else print "-" }')
+  c=$(cost "$k")
   label=$k
   case $k in
     native) label="native C loop (same system calls)";;
@@ -46,12 +44,12 @@ for k in native pipe file python; do
     file) label="test_fork_sleep --ipc file";;
     python) label="Python emulation (py_fork.py)";;
   esac
-  echo "| $label | ${cost[$k]} | $ratio |"
+  echo "| $label | $c | $(ratio "$c" "$native") |"
 done
 echo
 echo "Parent peak RSS (test_fork_sleep --ipc pipe, no ballast): $rss MiB"
-awk -v p="${cost[pipe]}" -v py="${cost[python]}" 'BEGIN { if (py+0>0) printf "pipe / Python emulation: %.2f\n", p/py }'
+awk -v p="$(cost pipe)" -v py="$(cost python)" 'BEGIN { if (py+0>0) printf "pipe / Python emulation: %.2f\n", p/py }'
 
 for extra in ci/bench-*.sh; do
-  [ -x "$extra" ] && { echo; "$extra"; }
+  if [ -x "$extra" ]; then echo; "$extra"; fi
 done

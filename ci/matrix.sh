@@ -16,7 +16,7 @@ pkgs=()
 for p in test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool report; do
   have "$p" && pkgs+=(-p "$p")
 done
-cargo build --release -q "${pkgs[@]}"
+cargo build --release -q ${pkgs[@]+"${pkgs[@]}"}
 
 # run NAME BINARY ARGS...: one measured run, transcript and record in $out.
 run() {

@@ -1,38 +1,54 @@
 #!/usr/bin/env bash
 # Build prerequisites of the workspace: a Rust toolchain, a C compiler, and m4
 # (the bundled GMP/MPFR build of `rug`, used by test_rf_pool, runs m4).
-# Installs what it can (apt-get on Debian/Ubuntu; nothing is needed on macOS,
-# whose command line tools ship m4 and clang); otherwise says what to install.
+# Installs what it can (apt-get on Debian/Ubuntu); otherwise says exactly what
+# to run. On macOS the command line tools ship clang, m4 and make; without
+# them /usr/bin/cc and /usr/bin/m4 still exist, as stubs that open an install
+# dialog and fail, so `xcode-select -p` is what tells.
+# Bash 3.2 and BSD tools (ci/portability.sh checks it).
 set -euo pipefail
 
-need=()
 command -v cargo >/dev/null || { echo "ci/prereq.sh: install Rust (https://rustup.rs), then re-run" >&2; exit 1; }
-command -v cc >/dev/null || need+=(gcc)
-command -v m4 >/dev/null || need+=(m4)
-command -v make >/dev/null || need+=(make)
-[ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(uname -s)" = Darwin ]; then
-  echo "ci/prereq.sh: missing ${need[*]}: run 'xcode-select --install', then re-run" >&2
-  exit 1
-fi
-if command -v apt-get >/dev/null; then
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "ci/prereq.sh: missing ${need[*]}: run 'apt-get install ${need[*]}' as root, then re-run" >&2; exit 1; }
-    sudo=(sudo)
+  if ! xcode-select -p >/dev/null 2>&1; then
+    echo "ci/prereq.sh: the Xcode command line tools (clang, m4, make) are missing: run 'xcode-select --install', finish the installer, then re-run" >&2
+    exit 1
   fi
-  echo "ci/prereq.sh: installing ${need[*]} with apt-get"
+  if ! m4 --version </dev/null >/dev/null 2>&1; then
+    echo "ci/prereq.sh: m4 does not run although xcode-select -p gives $(xcode-select -p): run 'sudo xcode-select --reset' (or reinstall with 'xcode-select --install'), then re-run" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
+# A space-separated list rather than an array: under set -u an empty array
+# cannot be expanded by bash 3.2.
+need=
+command -v cc >/dev/null || need="$need gcc"
+command -v m4 >/dev/null || need="$need m4"
+command -v make >/dev/null || need="$need make"
+need=${need# }
+[ -z "$need" ] && exit 0
+
+if command -v apt-get >/dev/null; then
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "ci/prereq.sh: missing $need: run 'apt-get install $need' as root, then re-run" >&2
+    exit 1
+  fi
+  echo "ci/prereq.sh: installing $need with apt-get"
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
-    || { "${sudo[@]}" apt-get update -qq >/dev/null && "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null; }
+  # $need unquoted: one word per package.
+  # shellcheck disable=SC2086
+  as_root apt-get install -y -qq $need >/dev/null 2>&1 \
+    || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq $need >/dev/null; }
   exit 0
 fi
 # Neither macOS nor apt-get: say what to install (the exact line below is
 # what the issue of test_rf_pool asks for when m4 or the compiler is missing).
-if [[ " ${need[*]} " == *" m4 "* || " ${need[*]} " == *" gcc "* ]]; then
-  echo "install m4 (GNU m4) and a C compiler, then re-run" >&2
-else
-  echo "ci/prereq.sh: missing ${need[*]}: install it with your package manager, then re-run" >&2
-fi
+case " $need " in
+  *" m4 "* | *" gcc "*) echo "install m4 (GNU m4) and a C compiler, then re-run" >&2 ;;
+  *) echo "ci/prereq.sh: missing $need: install it with your package manager, then re-run" >&2 ;;
+esac
 exit 1

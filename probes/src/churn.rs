@@ -45,10 +45,7 @@ pub struct MapLimit {
 /// The system's limit on the mappings of one process.
 pub fn map_limit() -> MapLimit {
     if cfg!(target_os = "linux") {
-        if let Some(limit) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-        {
+        if let Some(limit) = crate::max_map_count() {
             return MapLimit {
                 limit,
                 source: "vm.max_map_count",
@@ -119,17 +116,21 @@ impl MapChurn {
                 what: lim.source,
             });
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         Ok(MapChurn {
             n_per_call,
-            page: usize::try_from(page).ok().filter(|&p| p > 0).unwrap_or(4096),
+            page: crate::page_size(),
             maps: Vec::with_capacity(usize::try_from(total).unwrap_or(0)),
         })
     }
 
     pub fn n_per_call(&self) -> u64 {
         self.n_per_call
+    }
+
+    /// Bytes of each mapping: the system's page size (16 KiB on Apple
+    /// Silicon), so that each mapping is one page and one map entry.
+    pub fn page_size(&self) -> usize {
+        self.page
     }
 
     /// Mappings added so far.
@@ -240,5 +241,18 @@ mod tests {
         drop(churn);
         let after = current_mappings().unwrap();
         assert!(after + 400 <= counts[5], "unmapped on drop: {after} vs {counts:?}");
+    }
+
+    #[test]
+    fn each_mapping_is_one_page_of_the_systems_size() {
+        let mut churn = MapChurn::new(2, 1).unwrap();
+        assert_eq!(churn.page_size(), crate::page_size());
+        churn.before_call().unwrap();
+        for p in &churn.maps {
+            assert_eq!(p.as_ptr() as usize % churn.page_size(), 0, "page-aligned");
+            // SAFETY: the mapping is one readable page from p (both are
+            // readable); its last byte is inside it.
+            std::hint::black_box(unsafe { p.as_ptr().add(churn.page_size() - 1).read_volatile() });
+        }
     }
 }

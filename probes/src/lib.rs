@@ -21,3 +21,16 @@ pub fn page_size() -> usize {
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(p).ok().filter(|&p| p > 0).unwrap_or(4096)
 }
+
+/// Linux `vm.max_map_count` (`/proc/sys/vm/max_map_count`); `None` where
+/// there is no such file (macOS, a Linux without /proc).
+pub fn max_map_count() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}

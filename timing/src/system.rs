@@ -16,6 +16,37 @@ pub struct SystemInfo {
     pub cpu_model: String,
     pub logical_cores: usize,
     pub physical_cores: usize,
+    // The fields below came later: `serde(default)` keeps older records
+    // readable (0 / null there means "not recorded").
+    /// Bytes per VM page (`sysconf(_SC_PAGESIZE)`): 16384 on Apple Silicon,
+    /// 4096 on most others. fork() copies page tables, so it is part of what
+    /// is measured.
+    #[serde(default)]
+    pub page_size: u64,
+    /// macOS build (`kern.osversion`, e.g. `24E263`): two machines on one
+    /// marketing version can differ. `None` off macOS.
+    #[serde(default)]
+    pub os_build: Option<String>,
+    /// Performance cores (`hw.perflevel0.logicalcpu`) on macOS with more than
+    /// one kind of core; `None` elsewhere.
+    #[serde(default)]
+    pub performance_cores: Option<u32>,
+    /// Efficiency cores (`hw.perflevel1.logicalcpu`), as above.
+    #[serde(default)]
+    pub efficiency_cores: Option<u32>,
+    /// The process runs translated by Rosetta 2 (`sysctl.proc_translated`):
+    /// an x86-64 build on Apple Silicon measures the translator too. `None`
+    /// off macOS.
+    #[serde(default)]
+    pub rosetta: Option<bool>,
+    /// Linux `vm.max_map_count`, the limit `--map-churn` runs against.
+    #[serde(default)]
+    pub max_map_count: Option<u64>,
+    /// Linux transparent huge pages setting, the bracketed word of
+    /// `/sys/kernel/mm/transparent_hugepage/enabled` (`always`, `madvise`,
+    /// `never`): huge pages change what fork() copies.
+    #[serde(default)]
+    pub transparent_hugepages: Option<String>,
 }
 
 impl SystemInfo {
@@ -42,8 +73,32 @@ impl SystemInfo {
             arch,
             logical_cores: num_cpus::get(),
             physical_cores: num_cpus::get_physical(),
+            page_size: page_size() as u64,
+            os_build: os_build(),
+            performance_cores: perflevel_cores(0),
+            efficiency_cores: perflevel_cores(1),
+            rosetta: rosetta(),
+            max_map_count: max_map_count(),
+            transparent_hugepages: transparent_hugepages(),
         }
     }
+}
+
+pub use probes::{max_map_count, page_size};
+
+fn transparent_hugepages() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    bracketed(&std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?)
+}
+
+/// The selected word of a sysfs choice list: `always [madvise] never` gives
+/// `madvise`.
+fn bracketed(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once('[')?;
+    let (word, _) = rest.split_once(']')?;
+    Some(word.trim().to_string()).filter(|w| !w.is_empty())
 }
 
 #[cfg(target_os = "macos")]
@@ -67,6 +122,68 @@ fn sysctl_string(name: &str) -> Option<String> {
     let s = &buf[..len.min(buf.len())];
     let s = s.split(|&b| b == 0).next().unwrap_or(s);
     Some(String::from_utf8_lossy(s).trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// An integer sysctl (`int` in the kernel); `Err(errno)` when it fails
+/// (`ENOENT`: no such name on this machine).
+#[cfg(target_os = "macos")]
+fn sysctl_int(name: &str) -> Result<i32, nix::errno::Errno> {
+    let cname = std::ffi::CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>();
+    // SAFETY: value and len describe a valid writable i32; a null new value.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            cname.as_ptr(),
+            (&mut value as *mut i32).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    Ok(value)
+}
+
+#[cfg(target_os = "macos")]
+fn os_build() -> Option<String> {
+    sysctl_string("kern.osversion")
+}
+
+/// Logical cores of performance level `level` (0 = performance, 1 =
+/// efficiency); `None` on Macs with one kind of core (Intel).
+#[cfg(target_os = "macos")]
+fn perflevel_cores(level: u32) -> Option<u32> {
+    let n = sysctl_int(&format!("hw.perflevel{level}.logicalcpu")).ok()?;
+    u32::try_from(n).ok()
+}
+
+/// Apple's documented test: `sysctl.proc_translated` is 1 under Rosetta, 0
+/// for a native process, and absent (`ENOENT`) on Intel Macs (native).
+#[cfg(target_os = "macos")]
+fn rosetta() -> Option<bool> {
+    match sysctl_int("sysctl.proc_translated") {
+        Ok(v) => Some(v == 1),
+        Err(nix::errno::Errno::ENOENT) => Some(false),
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(target_os = "macos"))]
+fn os_build() -> Option<String> {
+    None
+}
+
+#[cfg(not(target_os = "macos"))]
+fn perflevel_cores(_level: u32) -> Option<u32> {
+    None
+}
+
+#[cfg(not(target_os = "macos"))]
+fn rosetta() -> Option<bool> {
+    None
 }
 
 #[cfg(target_os = "macos")]
@@ -106,6 +223,7 @@ mod tests {
         assert!(!s.os_version.is_empty() && !s.cpu_model.is_empty());
         assert!(s.logical_cores >= 1 && s.physical_cores >= 1);
         assert!(s.physical_cores <= s.logical_cores, "{s:?}");
+        assert!(s.page_size >= 4096 && s.page_size.is_power_of_two(), "{}", s.page_size);
     }
 
     /// On Linux each field is checked against a source read here, not
@@ -138,5 +256,43 @@ mod tests {
             "{} vs {online}",
             s.logical_cores
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_fields_are_read_and_macos_ones_are_absent() {
+        let s = super::SystemInfo::collect();
+        if std::path::Path::new("/proc/sys/vm/max_map_count").exists() {
+            assert!(s.max_map_count.is_some_and(|n| n > 0), "{:?}", s.max_map_count);
+        }
+        if std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            let thp = s.transparent_hugepages.as_deref();
+            assert!(matches!(thp, Some("always" | "madvise" | "never")), "{thp:?}");
+        }
+        assert_eq!(s.os_build, None);
+        assert_eq!((s.performance_cores, s.efficiency_cores, s.rosetta), (None, None, None));
+    }
+
+    #[test]
+    fn bracketed_picks_the_selected_word() {
+        assert_eq!(super::bracketed("always [madvise] never\n").as_deref(), Some("madvise"));
+        assert_eq!(super::bracketed("[always] madvise never").as_deref(), Some("always"));
+        assert_eq!(super::bracketed("always madvise never"), None);
+        assert_eq!(super::bracketed("always [] never"), None);
+    }
+
+    #[test]
+    fn records_without_the_newer_fields_still_read() {
+        let old = r#"{"os":"Darwin","os_version":"macOS 15.4.1","kernel":"24.4.0",
+            "arch":"arm64","cpu_model":"Apple M2","logical_cores":8,"physical_cores":8}"#;
+        let s: super::SystemInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(s.cpu_model, "Apple M2");
+        assert_eq!(
+            (s.page_size, s.os_build, s.rosetta, s.max_map_count),
+            (0, None, None, None)
+        );
+        let new = super::SystemInfo::collect();
+        let back: super::SystemInfo = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
     }
 }

@@ -26,6 +26,7 @@ pub const STATUS_TOO_LARGE: i32 = i32::MIN;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Sabotage {
+    /// The reply is sent as it is.
     None = 0,
     /// The reply's magic is corrupted.
     Garble = 1,

@@ -88,6 +88,7 @@
 
 pub mod diag;
 mod error;
+mod fault;
 mod frame;
 mod pool;
 mod server;
@@ -95,12 +96,13 @@ mod start;
 mod worker;
 
 pub use error::{PoolError, WorkerFault};
+pub use fault::Fault;
 pub use frame::MAX_FRAME;
 pub use pool::Pool;
 #[doc(hidden)]
 pub use server::FAIL_FORK_ENV;
 pub use start::StartMethod;
-pub use worker::{sabotage_next_reply, Sabotage, EXIT_PANIC, EXIT_PROTOCOL, EXIT_UNKNOWN_JOB};
+pub use worker::{EXIT_PANIC, EXIT_PROTOCOL, EXIT_UNKNOWN_JOB};
 
 /// A job function: reads its job's payload, appends its result to `output`
 /// (empty on entry, capacity [`MAX_FRAME`]), or fails with a non-zero code.

@@ -2,7 +2,7 @@
 //! (the workers are this test binary started again).
 
 use probes::hygiene::{children, open_fds, Children};
-use procpool::{diag, Job, Pool, PoolError, Sabotage, StartMethod, WorkerFault};
+use procpool::{diag, Fault, Job, Pool, PoolError, StartMethod, WorkerFault};
 use std::sync::atomic::Ordering;
 
 /// Input: a u64 `a` and a command byte. Output: `a*a` as u64.
@@ -13,8 +13,8 @@ fn square(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
             // SAFETY: raising a signal on ourselves.
             unsafe { libc::raise(libc::SIGKILL) };
         }
-        2 => procpool::sabotage_next_reply(Sabotage::Garble),
-        3 => procpool::sabotage_next_reply(Sabotage::Truncate),
+        2 => Fault::Garble.strike(),
+        3 => Fault::Truncate.strike(),
         4 => return Err(7),
         5 => output.resize(60_000, 0xab), // a long result, many pipe reads
         6 => output.resize(procpool::MAX_FRAME + 1, 0), // over the limit

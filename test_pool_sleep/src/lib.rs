@@ -78,8 +78,8 @@ pub fn sleep_job(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
         }
         // SAFETY: _exit leaves the worker at once.
         3 => unsafe { libc::_exit(3) },
-        4 => procpool::sabotage_next_reply(procpool::Sabotage::Garble),
-        5 => procpool::sabotage_next_reply(procpool::Sabotage::Truncate),
+        4 => procpool::Fault::Garble.strike(),
+        5 => procpool::Fault::Truncate.strike(),
         _ => {}
     }
     let mut req = libc::timespec {

@@ -126,8 +126,8 @@ pub fn sin_job(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
         }
         // SAFETY: _exit leaves the worker at once (a testing aid).
         2 => unsafe { libc::_exit(3) },
-        3 => procpool::sabotage_next_reply(procpool::Sabotage::Garble),
-        4 => procpool::sabotage_next_reply(procpool::Sabotage::Truncate),
+        3 => procpool::Fault::Garble.strike(),
+        4 => procpool::Fault::Truncate.strike(),
         5 => {
             output.extend_from_slice(&precision.to_le_bytes());
             output.extend_from_slice(b"not a number");

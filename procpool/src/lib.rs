@@ -14,9 +14,11 @@
 //!   same executable in a hidden role; every worker is forked *by the server*;
 //!   the parent hands each worker's pipe ends to the server over a Unix
 //!   socket with `SCM_RIGHTS` (CPython's `forkserver` context);
-//! - `spawn`: every worker is a fresh process, this executable started with
-//!   [`std::process::Command`] (`posix_spawn` where it can) in a hidden role,
-//!   talking over its stdin and stdout (CPython's `spawn` context).
+//! - `spawn`: every worker is a fresh process, this executable started again
+//!   in a hidden role, talking over its stdin and stdout (CPython's `spawn`
+//!   context). The new process (and the forkserver) is made as CPython makes
+//!   it on each platform ([`SpawnVia`]): `posix_spawn` on Linux, `fork` then
+//!   `execve` on macOS; either can be chosen with [`Pool::with_spawn_via`].
 //!
 //! # Using it from a binary
 //!
@@ -86,6 +88,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "clap")]
+mod clap;
 pub mod diag;
 mod error;
 mod fault;
@@ -101,7 +105,9 @@ pub use frame::MAX_FRAME;
 pub use pool::Pool;
 #[doc(hidden)]
 pub use server::FAIL_FORK_ENV;
-pub use start::StartMethod;
+#[doc(hidden)]
+pub use start::EXEC_PATH_ENV;
+pub use start::{SpawnVia, StartMethod};
 pub use worker::{EXIT_PANIC, EXIT_PROTOCOL, EXIT_UNKNOWN_JOB};
 
 /// A job function: reads its job's payload, appends its result to `output`

@@ -4,7 +4,7 @@
 
 use crate::error::{fault_of, os, PoolError, WorkerFault};
 use crate::frame::{self, read_exact, write_all, Header, Io, HEADER, MAX_FRAME};
-use crate::start::{fork, forkserver, spawn, StartMethod, Started};
+use crate::start::{fork, forkserver, spawn, SpawnVia, StartMethod, Started};
 use crate::worker::{self, Buffers};
 use crate::Job;
 use childpid::ChildPid;
@@ -45,9 +45,17 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` workers running `job` (CPython's `Pool(processes=n)`).
-    /// With `fork`, the calling process must be single-threaded.
+    /// Starts `n` workers running `job` (CPython's `Pool(processes=n)`),
+    /// spawning (for `spawn` and `forkserver`) as CPython does on this
+    /// platform ([`SpawnVia::DEFAULT`]). With `fork`, the calling process
+    /// must be single-threaded.
     pub fn new(start: StartMethod, n: usize, job: Job) -> Result<Pool, PoolError> {
+        Pool::with_spawn_via(start, SpawnVia::DEFAULT, n, job)
+    }
+
+    /// As [`Pool::new`], the spawn workers or the forkserver made `via`
+    /// `posix_spawn` or `fork` + `exec` (no effect on a `fork` pool).
+    pub fn with_spawn_via(start: StartMethod, via: SpawnVia, n: usize, job: Job) -> Result<Pool, PoolError> {
         let mut pool = Pool {
             start,
             job,
@@ -62,7 +70,7 @@ impl Pool {
         // those already there.
         let mut bufs: Option<Buffers> = None;
         if start == StartMethod::Forkserver {
-            pool.server = Some(forkserver::Handle::start(job.name)?);
+            pool.server = Some(forkserver::Handle::start(job.name, via)?);
         }
         for i in 0..n {
             let started = match start {
@@ -71,7 +79,7 @@ impl Pool {
                     fork::start(job.run, &pool.parent_ends(), bufs)?
                 }
                 StartMethod::Forkserver => pool.server.as_mut().expect("started above").start_worker(i + 1)?,
-                StartMethod::Spawn => spawn::start(job.name)?,
+                StartMethod::Spawn => spawn::start(job.name, via)?,
             };
             pool.push_worker(started);
         }

@@ -8,8 +8,8 @@
 //! allocated by the parent before the fork, so a job function that allocates
 //! nothing (the sleep job) keeps the whole path allocation-free.
 
-use crate::frame::{read_exact, write_all, Header, Io, HEADER, MAX_FRAME};
 use crate::fault::{take_spoil, Fault};
+use crate::frame::{read_exact, write_all, Header, Io, HEADER, MAX_FRAME};
 use crate::JobFn;
 use std::os::fd::RawFd;
 

@@ -5,7 +5,7 @@
 //! with the errno of a fork that failed, and later with the worker's exit
 //! status.
 
-use super::{cloexec_pipe, spawn, Started};
+use super::{cloexec_pipe, spawn, SpawnVia, Started};
 use crate::error::{os, PoolError};
 use crate::frame::{self, read_exact, Io};
 use crate::server::{decode, encode, MSG, TAG_EXIT, TAG_FORK, TAG_FORK_ERR, TAG_KILL, TAG_PID};
@@ -29,14 +29,14 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// Spawns this executable as the forkserver, its stdin one end of a
-    /// Unix socket pair.
-    pub fn start(job: &str) -> Result<Handle, PoolError> {
+    /// Spawns this executable as the forkserver (`via`), its stdin one end
+    /// of a Unix socket pair.
+    pub fn start(job: &str, via: SpawnVia) -> Result<Handle, PoolError> {
         let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::empty())
             .map_err(|e| os("socketpair", e))?;
         frame::set_cloexec(ours.as_raw_fd());
         frame::set_cloexec(theirs.as_raw_fd());
-        let pid = spawn::exec_self("forkserver", job, theirs, None, "spawning the forkserver")?;
+        let pid = spawn::exec_self(via, "forkserver", job, theirs, None, "spawning the forkserver")?;
         frame::set_nonblocking(ours.as_raw_fd());
         Ok(Handle {
             pid,

@@ -1,7 +1,8 @@
 //! How a worker comes to life: one file per start method.
 //!
 //! - [`fork`]: forked from the parent (CPython's `fork` context);
-//! - [`spawn`]: this executable started again in a hidden role (`spawn`);
+//! - [`spawn`]: this executable started again in a hidden role (`spawn`),
+//!   through `posix_spawn` or [`fork_exec`] ([`SpawnVia`]);
 //! - [`forkserver`]: forked by a server process that was itself spawned once
 //!   (`forkserver`); the server's side is [`crate::server`].
 //!
@@ -9,11 +10,14 @@
 //! request and reply pipes.
 
 pub(crate) mod fork;
+mod fork_exec;
 pub(crate) mod forkserver;
 pub(crate) mod spawn;
 
 use crate::error::{os, PoolError};
 use crate::frame;
+pub use spawn::{SpawnVia, EXEC_PATH_ENV};
+
 use childpid::ChildPid;
 use nix::unistd::pipe;
 use std::os::fd::{AsRawFd, OwnedFd};

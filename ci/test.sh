@@ -8,8 +8,13 @@ ci/prereq.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+if command -v python3 >/dev/null; then
+  ci/tests/compare-plumbing.sh
+else
+  echo "python3 not found: ci/compare.sh's plumbing not tested"
+fi
 if command -v shellcheck >/dev/null; then
-  shellcheck -S warning ci/*.sh .ci/run && echo "shellcheck: ci scripts OK"
+  shellcheck -S warning ci/*.sh ci/tests/*.sh .ci/run && echo "shellcheck: ci scripts OK"
 fi
 if command -v actionlint >/dev/null; then
   actionlint && echo "actionlint: workflow OK"

@@ -196,7 +196,6 @@ def run_bars(bar, opts, ev, prompts):
 def drive_sage(script, g, argv):
     """Body of a generated driver: called at its top level with its globals."""
     opts = options(argv)
-    ev = None
     for name, value in pairs(opts.set):
         g[name] = ast.literal_eval(value)
     if g.get("__name__") == "__main__":
@@ -204,8 +203,7 @@ def drive_sage(script, g, argv):
     load_sage(script, g)
     if g.get("__name__") != "__main__":
         return  # a spawn/forkserver worker re-importing the main module
-    ev = evaluator(g, True)
-    run_bars(g["bar"], opts, ev, lambda k: "sage: ")
+    run_bars(g["bar"], opts, evaluator(g, True), lambda k: "sage: ")
 
 
 DRIVER = '''\
@@ -227,7 +225,9 @@ def write_driver(script, path):
 
 
 def exec_runs(argv):
-    """``exec``: time each run of a program; one @para chunk line per run."""
+    """``exec``: time each run of a program; one @para chunk line per run.
+    The ``%time`` block after each repeat gives the children's CPU times
+    (``time(1)``'s view: the author timed the C original with ``time``)."""
     if "--" not in argv:
         sys.exit("harness: exec needs -- PROGRAM [ARGS]")
     cut = argv.index("--")

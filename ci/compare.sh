@@ -83,7 +83,7 @@ fi
 [ -x "$bin/report" ] || { echo "compare.sh: no report binary in $bin" >&2; exit 1; }
 
 # --- Interpreters -----------------------------------------------------------
-first_line() { sed -n '/./{p;q;}' "$1" | cut -c1-200; }
+first_line() { grep -m 1 . "$1" | cut -c1-200; }
 
 # Every python3.N on the PATH (the first of each name), by version.
 python_names() {
@@ -126,11 +126,8 @@ sage_python() { # the python that has Sage
 }
 have_rf=0
 if [ $sage_mode = full ] || "$sage_py" -c 'import sage.rings.real_mpfr' >/dev/null 2>&1; then have_rf=1; fi
-case $sage_mode in
-  full) sage_why='' ;;
-  passagemath) sage_why='' ;;
-  *) sage_why="no SageMath here: neither \`sage -c 'import sage.all'\` nor $sage_py importing sage.parallel.decorate and sage.repl.preparse works (set SAGE_PYTHON to a python with passagemath-modules and passagemath-repl)" ;;
-esac
+sage_why=''
+[ $sage_mode != none ] || sage_why="no SageMath here: neither \`sage -c 'import sage.all'\` nor $sage_py importing sage.parallel.decorate and sage.repl.preparse works (set SAGE_PYTHON to a python with passagemath-modules and passagemath-repl)"
 
 # --- Running ----------------------------------------------------------------
 # run_original LABEL CMD...: CMD in ORIGINALS_DIR, transcript OUT/LABEL.txt.
@@ -171,8 +168,7 @@ pair() {
   local label=$1 script=$2 pname=$3 pbin=$4 pcmd
   shift 4
   pcmd="$pbin"
-  local n=0
-  while [ "$1" != -- ]; do pcmd="$pcmd $1"; n=$((n + 1)); shift; done
+  while [ "$1" != -- ]; do pcmd="$pcmd $1"; shift; done
   shift
   if [ ! -f "$orig/$script" ]; then skip "$label" "not in $orig"; return; fi
   # shellcheck disable=SC2086 # pcmd is words without blanks inside
@@ -259,16 +255,16 @@ sage_pair test_pool_fork_RF.sage test_rf_pool-start-fork test_rf_pool \
 
 # 5. The C + OpenMP original, built into OUTDIR, each run timed.
 build_openmp() { # OUTPUT: compile test_openmp_sleep.c, errors in OUTPUT.err
-  local cc=${CC:-cc} inc='' lib='' pre
-  if [ "$(uname -s)" = Darwin ]; then
-    pre=$(brew --prefix libomp 2>/dev/null) || pre=''
-    [ -n "$pre" ] || for pre in /opt/homebrew/opt/libomp /usr/local/opt/libomp ''; do [ -d "$pre" ] && break; done
-    [ -n "$pre" ] && inc="-I$pre/include" lib="-L$pre/lib"
-    # shellcheck disable=SC2086 # inc/lib are one word or empty
-    "${CC:-clang}" -O2 -Xpreprocessor -fopenmp $inc -o "$1" "$orig/test_openmp_sleep.c" $lib -lomp 2>"$1.err"
-  else
-    "$cc" -O2 -fopenmp -o "$1" "$orig/test_openmp_sleep.c" 2>"$1.err"
-  fi
+  "${CC:-cc}" -O2 -fopenmp -o "$1" "$orig/test_openmp_sleep.c" 2>"$1.err" && return 0
+  [ "$(uname -s)" = Darwin ] || return 1
+  # Apple's clang: OpenMP through the preprocessor and Homebrew's libomp.
+  local pre
+  for pre in "$(brew --prefix libomp 2>/dev/null)" /opt/homebrew/opt/libomp /usr/local/opt/libomp; do
+    [ -n "$pre" ] && [ -d "$pre" ] && break
+  done
+  [ -d "$pre" ] || { echo "no Homebrew libomp (brew install libomp)" >"$1.err"; return 1; }
+  "${CC:-clang}" -O2 -Xpreprocessor -fopenmp -I"$pre/include" -o "$1" "$orig/test_openmp_sleep.c" \
+    -L"$pre/lib" -lomp 2>"$1.err"
 }
 omp_run() { NCPUS=$W python3 "$harness" exec --repeat "$K" --runs "$q" --calls 100 --ncpus "$W" --sleep 0.005 -- "$out/test_openmp_sleep"; }
 if [ ! -f "$orig/test_openmp_sleep.c" ]; then

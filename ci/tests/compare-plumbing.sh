@@ -6,8 +6,9 @@
 # compiler, and fake interpreters on the PATH (python3.99 runs, python3.98 does
 # not). Checks: one row per original file (test_pyparallel_sleep.py once per
 # runnable python3.N, labelled), nothing skipped, the broken interpreter
-# listed, ORIGINALS_DIR untouched; then a missing and a failing original are
-# listed with their reasons. Called by ci/test.sh; about half a minute.
+# listed, ORIGINALS_DIR untouched; then, with a fake full SageMath, that
+# Sage's load() is used and a missing and a failing original are listed with
+# their reasons. Called by ci/test.sh; about half a minute.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 root=$PWD
@@ -64,6 +65,7 @@ for m in fork spawn; do
     chunks "$pool"; } >"$o/test_pool_${m}_sleep.py"
 done
 { echo 'assert PREPARSED and parallel and RealNumber and Integer'
+  echo 'print("loader:", globals().get("LOADER", "preparse+exec"))'
   echo 'ncpus = 8'
   echo 'def bar(numcalls=1000, T=0.001):'
   echo '    w, lab = ncpus, "ncpus"; print(f"Using ncpus={ncpus} parallel decorated function")'
@@ -144,9 +146,30 @@ done <<<"$table"
   || fail "test_pool_fork_RF.sage: not one chunk line per bar()"
 grep -q "^sage: load('test_parallel_sleep_v2.sage')$" "$tmp/out/test_parallel_sleep_v2.sage.txt" \
   || fail "the .sage scripts do not go through the driver"
+grep -q "^loader: preparse+exec$" "$tmp/out/test_parallel_sleep_v2.sage.txt" \
+  || fail "without sage.all the driver does not preparse and exec"
 echo "compare-plumbing: all twelve originals ran ($((SECONDS - t0)) s)"
 
-# --- 2. a missing and a failing original are listed with the reason ---
+# --- 2. a full SageMath (sage.all, Sage's load()); a missing and a failing
+# original are listed with the reason ---
+cat >"$fb/sage" <<'EOF'
+#!/bin/sh
+# fake full SageMath: sage -c CODE, sage -python ARGS
+case $1 in -c) exec python3 -c "$2" ;; -python) shift; exec python3 "$@" ;; esac
+exit 2
+EOF
+cat >"$fake/sage/all.py" <<'EOF'
+from sage.parallel.decorate import parallel
+from sage.rings.integer import Integer
+from sage.rings.real_mpfr import RealField, create_RealNumber as RealNumber
+EOF
+cat >"$fake/sage/repl/load.py" <<'EOF'
+from sage.repl.preparse import preparse_file
+def load(filename, globals, attach=False):
+    globals["LOADER"] = "sage.repl.load"
+    with open(filename) as f:
+        exec(preparse_file(f.read()) + "\n", globals)
+EOF
 rm "$o/test_pool_spawn_sleep.py"
 echo 'raise ValueError("broken on purpose")' >>"$o/test_executor_sleep.sage"
 PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC=/nonexistent/cc COMPARE_BIN="$bin" \
@@ -157,6 +180,8 @@ for want in "- test_pool_spawn_sleep.py: not in $o" \
   "- test_openmp_sleep.c: cannot build with OpenMP here: "; do
   grep -qF -- "$want" "$tmp/summary2" || { cat "$tmp/summary2"; fail "missing: $want"; }
 done
+grep -q "^loader: sage.repl.load$" "$tmp/out2/test_parallel_sleep_v2.sage.txt" \
+  || fail "with sage.all the driver does not call Sage's load()"
 rows=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary2" | grep -c '^| test_')
 [ "$rows" = $((8 + py_rows)) ] || { cat "$tmp/summary2"; fail "expected $((8 + py_rows)) rows, got $rows"; }
 echo "compare-plumbing: OK ($((SECONDS - t0)) s)"

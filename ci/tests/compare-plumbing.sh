@@ -123,9 +123,10 @@ table=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary" | sed '1,2d;/^$/d')
 for s in test_pool_fork_sleep.py test_pool_spawn_sleep.py test_parallel_sleep_v2.sage \
   test_parallel_sleep.sage test_executor_sleep.sage test_parallel_spawn_sleep.sage \
   test_pool_fork_RF.py test_pool_spawn_RF.py test_pool_forkserver_RF.py test_pool_fork_RF.sage test_openmp_sleep.c; do
-  [ "$(grep -c "^| $s.txt (transcript) | " <<<"$table")" = 1 ] || { echo "$table"; fail "not exactly one row for $s"; }
+  # report names a transcript run FILE:FIRST-LAST (its lines in the file).
+  [ "$(grep -cE "^\| $s\.txt:[0-9]+-[0-9]+ \(transcript\) \| " <<<"$table")" = 1 ] || { echo "$table"; fail "not exactly one row for $s"; }
 done
-grep -q '^| test_pyparallel_sleep.py@python3.99.txt (transcript) | test_fork_sleep.json (json) |' <<<"$table" \
+grep -qE '^\| test_pyparallel_sleep\.py@python3\.99\.txt:[0-9]+-[0-9]+ \(transcript\) \| test_fork_sleep\.json \(json\) \|' <<<"$table" \
   || { echo "$table"; fail "no row for test_pyparallel_sleep.py under python3.99"; }
 py_rows=$(grep -c '^| test_pyparallel_sleep.py@python3\.[0-9]*\.txt' <<<"$table")
 [ "$(grep -c '^|' <<<"$table")" = $((11 + py_rows)) ] || { echo "$table"; fail "rows other than one per original"; }

@@ -1,163 +1,314 @@
 #!/usr/bin/env bash
-# Side by side: each original script of burnol-math/irwin that can run here,
+# Side by side: every original script of burnol-math/irwin that can run here,
 # and its Rust port with the same parameters, then one Markdown table via
-# `report --pairs` (per-job cost of each, their ratio, both drift verdicts) and
-# the table of every run.
+# `report --pairs` (one row per original file: per-job cost of each, their
+# ratio, both drift verdicts), the table of every run, and what could not run
+# with the reason.
 #
 # Usage: ci/compare.sh ORIGINALS_DIR [OUTDIR]
 #   ORIGINALS_DIR  a checkout holding the original scripts (read only: they are
 #                  run in place with PYTHONPATH/cwd = ORIGINALS_DIR, never copied,
 #                  and no __pycache__ is written there)
-#   OUTDIR         where transcripts, JSON records, compare.md and compare.svg go
-#                  (default: a temporary directory, removed at the end unless
-#                  KEEP=1)
-# Environment: NUMCALLS (default 300), REPEAT (bar() runs per process, default 2),
-#   NCPUS (default 8, the originals' default; the pool scripts have 8 built in).
+#   OUTDIR         where transcripts (ORIGINAL.txt), JSON records of the ports,
+#                  the generated drivers, the built C original, compare.md,
+#                  compare.svg and summary.md go (default: a temporary
+#                  directory, removed at the end unless KEEP=1)
+# Environment:
+#   NUMCALLS (default 300), REPEAT (bar() runs per process, default 2),
+#   NCPUS (default 8, the originals' default; the pool scripts have 8 built in)
+#   SAGE_PYTHON  a python that has passagemath (pip install passagemath-modules
+#                passagemath-repl), for the .sage and RealField originals when
+#                no full `sage` is here (default: python3)
+#   CC           C compiler for test_openmp_sleep.c (default: cc)
+#   COMPARE_BIN  a directory holding already built ports: no cargo build
 #
-# What cannot run here is named and skipped: .sage scripts without `sage`, the
-# RealField scripts unless `${SAGE_PYTHON:-python3} -c 'import sage.rings.real_mpfr'` works,
-# ports whose binary is not (yet) in this workspace or lacks a flag.
+# How each original runs (ci/compare/harness.py does the Python side):
+# - test_pyparallel_sleep.py under every python3.N on the PATH (rows labelled
+#   ORIGINAL@python3.N: CPython 3.12+ does more work after each fork); the
+#   other .py sleep scripts under python3.
+# - .sage: with the full SageMath when `sage -c 'import sage.all'` works (`sage
+#   -python` runs a driver that calls Sage's load()); otherwise under
+#   SAGE_PYTHON when it imports sage.parallel.decorate and sage.repl.preparse:
+#   a driver generated in OUTDIR preparses the script and executes it as load()
+#   does, then runs bar().
+# - test_parallel_sleep.sage and the RealField scripts print no timing: the
+#   harness times each bar() and prints a chunk line in the port's format.
+# - test_openmp_sleep.c is built into OUTDIR with OpenMP and run
+#   max(1, NUMCALLS/100) times per repeat (it makes 100 calls), each run timed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 root=$PWD
+harness=$root/ci/compare/harness.py
 
 orig=${1:?usage: ci/compare.sh ORIGINALS_DIR [OUTDIR]}
-orig=$(cd "$orig" && pwd) || { echo "compare.sh: $1: no such directory" >&2; exit 2; }
+orig=$(cd "$orig" 2>/dev/null && pwd) || { echo "compare.sh: $1: no such directory" >&2; exit 2; }
 N=${NUMCALLS:-300} K=${REPEAT:-2} W=${NCPUS:-8}
 for v in "$N" "$K" "$W"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: NUMCALLS, REPEAT, NCPUS must be positive integers" >&2; exit 2; }
 done
 
-if [ -n "${2:-}" ]; then
-  out=$2
-  mkdir -p "$out"
+outdir=${2:-}
+if [ -n "$outdir" ]; then
+  out=$outdir
+  mkdir -p "$out" || exit 2
+  out=$(cd "$out" && pwd)
 else
-  out=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
+  out=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX") || exit 2
   [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$out"' EXIT
 fi
+SECONDS=0
 
-skipped=()
-skip() { skipped+=("$1: $2"); echo "skip: $1: $2" >&2; }
+# Lists are newline-separated strings (bash 3.2: no empty-array expansion
+# under set -u).
+skipped=''      # "ORIGINAL: reason" lines
+unusable=''     # interpreters found on the PATH that do not run
+ran=''          # "ORIGINAL <- port command" lines
+pairs=''        # ORIGINAL_TRANSCRIPT and PORT_JSON lines, alternating
+ports_done=' '  # port records already made in this run (reused)
+skip() { skipped="$skipped- $1: $2"$'\n'; echo "skip: $1: $2" >&2; }
 
 # Ports: build only the binaries this workspace has.
 have_port() { grep -q "\"$1\"" "$root/Cargo.toml" && [ -d "$root/$1" ]; }
-ports=()
-for p in report test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
-  have_port "$p" && ports+=(-p "$p")
+if [ -n "${COMPARE_BIN:-}" ]; then
+  bin=$(cd "$COMPARE_BIN" && pwd) || exit 2
+else
+  set --
+  for p in report test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
+    have_port "$p" && set -- "$@" -p "$p"
+  done
+  have_port report || { echo "compare.sh: the report binary is not in this workspace" >&2; exit 1; }
+  cargo build --release -q "$@" || { echo "compare.sh: cargo build failed" >&2; exit 1; }
+  bin=${CARGO_TARGET_DIR:-$root/target}/release
+fi
+[ -x "$bin/report" ] || { echo "compare.sh: no report binary in $bin" >&2; exit 1; }
+
+# --- Interpreters -----------------------------------------------------------
+first_line() { grep -m 1 . "$1" | cut -c1-200; }
+
+# Every python3.N on the PATH (the first of each name), by version.
+python_names() {
+  local d f n seen=' '
+  local IFS=:
+  for d in $PATH; do
+    [ -n "$d" ] || continue
+    for f in "$d"/python3.*; do
+      n=${f##*/}
+      [[ $n =~ ^python3\.[0-9]+$ ]] && [ -x "$f" ] || continue
+      case $seen in *" $n "*) continue ;; esac
+      seen="$seen$n "
+      echo "$n"
+    done
+  done | sort -t. -k2,2n
+}
+pythons=''
+for n in $(python_names); do
+  if "$n" -c 'import sys' >"$out/.probe" 2>&1; then
+    pythons="$pythons $n"
+  else
+    unusable="$unusable- $n ($(command -v "$n")): $(first_line "$out/.probe")"$'\n'
+  fi
 done
-if ! have_port report; then echo "compare.sh: the report binary is not in this workspace" >&2; exit 1; fi
-cargo build --release -q "${ports[@]}" || { echo "compare.sh: cargo build failed" >&2; exit 1; }
-bin=${CARGO_TARGET_DIR:-$root/target}/release
+if [ -z "$pythons" ]; then # no python3.N on the PATH: python3, labelled by version
+  v=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) && pythons=" python3:$v"
+fi
+rm -f "$out/.probe"
 
-have_sage=0; command -v sage >/dev/null 2>&1 && have_sage=1
-# The RealField originals need SageMath's RealField: SAGE_PYTHON names a python
-# that has it (e.g. a venv with passagemath-modules), else python3 is tried.
+# SageMath: the full one, else a python with passagemath (SAGE_PYTHON).
 sage_py=${SAGE_PYTHON:-python3}
-have_rf=0; "$sage_py" -c 'import sage.rings.real_mpfr' >/dev/null 2>&1 && have_rf=1
+sage_mode=none
+if command -v sage >/dev/null 2>&1 && sage -c 'import sage.all' >/dev/null 2>&1; then
+  sage_mode=full
+elif "$sage_py" -c 'import sage.parallel.decorate, sage.repl.preparse' >/dev/null 2>&1; then
+  sage_mode=passagemath
+fi
+sage_python() { # the python that has Sage
+  if [ $sage_mode = full ]; then sage -python "$@"; else "$sage_py" "$@"; fi
+}
+have_rf=0
+if [ $sage_mode = full ] || "$sage_py" -c 'import sage.rings.real_mpfr' >/dev/null 2>&1; then have_rf=1; fi
+sage_why=''
+[ $sage_mode != none ] || sage_why="no SageMath here: neither \`sage -c 'import sage.all'\` nor $sage_py importing sage.parallel.decorate and sage.repl.preparse works (set SAGE_PYTHON to a python with passagemath-modules and passagemath-repl)"
 
-pairs=()   # ORIGINAL_TRANSCRIPT PORT_JSON ...
-
-# run_original NAME CMD...: runs CMD in ORIGINALS_DIR, transcript to OUT/NAME.txt.
+# --- Running ----------------------------------------------------------------
+# run_original LABEL CMD...: CMD in ORIGINALS_DIR, transcript OUT/LABEL.txt.
 run_original() {
-  local name=$1; shift
-  echo "== $name" >&2
+  local label=$1 t0=$SECONDS
+  shift
+  echo "== $label" >&2
   (cd "$orig" && PYTHONPATH="$orig${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$@") \
-    >"$out/$name.txt" 2>"$out/$name.err"
+    >"$out/$label.txt" 2>"$out/$label.err"
+  local rc=$?
+  echo "   $((SECONDS - t0)) s" >&2
+  return $rc
 }
 
-# run_port NAME BINARY ARGS...: the port with --json OUT/NAME.json; skipped
-# when the binary is missing or its --help lacks one of the flags.
+# run_port NAME BINARY ARGS...: the port with --json OUT/NAME.json, once per
+# NAME in a run; fails (with the reason in $why) when the binary is missing
+# or its --help lacks one of the flags.
 run_port() {
-  local name=$1 b=$2; shift 2
-  if [ ! -x "$bin/$b" ]; then skip "$name" "port $b is not in this workspace yet"; return 1; fi
-  local help a
+  local name=$1 b=$2 help a
+  shift 2
+  case $ports_done in *" $name "*) return 0 ;; esac
+  if [ ! -x "$bin/$b" ]; then why="port $b is not in this workspace yet"; return 1; fi
   help=$("$bin/$b" --help 2>/dev/null)
   for a in "$@"; do
     if [[ $a == --* ]] && ! grep -q -- "${a%%=*}" <<<"$help"; then
-      skip "$name" "port $b has no ${a%%=*} flag"; return 1
+      why="port $b has no ${a%%=*} flag"; return 1
     fi
   done
   echo "== $name ($b $*)" >&2
-  "$bin/$b" "$@" --json "$out/$name.json" >"$out/$name.txt" 2>"$out/$name.err"
+  if ! "$bin/$b" "$@" --json "$out/$name.json" >"$out/$name.txt" 2>"$out/$name.err"; then
+    why="port $b $* failed: $(first_line "$out/$name.err")"; return 1
+  fi
+  ports_done="$ports_done$name "
 }
 
-# pair ORIGINAL_SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- ORIGINAL_CMD...
+# pair LABEL SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- ORIGINAL_CMD...
 pair() {
-  local script=$1 pname=$2 pbin=$3; shift 3
-  local pargs=()
-  while [ "$1" != -- ]; do pargs+=("$1"); shift; done
+  local label=$1 script=$2 pname=$3 pbin=$4 pcmd
+  shift 4
+  pcmd="$pbin"
+  while [ "$1" != -- ]; do pcmd="$pcmd $1"; shift; done
   shift
-  if [ ! -f "$orig/$script" ]; then skip "$script" "not in $orig"; return; fi
-  run_port "$pname" "$pbin" "${pargs[@]}" || return
-  if ! run_original "$script" "$@"; then
-    skip "$script" "the original failed: $(tail -n 1 "$out/$script.err")"
+  if [ ! -f "$orig/$script" ]; then skip "$label" "not in $orig"; return; fi
+  # shellcheck disable=SC2086 # pcmd is words without blanks inside
+  if ! run_port "$pname" $pcmd; then skip "$label" "$why"; return; fi
+  if ! run_original "$label" "$@"; then
+    skip "$label" "the original failed: $(tail -n 1 "$out/$label.err")"
     return
   fi
-  pairs+=("$out/$script.txt" "$out/$pname.json")
+  pairs="$pairs$out/$label.txt"$'\n'"$out/$pname.json"$'\n'
+  ran="$ran- $label ← $pcmd"$'\n'
 }
 
-py_bars() { # MODULE ARGS: K times bar(ARGS) in one interpreter, as the author does
-  python3 -c "from $1 import bar
-for _ in range($K): bar($2)"
+py_run() { # PYTHON MODULE HARNESS_OPTIONS...
+  local py=$1
+  shift
+  "$py" "$harness" py "$@"
 }
 
-pair test_pyparallel_sleep.py fork_pipe test_fork_sleep --numcalls "$N" --ncpus "$W" --repeat "$K" -- \
-  py_bars test_pyparallel_sleep "numcalls=$N, ncpus=$W"
-pair test_pool_fork_sleep.py pool_fork test_pool_sleep --numcalls "$N" --maxworkers 8 --start fork --repeat "$K" -- \
-  py_bars test_pool_fork_sleep "numcalls=$N"
-pair test_pool_spawn_sleep.py pool_spawn test_spawn_sleep --numcalls "$N" --maxworkers 8 --repeat "$K" -- \
-  py_bars test_pool_spawn_sleep "numcalls=$N"
+# 1. The pure-Python emulation of @parallel, under every python3.N.
+for p in $pythons; do
+  py=${p%%:*} label=${p%%:*}
+  [ "$py" = python3 ] && label=python${p#*:}
+  pair "test_pyparallel_sleep.py@$label" test_pyparallel_sleep.py \
+    test_fork_sleep test_fork_sleep --numcalls "$N" --ncpus "$W" --repeat "$K" -- \
+    py_run "$py" test_pyparallel_sleep --repeat "$K" --kw "numcalls=$N" --kw "ncpus=$W"
+done
+[ -n "$pythons" ] || skip test_pyparallel_sleep.py "no python3 here"
 
-sage_bars() { # SCRIPT ARGS
-  sage -c "load('$orig/$1')
-for _ in range($K): bar($2)"
-}
-if [ $have_sage = 1 ]; then
-  pair test_parallel_sleep_v2.sage fork_file test_fork_sleep --numcalls "$N" --ncpus "$W" --ipc file --repeat "$K" -- \
-    sage_bars test_parallel_sleep_v2.sage "numcalls=$N"
-  pair test_executor_sleep.sage executor test_pool_sleep --numcalls "$N" --maxworkers 8 --api executor --repeat "$K" -- \
-    sage_bars test_executor_sleep.sage "numcalls=$N"
-  pair test_parallel_spawn_sleep.sage spawn_per_call test_spawn_sleep --per-call --numcalls 10 --ncpus "$W" --repeat "$K" -- \
-    sage_bars test_parallel_spawn_sleep.sage "numcalls=10, ncpus=$W"
-else
-  for s in test_parallel_sleep_v2.sage test_executor_sleep.sage test_parallel_spawn_sleep.sage test_pool_fork_RF.sage; do
-    skip "$s" "no sage command here"
-  done
-fi
-skip test_parallel_sleep.sage "prints no timing of its own (the author used %time)"
-skip test_openmp_sleep.c "prints no timing of its own (the author used time(1))"
+# 2. The Pool scripts (8 workers built in).
+pair test_pool_fork_sleep.py test_pool_fork_sleep.py \
+  test_pool_sleep-start-fork test_pool_sleep --numcalls "$N" --maxworkers 8 --start fork --repeat "$K" -- \
+  py_run python3 test_pool_fork_sleep --repeat "$K" --kw "numcalls=$N"
+pair test_pool_spawn_sleep.py test_pool_spawn_sleep.py \
+  test_spawn_sleep test_spawn_sleep --numcalls "$N" --maxworkers 8 --repeat "$K" -- \
+  py_run python3 test_pool_spawn_sleep --repeat "$K" --kw "numcalls=$N"
 
-# The RealField originals print no timing: the harness times each bar() and
-# prints one line in our RealField format (so each bar() is one chunk).
-rf_bars() { # MODULE
-  "$sage_py" -c "import time
-from $1 import bar
-for _ in range($K):
-    t = time.perf_counter(); bar(numcalls=$N, ncpus=$W); d = time.perf_counter() - t
-    print(f'{d:.3f}s per $N x $W RealField(100).sin(). Cost/ncpus/calls is {d/$N/$W:.6f}s.')"
+# 3. The .sage scripts, through a driver generated in OUTDIR.
+sage_run() { # SCRIPT HARNESS_OPTIONS...
+  local s=$1
+  shift
+  sage_python "$harness" driver "$orig/$s" "$out/drive_${s%.sage}.py" &&
+    sage_python "$out/drive_${s%.sage}.py" "$@"
 }
+sage_pair() { # SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- HARNESS_OPTIONS...
+  local s=$1 pname=$2 pwords=''
+  shift 2
+  if [ -n "$sage_why" ]; then
+    if [ -f "$orig/$s" ]; then skip "$s" "$sage_why"; else skip "$s" "not in $orig"; fi
+    return
+  fi
+  while [ "$1" != -- ]; do pwords="$pwords $1"; shift; done
+  shift
+  # shellcheck disable=SC2086 # port words hold no blanks
+  pair "$s" "$s" "$pname" $pwords -- sage_run "$s" "$@"
+}
+q=$((N / 100)); [ $q -gt 0 ] || q=1
+sage_pair test_parallel_sleep_v2.sage test_fork_sleep-ipc-file test_fork_sleep \
+  --numcalls "$N" --ncpus "$W" --ipc file --repeat "$K" -- \
+  --repeat "$K" --set "ncpus=$W" --kw "numcalls=$N"
+sage_pair test_parallel_sleep.sage test_fork_sleep-ipc-file-sleep-0.005 test_fork_sleep \
+  --numcalls "$N" --ncpus 8 --sleep 0.005 --ipc file --repeat "$K" -- \
+  --repeat "$K" --mode chunks --calls "$N" --ncpus 8 --sleep 0.005
+sage_pair test_executor_sleep.sage test_pool_sleep-api-executor test_pool_sleep \
+  --numcalls "$N" --maxworkers 8 --api executor --repeat "$K" -- \
+  --repeat "$K" --kw "numcalls=$N"
+sage_pair test_parallel_spawn_sleep.sage test_spawn_sleep-per-call test_spawn_sleep \
+  --per-call --numcalls 10 --maxworkers "$W" --repeat "$K" -- \
+  --repeat "$K" --kw numcalls=10 --kw "ncpus=$W"
+
+# 4. The RealField scripts (the harness times each bar()).
+rf_opts="--mode rf --repeat $K --kw numcalls=$N --kw ncpus=$W --ncpus $W --precision 100"
 for m in fork spawn forkserver; do
   s=test_pool_${m}_RF.py
-  if [ $have_rf = 1 ]; then
-    pair "$s" "rf_$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- rf_bars "test_pool_${m}_RF"
-  else
-    skip "$s" "$sage_py cannot import sage.rings.real_mpfr (set SAGE_PYTHON)"
+  if [ $have_rf = 0 ]; then
+    skip "$s" "$sage_py cannot import sage.rings.real_mpfr (set SAGE_PYTHON)"; continue
   fi
+  # shellcheck disable=SC2086 # rf_opts holds no blanks
+  pair "$s" "$s" "test_rf_pool-start-$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- \
+    sage_python "$harness" py "test_pool_${m}_RF" $rf_opts
 done
+# shellcheck disable=SC2086 # rf_opts holds no blanks
+sage_pair test_pool_fork_RF.sage test_rf_pool-start-fork test_rf_pool \
+  --numcalls "$N" --ncpus "$W" --start fork --repeat "$K" -- $rf_opts
 
-if [ ${#pairs[@]} -eq 0 ]; then
+# 5. The C + OpenMP original, built into OUTDIR, each run timed.
+build_openmp() { # OUTPUT: compile test_openmp_sleep.c, errors in OUTPUT.err
+  "${CC:-cc}" -O2 -fopenmp -o "$1" "$orig/test_openmp_sleep.c" 2>"$1.err" && return 0
+  [ "$(uname -s)" = Darwin ] || return 1
+  # Apple's clang: OpenMP through the preprocessor and Homebrew's libomp.
+  local pre
+  for pre in "$(brew --prefix libomp 2>/dev/null)" /opt/homebrew/opt/libomp /usr/local/opt/libomp; do
+    [ -n "$pre" ] && [ -d "$pre" ] && break
+  done
+  [ -d "$pre" ] || { echo "no Homebrew libomp (brew install libomp)" >"$1.err"; return 1; }
+  "${CC:-clang}" -O2 -Xpreprocessor -fopenmp -I"$pre/include" -o "$1" "$orig/test_openmp_sleep.c" \
+    -L"$pre/lib" -lomp 2>"$1.err"
+}
+omp_run() { NCPUS=$W python3 "$harness" exec --repeat "$K" --runs "$q" --calls 100 --ncpus "$W" --sleep 0.005 -- "$out/test_openmp_sleep"; }
+if [ ! -f "$orig/test_openmp_sleep.c" ]; then
+  skip test_openmp_sleep.c "not in $orig"
+elif ! build_openmp "$out/test_openmp_sleep"; then
+  skip test_openmp_sleep.c "cannot build with OpenMP here: $(first_line "$out/test_openmp_sleep.err")"
+else
+  pair test_openmp_sleep.c test_openmp_sleep.c test_threads_sleep-runtime-team test_threads_sleep \
+    --runtime team --numcalls $((q * 100)) --ncpus "$W" --sleep 0.005 --repeat "$K" -- omp_run
+fi
+
+# --- Summary ----------------------------------------------------------------
+if [ -z "$pairs" ]; then
   echo "compare.sh: nothing could run (see the skips above)" >&2
   exit 1
 fi
-"$bin/report" --pairs --markdown "$out/compare.md" --svg "$out/compare.svg" "${pairs[@]}" || exit 1
+set --
+while IFS= read -r f; do [ -n "$f" ] && set -- "$@" "$f"; done <<<"$pairs"
+"$bin/report" --pairs --markdown "$out/compare.md" --svg "$out/compare.svg" "$@" || exit 1
+case $sage_mode in
+  full) sage_note="full SageMath (sage)" ;;
+  passagemath) sage_note="$("$sage_py" -c 'import importlib.metadata as m; print("passagemath", m.version("passagemath-modules"))' 2>/dev/null || echo "$sage_py")" ;;
+  *) sage_note="none" ;;
+esac
 {
   echo "## Originals vs ports (numcalls=$N, repeat=$K, ncpus=$W) on $(uname -sm)"
   echo
+  echo "Sage: $sage_note; python3: $(python3 -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo none)"
+  echo
   cat "$out/compare.md"
-  if [ ${#skipped[@]} -gt 0 ]; then
+  echo
+  echo "Ran (original ← port):"
+  printf '%s' "$ran"
+  if [ -n "$skipped" ]; then
     echo
-    echo "Skipped:"
-    printf -- '- %s\n' "${skipped[@]}"
+    echo "Could not run:"
+    printf '%s' "$skipped"
   fi
+  if [ -n "$unusable" ]; then
+    echo
+    echo "Interpreters on the PATH that do not run (no row):"
+    printf '%s' "$unusable"
+  fi
+  echo
+  echo "Elapsed: $SECONDS s"
 } | tee "$out/summary.md"
-echo "(transcripts, records and compare.svg in $out$([ -n "${2:-}" ] || [ "${KEEP:-0}" = 1 ] || echo ', removed now: KEEP=1 keeps them'))" >&2
+echo "(transcripts, records and compare.svg in $out$([ -n "$outdir" ] || [ "${KEEP:-0}" = 1 ] || echo ', removed now: KEEP=1 keeps them'))" >&2

@@ -52,6 +52,11 @@ for t in aarch64-apple-darwin x86_64-apple-darwin; do
 done
 
 cargo test --workspace --locked
+if command -v python3 >/dev/null; then
+  ci/tests/compare-plumbing.sh
+else
+  echo "python3 not found: ci/compare.sh's plumbing not tested"
+fi
 if command -v shellcheck >/dev/null; then
   find ci -type f -name '*.sh' -exec shellcheck -S warning .ci/run {} + && echo "shellcheck: ci scripts OK"
 else

@@ -1,6 +1,14 @@
 //! Command-line conventions shared by every binary: bad input is one line on
 //! stderr naming the flag and the accepted range, exit code 2, never a panic.
+//!
+//! Every binary's `main` is `cli::args::main(TOOL, run)` (the worker-role hook
+//! of the pool binaries first): `run` returns `anyhow::Result<ExitCode>` and
+//! never prints an error; [`main`] prints the one line `<tool>: <cause>` and
+//! picks the exit code, as ripgrep's `crates/core/main.rs` does. The flags
+//! every binary has are [`RunArgs`], flattened into each `Cli`.
 
+use std::fmt::Display;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit code for bad flags (as clap and most Unix tools).
@@ -14,13 +22,94 @@ pub fn after_help() -> String {
     format!("{}\n\n{}", drift::RULE, drift::attribution::RULE)
 }
 
-/// Parses the command line; `Err` carries the exit code to return at once
-/// (help and version print and succeed; errors print one line and give 2).
-pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {
-    parse_from::<C, _, _>(std::env::args_os())
+/// The flags of every binary of the suite, flattened into each `Cli`
+/// (`#[command(flatten)] run: RunArgs`). Where a binary's original differs
+/// (the number of calls), the binary sets its default and help with
+/// `mut_arg`; the record's params take them through [`RunArgs::params`].
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct RunArgs {
+    /// Calls per bar(), timed in chunks of 100.
+    #[arg(long, value_name = "N", value_parser = int_in::<1, 100_000_000>)]
+    pub numcalls: Option<u64>,
+    /// Jobs return a*a; print the last call's results (completion order).
+    #[arg(long)]
+    pub check: bool,
+    /// Run bar() this many times in this process, each under %time.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
+    pub repeat: u64,
+    /// Write the run record (parameters, system, every chunk) to this JSON file;
+    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
+    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
 }
 
-pub fn parse_from<C, I, T>(args: I) -> Result<C, ExitCode>
+impl RunArgs {
+    /// `--numcalls`, or the binary's default (the original's).
+    pub fn numcalls(&self, default: u64) -> u64 {
+        self.numcalls.unwrap_or(default)
+    }
+
+    /// The record's `params`: `numcalls` (resolved), `check` and `repeat`,
+    /// then the binary's own (an object; its keys win).
+    pub fn params(&self, numcalls: u64, own: serde_json::Value) -> serde_json::Value {
+        let mut params = serde_json::json!({
+            "numcalls": numcalls, "check": self.check, "repeat": self.repeat,
+        });
+        if let (Some(all), serde_json::Value::Object(own)) = (params.as_object_mut(), own) {
+            all.extend(own);
+        }
+        params
+    }
+}
+
+/// How `run` stops without a failure of the run: a usage error found after
+/// parsing (printed by [`main`] as one line, exit 2), or an exit code whose
+/// message is already printed (help, version, clap's own usage errors).
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    /// Bad input that clap cannot see (an environment variable, a flag
+    /// against another, an unwritable `--json`): exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Already said; exit with this code.
+    #[error("exit {0}")]
+    Exit(u8),
+}
+
+/// A usage error as `run`'s error: `Err(usage(e))?`.
+pub fn usage(e: impl Display) -> anyhow::Error {
+    Stop::Usage(e.to_string()).into()
+}
+
+/// Every binary's `main`: runs `run`, prints its error as one line
+/// `<tool>: <cause>`, and returns the exit code: `run`'s own (0, or 128 + n
+/// after signal n), 2 for a usage error, 1 for any other error.
+pub fn main(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => match err.downcast_ref::<Stop>() {
+            Some(Stop::Exit(code)) => ExitCode::from(*code),
+            Some(Stop::Usage(why)) => {
+                eprintln!("{tool}: {why}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            None => {
+                eprintln!("{tool}: {err:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+    }
+}
+
+/// Parses the command line; help and version print and stop with 0, errors
+/// print one line and stop with 2 (as [`Stop::Exit`]).
+pub fn parse<C: clap::Parser>() -> Result<C, Stop> {
+    parse_from::<C, _, _>(std::env::args_os()).map_err(Stop::Exit)
+}
+
+/// As [`parse`], from `args`; `Err` is the exit code to return at once.
+pub fn parse_from<C, I, T>(args: I) -> Result<C, u8>
 where
     C: clap::Parser,
     I: IntoIterator<Item = T>,
@@ -31,11 +120,11 @@ where
         match e.kind() {
             DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand => {
                 let _ = e.print();
-                ExitCode::SUCCESS
+                0
             }
             _ => {
                 eprintln!("{}", one_line(&e.render().to_string()));
-                ExitCode::from(EXIT_USAGE)
+                EXIT_USAGE
             }
         }
     })

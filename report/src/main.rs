@@ -2,6 +2,7 @@
 //! JSON records of this suite and transcripts of the originals.
 
 use clap::Parser;
+use cli::args::usage;
 use cli::sink::Sink;
 use report::{load, markdown, plot, Run};
 use std::path::PathBuf;
@@ -39,16 +40,12 @@ struct Cli {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     if cli.pairs && cli.inputs.len() % 2 != 0 {
-        eprintln!(
-            "error: --pairs needs an even number of inputs (ORIGINAL PORT ...), got {}",
-            cli.inputs.len()
-        );
-        return Ok(ExitCode::from(cli::args::EXIT_USAGE));
+        let n = cli.inputs.len();
+        return Err(usage(format!(
+            "--pairs needs an even number of inputs (ORIGINAL PORT ...), got {n}"
+        )));
     }
     // Checked before any input is read, as --json of the binaries.
     let sink = |flag, path: &Option<PathBuf>| path.as_deref().map(|p| Sink::new(flag, p)).transpose();
@@ -59,10 +56,7 @@ fn run() -> anyhow::Result<ExitCode> {
     );
     let (markdown, svg, png) = match outputs {
         (Ok(m), Ok(s), Ok(p)) => (m, s, p),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!("report: {e}");
-            return Ok(ExitCode::from(cli::args::EXIT_USAGE));
-        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(usage(e)),
     };
     let mut per_input: Vec<Vec<Run>> = Vec::new();
     for path in &cli.inputs {
@@ -99,13 +93,7 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("report: {e:#}");
-            ExitCode::from(cli::args::EXIT_FAILURE)
-        }
-    }
+    cli::args::main("report", run)
 }
 
 #[cfg(test)]

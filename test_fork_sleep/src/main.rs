@@ -14,7 +14,7 @@ use anyhow::Context;
 use child::Fault;
 use childpid::{ChildPid, Forked};
 use clap::{Parser, ValueEnum};
-use cli::args::{int_in, positive_seconds, seconds, EXIT_FAILURE, EXIT_USAGE};
+use cli::args::{int_in, positive_seconds, seconds, usage};
 use cli::{outln, signals};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -64,24 +64,18 @@ enum Ipc {
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = cli::args::after_help(),
-    allow_negative_numbers = true
+    allow_negative_numbers = true,
+    mut_arg("numcalls", |a| a.help("Calls of the parallel function per bar() (default 1000), timed in chunks of 100."))
 )]
 struct Cli {
-    /// Calls of the parallel function per bar(), timed in chunks of 100.
-    #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]
-    numcalls: u64,
+    #[command(flatten)]
+    run: cli::args::RunArgs,
     /// Seconds each job sleeps (time.sleep), 0..=3600.
     #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = seconds)]
     sleep: f64,
     /// Jobs per call, and children alive at most, 1..=4096.
     #[arg(long, value_name = "N", default_value = "8", value_parser = int_in::<1, 4096>)]
     ncpus: u64,
-    /// Jobs return a*a; print the last call's results (completion order).
-    #[arg(long)]
-    check: bool,
-    /// Run bar() this many times in this process, each under %time.
-    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
-    repeat: u64,
     /// How results travel back from the children.
     #[arg(long, value_enum, default_value_t = Ipc::Pipe)]
     ipc: Ipc,
@@ -105,72 +99,44 @@ struct Cli {
     /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
     #[arg(long)]
     hygiene: bool,
-    /// Write the run record (parameters, system, every chunk) to this JSON file;
-    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
-    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
     /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = child::parse_fault)]
     inject: Option<(Fault, u64)>,
 }
 
+/// The original's default `numcalls`.
+const NUMCALLS: u64 = 1000;
+
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("test_fork_sleep: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    cli::args::main("test_fork_sleep", run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     let strategy = match cli.ipc {
         Ipc::Pipe => "fork-per-job/pipe",
         Ipc::File => "fork-per-job/file",
     };
-    let params = serde_json::json!({
-        "numcalls": cli.numcalls, "sleep": cli.sleep, "ncpus": cli.ncpus, "check": cli.check,
-        "repeat": cli.repeat, "ipc": format!("{:?}", cli.ipc).to_lowercase(),
-        "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
-        "map_churn": cli.map_churn,
-    });
+    let numcalls = cli.run.numcalls(NUMCALLS);
+    let params = cli.run.params(
+        numcalls,
+        serde_json::json!({
+            "sleep": cli.sleep, "ncpus": cli.ncpus, "ipc": format!("{:?}", cli.ipc).to_lowercase(),
+            "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
+            "map_churn": cli.map_churn,
+        }),
+    );
     let line = LineFormat::para(cli.ncpus as usize, cli.sleep);
-    let mut exp = match Experiment::new("test_fork_sleep", strategy, params, line, cli.json.as_deref()) {
-        Ok(exp) => exp,
-        Err(e) => {
-            eprintln!("test_fork_sleep: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
+    let json = cli.run.json.as_deref();
+    let mut exp = Experiment::new("test_fork_sleep", strategy, params, line, json).map_err(usage)?;
     signals::catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM]).context("installing signal handlers")?;
 
     // The parent's weight: allocated and touched, kept to the end.
-    let ballast = match Ballast::new(cli.ballast_mb) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("test_fork_sleep: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    let churn = match MapChurn::new(cli.map_churn, cli.numcalls.saturating_mul(cli.repeat)) {
-        Ok(churn) => churn,
-        Err(e) => {
-            eprintln!("test_fork_sleep: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    if let Err(e) = cli::limits::ensure_open_files("--ncpus", cli.ncpus) {
-        eprintln!("test_fork_sleep: {e}");
-        return Ok(ExitCode::from(EXIT_USAGE));
-    }
+    let ballast = Ballast::new(cli.ballast_mb).map_err(usage)?;
+    let churn = MapChurn::new(cli.map_churn, numcalls.saturating_mul(cli.run.repeat)).map_err(usage)?;
+    cli::limits::ensure_open_files("--ncpus", cli.ncpus).map_err(usage)?;
     let mut par = Parallel::new(&cli, churn);
-    let outcome = exp.repeat(cli.repeat, |b| bar(b, &cli, &mut par));
+    let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &cli, &mut par));
     std::hint::black_box(&ballast);
     Ok(exp.conclude("test_fork_sleep", &outcome, "children killed and reaped")?)
 }
@@ -186,11 +152,11 @@ fn bar(b: &mut timing::Bar<'_>, cli: &Cli, par: &mut Parallel) -> Result<(), Out
     let stats = par.breakdown.clone();
     let call = |i: CallIndex| par.call(i.chunk * ncpus);
     if cli.breakdown {
-        b.chunks_with_extra(cli.numcalls, call, || stats.take_line())?;
+        b.chunks_with_extra(cli.run.numcalls(NUMCALLS), call, || stats.take_line())?;
     } else {
-        b.chunks(cli.numcalls, call)?;
+        b.chunks(cli.run.numcalls(NUMCALLS), call)?;
     }
-    if cli.check {
+    if cli.run.check {
         // Only the last call's results, in completion order, as a Python list.
         outln!("{}", timing::pyfmt::py_list(&par.results));
     }
@@ -232,7 +198,7 @@ impl Parallel {
                 tv_sec: cli.sleep.trunc() as libc::time_t,
                 tv_nsec: (cli.sleep.fract() * 1e9).round().min(999_999_999.0) as libc::c_long,
             },
-            check: cli.check,
+            check: cli.run.check,
             ipc: cli.ipc,
             timeout: cli.timeout,
             inject: cli.inject,

@@ -11,7 +11,7 @@
 //! - [`Mode::PerCall`]: `test_parallel_spawn_sleep.sage`, Sage's
 //!   `p_iter='multiprocessing'`, a **new** spawned pool for every call.
 
-use cli::args::EXIT_USAGE;
+use cli::args::usage;
 use cli::{outln, signals};
 use probes::churn::MapChurn;
 use procpool::{Job, Pool, PoolError, StartMethod};
@@ -188,24 +188,9 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
         "numcalls": s.numcalls, "sleep": s.sleep, "maxworkers": s.workers, "check": s.check,
         "repeat": s.repeat, "mode": format!("{:?}", s.mode).to_lowercase(), "map_churn": s.map_churn,
     });
-    let mut exp = match Experiment::new(s.tool, &s.strategy(), params, s.line_format(), s.json.as_deref()) {
-        Ok(exp) => exp,
-        Err(e) => {
-            eprintln!("{}: {e}", s.tool);
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    let mut churn = match MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)) {
-        Ok(churn) => churn,
-        Err(e) => {
-            eprintln!("{}: {e}", s.tool);
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    if let Err(e) = cli::limits::ensure_open_files("--maxworkers", s.workers as u64) {
-        eprintln!("{}: {e}", s.tool);
-        return Ok(ExitCode::from(EXIT_USAGE));
-    }
+    let mut exp = Experiment::new(s.tool, &s.strategy(), params, s.line_format(), s.json.as_deref()).map_err(usage)?;
+    let mut churn = MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)).map_err(usage)?;
+    cli::limits::ensure_open_files("--maxworkers", s.workers as u64).map_err(usage)?;
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
     let outcome = exp.repeat(s.repeat, |b| match s.mode {

@@ -6,8 +6,7 @@
 //! pool is `procpool`, with the real start mechanisms (`--start`).
 
 use clap::{Parser, ValueEnum};
-use cli::args::{int_in, seconds, EXIT_FAILURE};
-use std::path::PathBuf;
+use cli::args::{int_in, seconds};
 use std::process::ExitCode;
 use test_pool_sleep::{parse_inject, Command, Mode, Settings};
 
@@ -48,33 +47,24 @@ enum Api {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
+#[command(name = "test_pool_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true,
+    mut_arg("numcalls", |a| a.help("Calls of pool.map per bar() (default 1000), timed in chunks of 100.")),
+    mut_arg("check", |a| a.help("Jobs return a*a; print the results (the last call's, or after every chunk with --api executor)."))
+)]
 struct Cli {
-    /// Calls of pool.map per bar(), timed in chunks of 100.
-    #[arg(long, value_name = "N", default_value = "1000", value_parser = int_in::<1, 100_000_000>)]
-    numcalls: u64,
+    #[command(flatten)]
+    run: cli::args::RunArgs,
     /// Seconds each job sleeps (time.sleep), 0..=3600.
     #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = seconds)]
     sleep: f64,
     /// Workers in the pool, and jobs per call, 1..=1024.
     #[arg(long, alias = "ncpus", value_name = "N", default_value = "8", value_parser = int_in::<1, 1024>)]
     maxworkers: u64,
-    /// Jobs return a*a; print the results (the last call's, or after every chunk with --api executor).
-    #[arg(long)]
-    check: bool,
-    /// Run bar() this many times in this process, each under %time.
-    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
-    repeat: u64,
     /// Mechanism control: before each call the parent adds N small anonymous
     /// mappings that cannot merge, touches and keeps them (as test_fork_sleep
     /// --map-churn); a pool does not fork per call, so this should not drift.
     #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
     map_churn: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file;
-    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
-    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
     /// multiprocessing start method of the pool.
     #[arg(long, value_enum, default_value_t = Start::Fork)]
     start: Start,
@@ -93,20 +83,11 @@ struct Cli {
 fn main() -> ExitCode {
     // Spawned workers and the forkserver are this executable: serve and exit.
     procpool::enter_worker_role_if_asked(test_pool_sleep::JOBS);
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("test_pool_sleep: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    cli::args::main("test_pool_sleep", run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     let start = match cli.start {
         Start::Fork => procpool::StartMethod::Fork,
         Start::Forkserver => procpool::StartMethod::Forkserver,
@@ -118,12 +99,12 @@ fn run() -> anyhow::Result<ExitCode> {
             Api::Pool => Mode::Pool(start),
             Api::Executor => Mode::Executor(start),
         },
-        numcalls: cli.numcalls,
+        numcalls: cli.run.numcalls(1000),
         sleep: cli.sleep,
         workers: cli.maxworkers as usize,
-        check: cli.check,
-        repeat: cli.repeat,
-        json: cli.json,
+        check: cli.run.check,
+        repeat: cli.run.repeat,
+        json: cli.run.json,
         inject: cli.inject,
         show_workers: cli.workers,
         map_churn: cli.map_churn,
@@ -137,7 +118,7 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn cli_is_consistent() {
+    fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
 }

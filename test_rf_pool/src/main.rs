@@ -13,11 +13,10 @@
 //! can be compared and drift seen across `--repeat`.
 
 use clap::{Parser, ValueEnum};
-use cli::args::{int_in, EXIT_FAILURE, EXIT_USAGE};
+use cli::args::{int_in, usage};
 use cli::{outln, signals};
 use procpool::{Pool, PoolError, StartMethod};
 use rug::Float;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use test_rf_pool::{
     encode_job, hex_list, parse_data, parse_inject, sage_list, Command, JOBS, JOB_LEN, MAX_PRECISION, MIN_PRECISION,
@@ -85,14 +84,16 @@ fn data_list(s: &str) -> Result<DataList, String> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
+#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true,
+    mut_arg("numcalls", |a| a.help("Calls of pool.map per bar() (default 100), timed in chunks of 100.")),
+    mut_arg("check", |a| a.help("Print the last call's results as Sage prints a list of RealField numbers."))
+)]
 struct Cli {
     /// multiprocessing start method of the pool.
     #[arg(long, value_enum, default_value_t = Start::Fork)]
     start: Start,
-    /// Calls of pool.map per bar(), timed in chunks of 100.
-    #[arg(long, value_name = "N", default_value = "100", value_parser = int_in::<1, 100_000_000>)]
-    numcalls: u64,
+    #[command(flatten)]
+    run: cli::args::RunArgs,
     /// Workers in the pool, and jobs per call (a in 0..ncpus takes data[a]); at most the number of --data values.
     #[arg(long, value_name = "N", default_value = "8", value_parser = int_in::<1, 1024>)]
     ncpus: u64,
@@ -108,17 +109,6 @@ struct Cli {
         allow_hyphen_values = true
     )]
     data: DataList,
-    /// Print the last call's results as Sage prints a list of RealField numbers.
-    #[arg(long)]
-    check: bool,
-    /// Run bar() this many times in this process, each under %time.
-    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
-    repeat: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file;
-    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
-    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
     /// Testing aid: an extra line with the last results' exact base-16 MPFR digits.
     #[arg(long, hide = true)]
     hex: bool,
@@ -155,65 +145,51 @@ impl Settings {
     }
 }
 
+/// The RealField originals' default `numcalls`.
+const NUMCALLS: u64 = 100;
+
 fn main() -> ExitCode {
     // Spawned workers and the forkserver are this executable: serve and exit.
     procpool::enter_worker_role_if_asked(JOBS);
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("{TOOL}: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    cli::args::main(TOOL, run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     if cli.ncpus as usize > cli.data.0.len() {
         // The original fails with an IndexError on data_list[a].
-        eprintln!(
-            "{TOOL}: --ncpus {} needs at least {} --data values, got {}: lower --ncpus to at most {} or give more --data values",
-            cli.ncpus,
-            cli.ncpus,
-            cli.data.0.len(),
-            cli.data.0.len()
-        );
-        return Ok(ExitCode::from(EXIT_USAGE));
+        let (n, len) = (cli.ncpus, cli.data.0.len());
+        return Err(usage(format!(
+            "--ncpus {n} needs at least {n} --data values, got {len}: lower --ncpus to at most {len} or give more --data values"
+        )));
     }
+    let numcalls = cli.run.numcalls(NUMCALLS);
     let s = Settings {
         start: cli.start.into(),
-        numcalls: cli.numcalls,
+        numcalls,
         ncpus: cli.ncpus as usize,
         precision: cli.precision as u32,
         data: cli.data.0,
-        check: cli.check,
+        check: cli.run.check,
         hex: cli.hex,
         inject: cli.inject,
     };
-    let params = serde_json::json!({
-        "start": s.start.name(), "numcalls": s.numcalls, "ncpus": s.ncpus, "precision": s.precision,
-        "data": s.data.iter().map(|x| x.to_string()).collect::<Vec<_>>(), "check": s.check, "repeat": cli.repeat,
-    });
+    let params = cli.run.params(
+        numcalls,
+        serde_json::json!({
+            "start": s.start.name(), "ncpus": s.ncpus, "precision": s.precision,
+            "data": s.data.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        }),
+    );
     let line = LineFormat::RealField {
         workers: s.ncpus,
         precision: s.precision,
     };
-    let mut exp = match Experiment::new(TOOL, &format!("pool/{}", s.start), params, line, cli.json.as_deref()) {
-        Ok(exp) => exp,
-        Err(e) => {
-            eprintln!("{TOOL}: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    if let Err(e) = cli::limits::ensure_open_files("--ncpus", s.ncpus as u64) {
-        eprintln!("{TOOL}: {e}");
-        return Ok(ExitCode::from(EXIT_USAGE));
-    }
+    let json = cli.run.json.as_deref();
+    let mut exp = Experiment::new(TOOL, &format!("pool/{}", s.start), params, line, json).map_err(usage)?;
+    cli::limits::ensure_open_files("--ncpus", s.ncpus as u64).map_err(usage)?;
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
-    let outcome = exp.repeat(cli.repeat, |b| bar(b, &s));
+    let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &s));
     Ok(exp.conclude(TOOL, &outcome, "workers stopped and reaped")?)
 }
 
@@ -293,7 +269,7 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn cli_is_consistent() {
+    fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
 }

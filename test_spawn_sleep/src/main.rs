@@ -7,8 +7,7 @@
 //! call).
 
 use clap::Parser;
-use cli::args::{int_in, seconds, EXIT_FAILURE};
-use std::path::PathBuf;
+use cli::args::{int_in, seconds};
 use std::process::ExitCode;
 use test_pool_sleep::{parse_inject, Command, Mode, Settings};
 
@@ -31,11 +30,12 @@ lines; with --per-call the original's per-call lines; IPython's %time block);
 extra information is on lines labelled (extra).";
 
 #[derive(Parser, Debug)]
-#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true)]
+#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true,
+    mut_arg("numcalls", |a| a.help("Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).")),
+)]
 struct Cli {
-    /// Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).
-    #[arg(long, value_name = "N", value_parser = int_in::<1, 100_000_000>)]
-    numcalls: Option<u64>,
+    #[command(flatten)]
+    run: cli::args::RunArgs,
     /// Seconds each job sleeps (time.sleep), 0..=3600.
     #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = seconds)]
     sleep: f64,
@@ -45,17 +45,6 @@ struct Cli {
     /// A new spawned pool for every call (test_parallel_spawn_sleep.sage).
     #[arg(long)]
     per_call: bool,
-    /// Jobs return a*a; print the last call's results.
-    #[arg(long)]
-    check: bool,
-    /// Run bar() this many times in this process, each under %time.
-    #[arg(long, value_name = "K", default_value = "1", value_parser = int_in::<1, 100_000>)]
-    repeat: u64,
-    /// Write the run record (parameters, system, every chunk) to this JSON file;
-    /// `-` writes it to stdout after the run's lines. A device or FIFO is written
-    /// through, a symlink's target replaced; a new file gets 0666 & !umask.
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
     /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
     inject: Option<(Command, u64)>,
@@ -66,22 +55,13 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // Spawned workers are this executable: serve and exit.
+    // Spawned workers and the forkserver are this executable: serve and exit.
     procpool::enter_worker_role_if_asked(test_pool_sleep::JOBS);
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("test_spawn_sleep: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    cli::args::main("test_spawn_sleep", run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     let (mode, default_calls) = if cli.per_call {
         // test_parallel_spawn_sleep.sage: "Cost of spawning is prohibitive".
         (Mode::PerCall, 10)
@@ -91,12 +71,12 @@ fn run() -> anyhow::Result<ExitCode> {
     let settings = Settings {
         tool: "test_spawn_sleep",
         mode,
-        numcalls: cli.numcalls.unwrap_or(default_calls),
+        numcalls: cli.run.numcalls(default_calls),
         sleep: cli.sleep,
         workers: cli.maxworkers as usize,
-        check: cli.check,
-        repeat: cli.repeat,
-        json: cli.json,
+        check: cli.run.check,
+        repeat: cli.run.repeat,
+        json: cli.run.json,
         inject: cli.inject,
         show_workers: cli.workers,
         map_churn: 0,
@@ -110,7 +90,7 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn cli_is_consistent() {
+    fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
 }

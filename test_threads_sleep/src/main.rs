@@ -7,7 +7,7 @@ mod team;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use cli::args::{int_in, seconds, EXIT_FAILURE, EXIT_USAGE};
+use cli::args::{int_in, seconds, EXIT_USAGE};
 use cli::{outln, signals};
 use nix::sys::signal::Signal;
 use probes::churn::MapChurn;
@@ -91,13 +91,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("test_threads_sleep: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    cli::args::main("test_threads_sleep", run)
 }
 
 /// `NCPUS` from the environment, else the number of logical CPUs
@@ -117,10 +111,7 @@ fn resolve_ncpus(flag: Option<u64>, env: Option<std::ffi::OsString>) -> Result<u
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match cli::args::parse::<Cli>() {
-        Ok(cli) => cli,
-        Err(code) => return Ok(code),
-    };
+    let cli = cli::args::parse::<Cli>()?;
     let ncpus = match resolve_ncpus(cli.ncpus, std::env::var_os("NCPUS")) {
         Ok(n) => n,
         Err(msg) => {

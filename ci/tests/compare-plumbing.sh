@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Test of ci/compare.sh's plumbing that needs no originals, no SageMath and no
+# OpenMP: a fake originals directory whose twelve scripts print chunk lines of
+# each family (fake bar()s that sleep a little), a fake `sage` package (the
+# preparser, @parallel, Integer, RealField) for the .sage route, a fake C
+# compiler, and fake interpreters on the PATH (python3.99 runs, python3.98 does
+# not). Checks: one row per original file (test_pyparallel_sleep.py once per
+# runnable python3.N, labelled), nothing skipped, the broken interpreter
+# listed, ORIGINALS_DIR untouched; then, with a fake full SageMath, that
+# Sage's load() is used and a missing and a failing original are listed with
+# their reasons. Called by ci/test.sh; about half a minute.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+root=$PWD
+fail() { echo "compare-plumbing: FAIL: $*" >&2; exit 1; }
+
+cargo build -q -p report -p test_fork_sleep -p test_pool_sleep -p test_spawn_sleep \
+  -p test_threads_sleep -p test_rf_pool || fail "cargo build"
+bin=${CARGO_TARGET_DIR:-$root/target}/debug
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare-plumbing.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+o=$tmp/originals fake=$tmp/fake fb=$tmp/bin
+mkdir -p "$o" "$fake/sage/parallel" "$fake/sage/repl" "$fake/sage/rings" "$fb"
+
+# --- fake sage package (passagemath-like: no sage.all) ---
+for d in sage sage/parallel sage/repl sage/rings; do : >"$fake/$d/__init__.py"; done
+cat >"$fake/sage/repl/preparse.py" <<'EOF'
+def preparse_file(text):
+    return "PREPARSED = True\n" + text
+def preparse(text):
+    return text
+EOF
+cat >"$fake/sage/parallel/decorate.py" <<'EOF'
+def parallel(ncpus=None, p_iter=None):
+    def deco(f):
+        def run(args):
+            for a in args:
+                yield ((a, {}), f(*a))
+        return run
+    return deco
+EOF
+echo 'Integer = int' >"$fake/sage/rings/integer.py"
+printf 'def RealField(p):\n    return float\ncreate_RealNumber = float\n' >"$fake/sage/rings/real_mpfr.py"
+
+# --- fake originals: chunk lines of each family ---
+para='print(f"{d:.3f}s per {n} x {w} @para sleep({T:.3f}). Cost/{lab}/calls is {(d/n - T)/w:.6f}s.")'
+pool='print(f"{d:.3f}s per {n} x {w} sleep({T:.3f}). Cost/maxworkers/calls is {(d/n - T)/w:.6f}s.")'
+chunks() { # FAMILY_LINE: a bar() body that times q chunks of sleeps
+  cat <<EOF
+    import time
+    q, r = divmod(numcalls, 100)
+    for n in [100] * q + ([r] if r else []):
+        d = 0.2 * n / 100  # as if each call took 2 ms
+        $1
+EOF
+}
+{ echo 'def bar(numcalls=1000, T=0.001, ncpus=8, check=False):'
+  echo '    w, lab = ncpus, "ncpus"; print(f"Using ncpus={ncpus} parallel decorated function")'
+  chunks "$para"; } >"$o/test_pyparallel_sleep.py"
+for m in fork spawn; do
+  { echo 'def bar(numcalls=1000, T=0.001, check=False):'
+    echo "    w = 8; print(\"Setting multiprocessing start method to '$m'\")"
+    echo '    print(f"Using maxworkers={w} parallel decorated function")'
+    chunks "$pool"; } >"$o/test_pool_${m}_sleep.py"
+done
+{ echo 'assert PREPARSED and parallel and RealNumber and Integer'
+  echo 'print("loader:", globals().get("LOADER", "preparse+exec"))'
+  echo 'ncpus = 8'
+  echo 'def bar(numcalls=1000, T=0.001):'
+  echo '    w, lab = ncpus, "ncpus"; print(f"Using ncpus={ncpus} parallel decorated function")'
+  chunks "$para"; } >"$o/test_parallel_sleep_v2.sage"
+{ echo 'def bar(numcalls=1000, T=0.001, maxworkers=8):'
+  echo '    w, lab = maxworkers, "maxworkers"'
+  echo '    print(f"Using maxworkers={w} as max_workers for ProcessPoolExecutor")'
+  chunks "$para"; } >"$o/test_executor_sleep.sage"
+cat >"$o/test_parallel_sleep.sage" <<'EOF'
+import time
+ncpus = 8
+@parallel(ncpus=ncpus)
+def foo(a, T):
+    time.sleep(0.0008)  # 8 in a row: a call takes more than T
+def bar(numcalls=100, T=0.005):
+    for i in range(numcalls):
+        list(foo((a, T) for a in range(ncpus)))
+EOF
+cat >"$o/test_parallel_spawn_sleep.sage" <<'EOF'
+import time
+def bar(numcalls=10, T=0.001, ncpus=8):
+    print(f"Using ncpus={ncpus} parallel decorated function")
+    for _ in range(numcalls):
+        print(f"Now spawning @parallelized sleep({T:.3f}) on {ncpus} workers.", end=" ")
+        d = 0.01
+        print(f"{d:.3f}s.\n Cost/ncpus is {(d - T)/ncpus:.6f}s.")
+EOF
+for m in fork spawn forkserver; do
+  printf 'import time\nfrom sage.rings.real_mpfr import RealField\ndef bar(numcalls=100, ncpus=8, precision=100, check=False):\n    print("Setting multiprocessing start method to %s")\n    time.sleep(0.05)\n' "'$m'" >"$o/test_pool_${m}_RF.py"
+done
+printf 'import time\ndef bar(numcalls=100, ncpus=8, precision=100, check=False):\n    RealField(precision)\n    print("Setting multiprocessing start method to %s")\n    time.sleep(0.05)\n' "'fork'" >"$o/test_pool_fork_RF.sage"
+echo '/* fake: the fake compiler below turns this into a shell script */' >"$o/test_openmp_sleep.c"
+
+# --- fake tools on the PATH ---
+cat >"$fb/cc" <<'EOF'
+#!/bin/sh
+# fake C compiler: writes the "program" named by -o
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+printf '#!/bin/sh\necho "I am set up to use ${NCPUS:-2} threads."\nsleep 0.6\n' >"$out" && chmod +x "$out"
+EOF
+printf '#!/bin/sh\nexit 1\n' >"$fb/sage"
+printf '#!/bin/sh\necho "pyenv: python3.98: command not found" >&2\nexit 127\n' >"$fb/python3.98"
+ln -s "$(python3 -c 'import sys; print(sys.executable)')" "$fb/python3.99"
+chmod +x "$fb/cc" "$fb/sage" "$fb/python3.98"
+find "$o" | sort >"$tmp/before"
+
+# --- 1. everything runs ---
+t0=$SECONDS
+PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC="$fb/cc" COMPARE_BIN="$bin" \
+  NUMCALLS=150 REPEAT=2 ci/compare.sh "$o" "$tmp/out" >"$tmp/summary" 2>"$tmp/log" \
+  || { cat "$tmp/log" "$tmp/summary"; fail "compare.sh exit status $?"; }
+find "$o" | sort >"$tmp/after"
+cmp -s "$tmp/before" "$tmp/after" || fail "ORIGINALS_DIR changed: $(diff "$tmp/before" "$tmp/after")"
+table=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary" | sed '1,2d;/^$/d')
+for s in test_pool_fork_sleep.py test_pool_spawn_sleep.py test_parallel_sleep_v2.sage \
+  test_parallel_sleep.sage test_executor_sleep.sage test_parallel_spawn_sleep.sage \
+  test_pool_fork_RF.py test_pool_spawn_RF.py test_pool_forkserver_RF.py test_pool_fork_RF.sage test_openmp_sleep.c; do
+  # report names a transcript run FILE:FIRST-LAST (its lines in the file).
+  [ "$(grep -cE "^\| $s\.txt:[0-9]+-[0-9]+ \(transcript\) \| " <<<"$table")" = 1 ] || { echo "$table"; fail "not exactly one row for $s"; }
+done
+grep -qE '^\| test_pyparallel_sleep\.py@python3\.99\.txt:[0-9]+-[0-9]+ \(transcript\) \| test_fork_sleep\.json \(json\) \|' <<<"$table" \
+  || { echo "$table"; fail "no row for test_pyparallel_sleep.py under python3.99"; }
+py_rows=$(grep -c '^| test_pyparallel_sleep.py@python3\.[0-9]*\.txt' <<<"$table")
+[ "$(grep -c '^|' <<<"$table")" = $((11 + py_rows)) ] || { echo "$table"; fail "rows other than one per original"; }
+grep -q '^Could not run' "$tmp/summary" && { cat "$tmp/summary"; fail "something was skipped"; }
+grep -q '^- python3.98 (.*): pyenv: python3.98: command not found$' "$tmp/summary" \
+  || { cat "$tmp/summary"; fail "the broken python3.98 is not listed"; }
+# Every row has both costs, a ratio and two verdicts.
+while IFS= read -r row; do
+  [[ $row =~ ^\|[^|]+\|[^|]+\|\ [0-9.]+\ ms\ \|\ [0-9.]+\ ms\ \|\ [0-9.]+\ \|\ [a-z].*\|\ [a-z].*\|$ ]] \
+    || fail "incomplete row: $row"
+done <<<"$table"
+# The harness-timed originals: one chunk line per bar() / per run, in the port's format.
+[ "$(grep -c '@para sleep(0.005)' "$tmp/out/test_parallel_sleep.sage.txt")" = 4 ] \
+  || fail "test_parallel_sleep.sage: not 2 x (100 + 50) chunk lines"
+[ "$(grep -c '^I am set up to use 8 threads.$' "$tmp/out/test_openmp_sleep.c.txt")" = 2 ] \
+  || fail "test_openmp_sleep.c: not one run per repeat"
+[ "$(grep -c 'x 8 RealField(100).sin()' "$tmp/out/test_pool_fork_RF.sage.txt")" = 2 ] \
+  || fail "test_pool_fork_RF.sage: not one chunk line per bar()"
+grep -q "^sage: load('test_parallel_sleep_v2.sage')$" "$tmp/out/test_parallel_sleep_v2.sage.txt" \
+  || fail "the .sage scripts do not go through the driver"
+grep -q "^loader: preparse+exec$" "$tmp/out/test_parallel_sleep_v2.sage.txt" \
+  || fail "without sage.all the driver does not preparse and exec"
+echo "compare-plumbing: all twelve originals ran ($((SECONDS - t0)) s)"
+
+# --- 2. a full SageMath (sage.all, Sage's load()); a missing and a failing
+# original are listed with the reason ---
+cat >"$fb/sage" <<'EOF'
+#!/bin/sh
+# fake full SageMath: sage -c CODE, sage -python ARGS
+case $1 in -c) exec python3 -c "$2" ;; -python) shift; exec python3 "$@" ;; esac
+exit 2
+EOF
+cat >"$fake/sage/all.py" <<'EOF'
+from sage.parallel.decorate import parallel
+from sage.rings.integer import Integer
+from sage.rings.real_mpfr import RealField, create_RealNumber as RealNumber
+EOF
+cat >"$fake/sage/repl/load.py" <<'EOF'
+from sage.repl.preparse import preparse_file
+def load(filename, globals, attach=False):
+    globals["LOADER"] = "sage.repl.load"
+    with open(filename) as f:
+        exec(preparse_file(f.read()) + "\n", globals)
+EOF
+rm "$o/test_pool_spawn_sleep.py"
+echo 'raise ValueError("broken on purpose")' >>"$o/test_executor_sleep.sage"
+PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC=/nonexistent/cc COMPARE_BIN="$bin" \
+  NUMCALLS=20 REPEAT=1 ci/compare.sh "$o" "$tmp/out2" >"$tmp/summary2" 2>"$tmp/log2" \
+  || { cat "$tmp/log2"; fail "compare.sh exit status $? with two originals missing"; }
+for want in "- test_pool_spawn_sleep.py: not in $o" \
+  "- test_executor_sleep.sage: the original failed: ValueError: broken on purpose" \
+  "- test_openmp_sleep.c: cannot build with OpenMP here: "; do
+  grep -qF -- "$want" "$tmp/summary2" || { cat "$tmp/summary2"; fail "missing: $want"; }
+done
+grep -q "^loader: sage.repl.load$" "$tmp/out2/test_parallel_sleep_v2.sage.txt" \
+  || fail "with sage.all the driver does not call Sage's load()"
+rows=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary2" | grep -c '^| test_')
+[ "$rows" = $((8 + py_rows)) ] || { cat "$tmp/summary2"; fail "expected $((8 + py_rows)) rows, got $rows"; }
+echo "compare-plumbing: OK ($((SECONDS - t0)) s)"

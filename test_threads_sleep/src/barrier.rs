@@ -1,0 +1,150 @@
+//! A barrier in the manner of libgomp's (`config/linux/bar.c`), which the
+//! OpenMP original (`test_openmp_sleep.c`) pays at the start and the end of
+//! every `#pragma omp parallel for`: an atomic arrival count and a
+//! generation word. The last member to arrive resets the count and bumps the
+//! generation; the others spin on the generation for a short, bounded time,
+//! then sleep on it (a futex on Linux, libc++'s `__libcpp_atomic_wait` on
+//! macOS, through the `atomic-wait` crate). `std::sync::Barrier` is a mutex
+//! and a condition variable: every member takes the lock and the last one
+//! wakes the others through it, which on an oversubscribed machine (8
+//! threads, 2 cores) is the bulk of the team's overhead.
+//!
+//! Memory ordering: everything a member wrote before [`Barrier::wait`]
+//! happens-before everything any member does after it. Arrivals are AcqRel
+//! read-modify-writes of one counter (one release sequence), so the last
+//! arriver acquires every earlier arriver's writes; it then publishes them
+//! with its store of the new generation, which the waiters acquire.
+
+use std::hint::spin_loop;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Keeps the hot words on cache lines of their own (the arrival count is
+/// written by every member, the generation read by every waiter).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+pub struct Barrier {
+    n: u32,
+    /// Spins before sleeping (libgomp: `GOMP_SPINCOUNT`, throttled to a
+    /// thousand when the team is larger than the machine).
+    spin: u32,
+    arrived: Padded<AtomicU32>,
+    generation: Padded<AtomicU32>,
+    /// Members asleep (or about to sleep) on `generation`: the last arriver
+    /// makes the wake system call only when there is one.
+    sleepers: Padded<AtomicU32>,
+}
+
+impl Barrier {
+    /// A barrier for `n` members (1 ≤ n < 2³²) that spin `spin` times before
+    /// they sleep.
+    pub fn new(n: usize, spin: u32) -> Barrier {
+        assert!(n >= 1 && n <= u32::MAX as usize, "barrier of {n} members");
+        Barrier {
+            n: n as u32,
+            spin,
+            arrived: Padded(AtomicU32::new(0)),
+            generation: Padded(AtomicU32::new(0)),
+            sleepers: Padded(AtomicU32::new(0)),
+        }
+    }
+
+    /// The spin count for a team of `n` threads on this machine: spinning
+    /// helps only while every member has a core to spin on.
+    pub fn spin_for(n: usize) -> u32 {
+        if n <= num_cpus::get() {
+            20_000
+        } else {
+            100
+        }
+    }
+
+    /// Waits until all `n` members have called `wait` for this round.
+    pub fn wait(&self) {
+        // Acquire is not needed for the value (a member reads the generation
+        // it is waiting in; it saw the previous bump when it left the last
+        // round, so coherence gives it the current one).
+        let gen = self.generation.0.load(Ordering::Relaxed);
+        // AcqRel: Release hands this member's earlier writes on; Acquire lets
+        // the last arriver take every earlier arriver's writes.
+        if self.arrived.0.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            // Relaxed: the next round's arrivals happen after they see the
+            // new generation below, which is sequenced after this reset.
+            self.arrived.0.store(0, Ordering::Relaxed);
+            // SeqCst: Release publishes the round's writes to the waiters;
+            // the total order with the waiters' `sleepers` increment (below)
+            // means either the waiter sees the new generation before it
+            // sleeps or this thread sees it counted and wakes it.
+            self.generation.0.store(gen.wrapping_add(1), Ordering::SeqCst);
+            if self.sleepers.0.load(Ordering::SeqCst) != 0 {
+                atomic_wait::wake_all(&self.generation.0);
+            }
+            return;
+        }
+        for _ in 0..self.spin {
+            // Acquire: pairs with the last arriver's store.
+            if self.generation.0.load(Ordering::Acquire) != gen {
+                return;
+            }
+            spin_loop();
+        }
+        self.sleep_while(gen);
+    }
+
+    /// Sleeps on the generation word until it is no longer `gen`.
+    fn sleep_while(&self, gen: u32) {
+        // SeqCst: see the last arriver's side in `wait`.
+        self.sleepers.0.fetch_add(1, Ordering::SeqCst);
+        while self.generation.0.load(Ordering::SeqCst) == gen {
+            // Returns at once if the word is no longer `gen`; may also
+            // return spuriously, hence the loop.
+            atomic_wait::wait(&self.generation.0, gen);
+        }
+        // Relaxed: only a hint for the waker; a stale count costs one
+        // needless wake system call, never a lost wake-up.
+        self.sleepers.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    /// Every member adds to its own counter before each round and checks,
+    /// after it, that every member has finished that round: a member that
+    /// left early would see a counter behind. Run with both spin counts so
+    /// that the futex path is exercised (spin 0) as well as the spinning one.
+    fn stress(n: usize, rounds: usize, spin: u32) {
+        let barrier = Arc::new(Barrier::new(n, spin));
+        let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+        let members: Vec<_> = (0..n)
+            .map(|m| {
+                let (barrier, counts) = (Arc::clone(&barrier), Arc::clone(&counts));
+                std::thread::spawn(move || {
+                    for r in 1..=rounds {
+                        counts[m].store(r, Ordering::Relaxed);
+                        barrier.wait();
+                        for (k, c) in counts.iter().enumerate() {
+                            let seen = c.load(Ordering::Relaxed);
+                            assert!(seen >= r, "n={n}: member {k} at round {seen} after barrier {r}");
+                        }
+                        barrier.wait();
+                    }
+                })
+            })
+            .collect();
+        for m in members {
+            m.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn stress_every_size_from_1_to_16() {
+        for n in 1..=16 {
+            stress(n, 2000, 0);
+            stress(n, 500, 100);
+        }
+    }
+}

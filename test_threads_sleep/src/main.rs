@@ -108,6 +108,10 @@ struct Cli {
     /// main thread) fails with EAGAIN, as under a process limit.
     #[arg(long, value_name = "K", hide = true)]
     inject_spawn_failure: Option<usize>,
+    /// Testing aid: the main thread panics after the header, a bug outside
+    /// any iteration, whose message the panic hook must not hide.
+    #[arg(long, hide = true)]
+    inject_bug: bool,
 }
 
 fn main() -> ExitCode {
@@ -175,6 +179,7 @@ fn run() -> anyhow::Result<ExitCode> {
     iteration::install_panic_hook();
 
     println!("I am set up to use {ncpus} threads.");
+    assert!(!cli.inject_bug, "injected bug outside any iteration");
     let spec = BodySpec {
         usec: (cli.sleep * 1e6) as libc::useconds_t,
         check: cli.check,
@@ -188,8 +193,16 @@ fn run() -> anyhow::Result<ExitCode> {
         Ok(runner) => runner,
         Err(e) => return Ok(exp.conclude("test_threads_sleep", &Outcome::Failed(e.to_string()), "threads joined")?),
     };
+    let outcome = bars(&mut exp, &mut runner, &mut churn, &cli);
+    drop(runner);
+    Ok(exp.conclude("test_threads_sleep", &outcome, "threads joined")?)
+}
+
+/// The author's session: `repeat` times `%time bar()`, each bar() `numcalls`
+/// parallel regions in chunks; stops at the first failure or signal.
+fn bars(exp: &mut Experiment, runner: &mut Runner, churn: &mut MapChurn, cli: &Cli) -> Outcome {
     let failed = |e: &dyn std::fmt::Display| Outcome::Failed(e.to_string());
-    let outcome = exp.repeat(cli.repeat, |b| {
+    exp.repeat(cli.repeat, |b| {
         runner.begin_bar().map_err(|e| failed(&e))?;
         let done = b.chunks(cli.numcalls, |_| {
             if let Some(sig) = signals::interrupted() {
@@ -205,9 +218,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         println!("{}", runner.stats_line());
         Ok(())
-    });
-    drop(runner);
-    Ok(exp.conclude("test_threads_sleep", &outcome, "threads joined")?)
+    })
 }
 
 #[cfg(test)]

@@ -59,36 +59,48 @@ impl Barrier {
         }
     }
 
-    /// Waits until all `n` members have called `wait` for this round.
+    /// Waits until all `n` members have arrived (by `wait` or `arrive`) in
+    /// this round.
     pub fn wait(&self) {
-        // Acquire is not needed for the value (a member reads the generation
-        // it is waiting in; it saw the previous bump when it left the last
-        // round, so coherence gives it the current one).
+        // Relaxed is enough for the value: a member reads the generation of
+        // the round it is in (it saw the previous bump when it left the last
+        // round, or made it, so coherence gives it the current one).
         let gen = self.generation.0.load(Ordering::Relaxed);
-        // AcqRel: Release hands this member's earlier writes on; Acquire lets
-        // the last arriver take every earlier arriver's writes.
-        if self.arrived.0.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
-            // Relaxed: the next round's arrivals happen after they see the
-            // new generation below, which is sequenced after this reset.
-            self.arrived.0.store(0, Ordering::Relaxed);
-            // SeqCst: Release publishes the round's writes to the waiters;
-            // the total order with the waiters' `sleepers` increment (below)
-            // means either the waiter sees the new generation before it
-            // sleeps or this thread sees it counted and wakes it.
-            self.generation.0.store(gen.wrapping_add(1), Ordering::SeqCst);
-            if self.sleepers.0.load(Ordering::SeqCst) != 0 {
-                atomic_wait::wake_all(&self.generation.0);
-            }
+        if self.arrive() {
             return;
         }
         for _ in 0..self.spin {
-            // Acquire: pairs with the last arriver's store.
+            // Acquire: pairs with the last arriver's bump.
             if self.generation.0.load(Ordering::Acquire) != gen {
                 return;
             }
             spin_loop();
         }
         self.sleep_while(gen);
+    }
+
+    /// Arrives without waiting for the others (the join of a fork/join
+    /// team: a member that has written its result need not wait for the
+    /// other members, only the master must, with `wait`). True for the last
+    /// arriver, which has released the round.
+    pub fn arrive(&self) -> bool {
+        // AcqRel: Release hands this member's earlier writes on; Acquire lets
+        // the last arriver take every earlier arriver's writes.
+        if self.arrived.0.fetch_add(1, Ordering::AcqRel) + 1 != self.n {
+            return false;
+        }
+        // Relaxed: the next round's arrivals happen after the bump below
+        // (through the waiters that see it), which is sequenced after this.
+        self.arrived.0.store(0, Ordering::Relaxed);
+        // SeqCst: Release publishes the round's writes to the waiters; the
+        // total order with the waiters' `sleepers` increment means either the
+        // waiter sees the new generation before it sleeps or this thread
+        // sees it counted and wakes it.
+        self.generation.0.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.0.load(Ordering::SeqCst) != 0 {
+            atomic_wait::wake_all(&self.generation.0);
+        }
+        true
     }
 
     /// Sleeps on the generation word until it is no longer `gen`.
@@ -145,6 +157,39 @@ mod tests {
         for n in 1..=16 {
             stress(n, 2000, 0);
             stress(n, 500, 100);
+        }
+    }
+
+    /// The team's shape: members `arrive` at the join and wait at the
+    /// fork; the master, after its join `wait`, must see every member's
+    /// write of the round.
+    #[test]
+    fn master_sees_every_arrival_before_the_join_returns() {
+        for n in 1..=16usize {
+            let (fork, join) = (Arc::new(Barrier::new(n, 0)), Arc::new(Barrier::new(n, 50)));
+            let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+            let members: Vec<_> = (1..n)
+                .map(|m| {
+                    let (fork, join, counts) = (Arc::clone(&fork), Arc::clone(&join), Arc::clone(&counts));
+                    std::thread::spawn(move || {
+                        for r in 1..=1000 {
+                            fork.wait();
+                            counts[m].store(r, Ordering::Relaxed);
+                            join.arrive();
+                        }
+                    })
+                })
+                .collect();
+            for r in 1..=1000 {
+                fork.wait();
+                join.wait();
+                for (k, c) in counts.iter().enumerate().skip(1) {
+                    assert_eq!(c.load(Ordering::Relaxed), r, "n={n}: member {k} after join {r}");
+                }
+            }
+            for m in members {
+                m.join().unwrap();
+            }
         }
     }
 }

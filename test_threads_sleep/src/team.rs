@@ -6,7 +6,10 @@
 //! (the "join" barrier). As in libgomp, the region itself takes no lock: the
 //! master publishes the body before the start barrier, each member writes
 //! only its own result slot, and the end barrier orders the master's reads
-//! after every member's write (see [`crate::barrier`]).
+//! after every member's write (see [`crate::barrier`]). At the end barrier
+//! only the master waits; members arrive and go back to the start barrier,
+//! as in LLVM's libomp join barrier (gather to the master, release at the
+//! next fork), which saves a wake-up per member and call.
 
 use crate::barrier::Barrier;
 use crate::iteration::{collect, run_iteration, Body, RegionError, Slot, SpawnError, Spawner};
@@ -38,12 +41,12 @@ const GO: u8 = 1;
 const ABORT: u8 = 2;
 
 // SAFETY: the cells are never accessed concurrently. `body` is written by the
-// master only between the end barrier of one region and the start barrier of
-// the next, when every member is waiting at the start barrier, and read by
-// members only between the two barriers of a region. Slot `a` is written by
-// member `a` (the master for slot 0) only between the two barriers, and read
-// by the master only after the end barrier. The barriers order these accesses
-// (every write before `wait` happens-before every access after it).
+// master only outside regions (before its arrival at the start barrier, after
+// its end-barrier wait), and read by a member only after the start barrier
+// and before its arrival at the end barrier. Slot `a` is written by member `a`
+// (the master for slot 0) in that same span, and read by the master only
+// after its end-barrier wait. Arriving is a release and passing the barrier an
+// acquire (see `crate::barrier`), so each access happens-before the next.
 unsafe impl Sync for Shared {}
 
 pub struct Team {
@@ -60,7 +63,10 @@ fn member_loop(shared: &Shared, a: usize) {
             let Some(body) = &*shared.body.get() else { return };
             *shared.slots[a].0.get() = run_iteration(&**body, a);
         }
-        shared.end.wait();
+        // Only the master waits for the end of the region: a member goes
+        // straight back to the start barrier (no wake-up just to sleep
+        // again, which costs most on an oversubscribed machine).
+        shared.end.arrive();
     }
 }
 

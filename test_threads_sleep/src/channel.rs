@@ -73,7 +73,7 @@ impl ChannelPool {
     }
 
     /// How many worker threads the pool holds.
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     pub fn threads(&self) -> usize {
         self.workers.len()
     }

@@ -34,6 +34,12 @@ struct Cli {
     /// Write the same plot as PNG (what an issue comment on GitHub displays).
     #[arg(long, value_name = "PATH")]
     png: Option<PathBuf>,
+    /// Plot this resource counter of the parent against chunk index instead of
+    /// the chunk times (records of this suite: vm_regions, rss_bytes,
+    /// page_table_bytes, minor_faults, threads, open_fds, mach_ports, ...).
+    /// The drift attribution ranks these counters; association, not proof.
+    #[arg(long, value_name = "NAME")]
+    counter: Option<String>,
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
@@ -71,7 +77,7 @@ fn run() -> anyhow::Result<ExitCode> {
         text += &markdown::pairs_table(&pairs);
         text += "\n";
     }
-    let figure = plot::Figure::new(&per_input, cli.pairs);
+    let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
     text += &markdown::runs_table(&runs);
     match &markdown {

@@ -26,6 +26,33 @@ pub(crate) fn verdict_text(run: &Run) -> String {
     format!("{} (slope {}, p={})", v.verdict, slope(&v), p(&v))
 }
 
+/// The attribution in a few words: `vm_regions (tau 0.94; 434 -> 4834)`,
+/// `none (no drift)`, or `-` where no counter was read.
+pub(crate) fn attribution_text(run: &Run) -> String {
+    let Some(a) = run.attribution() else {
+        return "-".into();
+    };
+    if let Some(why) = &a.none {
+        return format!("none ({why})");
+    }
+    if a.grows_with.is_empty() {
+        return "no counter".into();
+    }
+    a.grows_with
+        .iter()
+        .map(|s| {
+            format!(
+                "{} (tau {:.2}; {} -> {})",
+                s.counter,
+                s.tau,
+                g(s.first, 6),
+                g(s.last, 6)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Escapes the one character that breaks a Markdown table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
@@ -35,15 +62,15 @@ fn cell(s: &str) -> String {
 pub fn runs_table(runs: &[Run]) -> String {
     let mut out = String::from(
         "| source | strategy | OS, arch | ncpus | T | median cost/job | first chunk (s/100 calls) \
-         | last chunk (s/100 calls) | slope per 1000 calls | Mann-Kendall p | verdict |\n\
-         |---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
+         | last chunk (s/100 calls) | slope per 1000 calls | Mann-Kendall p | verdict | grows with |\n\
+         |---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|\n",
     );
     for r in runs {
         let v = r.verdict();
         let first = r.points.first().map(|p| p.secs_per_100());
         let last = r.points.last().map(|p| p.secs_per_100());
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&r.source),
             cell(&r.strategy),
             cell(&r.os_arch),
@@ -55,6 +82,7 @@ pub fn runs_table(runs: &[Run]) -> String {
             slope(&v),
             p(&v),
             v.verdict,
+            cell(&attribution_text(r)),
         );
     }
     out

@@ -1,6 +1,7 @@
 //! One run, whatever it came from: a JSON record of this suite or a transcript
 //! of an original pasted from a terminal.
 
+use drift::Attribution;
 use timing::Verdict;
 use timing::{LineFormat, RunRecord};
 
@@ -42,6 +43,9 @@ pub struct Run {
     /// Sleep per job in seconds (`None` for RealField).
     pub sleep: Option<f64>,
     pub points: Vec<Point>,
+    /// The parent's resource counters, one value per point, by name (records
+    /// of this suite only; empty for transcripts).
+    pub counters: Vec<(String, Vec<f64>)>,
 }
 
 impl Run {
@@ -77,6 +81,7 @@ impl Run {
             ncpus: Some(rec.line_format.workers()),
             sleep,
             points,
+            counters: rec.counter_series(),
         }
     }
 
@@ -98,22 +103,28 @@ impl Run {
         Verdict::of_points(&self.xy())
     }
 
+    /// The drift attribution (see the `drift` crate): `None` where no
+    /// counter was read (transcripts, older records).
+    pub fn attribution(&self) -> Option<Attribution> {
+        if self.counters.is_empty() {
+            return None;
+        }
+        let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
+        Some(Attribution::of(&self.verdict(), &times, &self.counters))
+    }
+
+    /// The values of counter `name`, one per point, if this run has it.
+    pub fn counter(&self, name: &str) -> Option<&[f64]> {
+        self.counters.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
     pub fn repeats(&self) -> usize {
         self.points.last().map_or(0, |p| p.repeat + 1)
     }
 
     /// Median of the chunks' per-job costs.
     pub fn median_cost_per_job(&self) -> Option<f64> {
-        let mut v: Vec<f64> = self.points.iter().map(|p| p.cost_per_job).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        Some(if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        })
+        let m = drift::stats::median(self.points.iter().map(|p| p.cost_per_job).collect());
+        m.is_finite().then_some(m)
     }
 }

@@ -40,8 +40,10 @@ fn both_seed_transcripts_are_drift() {
     let table = String::from_utf8(out).unwrap();
     let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
     let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
-    assert_eq!(sage.len(), 11);
+    assert_eq!(sage.len(), 12);
     assert_eq!(sage[10], "DRIFT", "{table}");
+    // A transcript carries no resource counter: nothing to attribute.
+    assert_eq!(sage[11], "-", "{table}");
     assert_eq!(py[10], "DRIFT", "{table}");
     assert_eq!(sage[1], "fork-per-job (Sage @parallel)");
     assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation)");

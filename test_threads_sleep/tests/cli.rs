@@ -146,6 +146,8 @@ fn a_panicking_iteration_is_one_line_and_exit_1() {
         ("rayon", "2"),
         ("scoped", "2"),
         ("scoped", "0"),
+        ("channel", "2"),
+        ("channel", "0"),
     ] {
         let out = bin()
             .args([

@@ -2,7 +2,7 @@
 
 use super::axis::Chunks;
 use super::{Figure, Panel, Series, LEGEND_BG, PLOT_BG};
-use crate::markdown::verdict_text;
+use crate::markdown::{attribution_text, verdict_text};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -45,7 +45,7 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
     for panel in &figure.panels {
         let (area, below) = rest.split_vertically(CHART_HEIGHT + legend_height(panel));
         let (chart, legend_area) = area.split_vertically(CHART_HEIGHT);
-        draw_chart(panel, &chart)?;
+        draw_chart(panel, figure.counter.as_deref(), &chart)?;
         legend(panel, &legend_area)?;
         rest = below;
     }
@@ -62,7 +62,11 @@ pub(super) fn boundaries(series: &Series) -> Vec<f64> {
         .collect()
 }
 
-fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+fn draw_chart<DB: DrawingBackend>(
+    panel: &Panel,
+    counter: Option<&str>,
+    area: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
     let n = panel
         .series
         .iter()
@@ -73,7 +77,7 @@ fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
     let ymax = panel
         .series
         .iter()
-        .flat_map(|s| s.run.points.iter().map(|p| p.secs_per_100()))
+        .flat_map(|s| s.ys(counter))
         .filter(|y| y.is_finite())
         .fold(0.0f64, f64::max);
     let ymax = if ymax > 0.0 { ymax * 1.08 } else { 1.0 };
@@ -87,7 +91,7 @@ fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
     chart
         .configure_mesh()
         .x_desc("chunk (100 calls)")
-        .y_desc("seconds per 100 calls")
+        .y_desc(counter.unwrap_or("seconds per 100 calls"))
         .y_label_formatter(&|y| g(*y, 3))
         .light_line_style(TRANSPARENT)
         .label_style((FONT, 12))
@@ -96,11 +100,10 @@ fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
     for series in &panel.series {
         let style = series.colour.stroke_width(2);
         let xy = series
-            .run
-            .points
-            .iter()
+            .ys(counter)
+            .into_iter()
             .enumerate()
-            .map(|(i, p)| ((i + 1) as f64, p.secs_per_100()));
+            .map(|(i, y)| ((i + 1) as f64, y));
         if series.dashed {
             chart.draw_series(DashedLineSeries::new(xy, 9, 5, style))?;
         } else {
@@ -134,7 +137,15 @@ fn legend<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> D
             area.draw(&PathElement::new([(LEFT + 10 + a, y), (LEFT + 10 + b, y)], style))?;
         }
         let run = &series.run;
-        let label = format!("{} | {} | {}", run.source, run.strategy, verdict_text(run));
+        let label = match attribution_text(run).as_str() {
+            "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
+            grows => format!(
+                "{} | {} | {} | grows with: {grows}",
+                run.source,
+                run.strategy,
+                verdict_text(run)
+            ),
+        };
         area.draw(&Text::new(label, (LEFT + 54, y), font.clone()))?;
     }
     Ok(())

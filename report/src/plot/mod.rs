@@ -9,6 +9,8 @@
 //! where its next bar() starts. Legends sit under their panel, outside the
 //! plotting area, and each entry ends with the run's drift verdict. An
 //! original and its port share a colour, the original solid, the port dashed.
+//! With `--counter NAME` the y axis is one of the parent's resource counters
+//! (`vm_regions`, `rss_bytes`, ...) instead, to see what grew with the times.
 
 mod axis;
 mod draw;
@@ -62,6 +64,20 @@ pub struct Figure {
     pub panels: Vec<Panel>,
     /// What solid and dashed mean here.
     pub key: &'static str,
+    /// `--counter NAME`: the y axis is this resource counter of the parent
+    /// (read after every chunk), not seconds per 100 calls; runs without it
+    /// are left out.
+    pub counter: Option<String>,
+}
+
+impl Series {
+    /// The y values, one per chunk: seconds per 100 calls, or the counter.
+    pub fn ys(&self, counter: Option<&str>) -> Vec<f64> {
+        match counter {
+            None => self.run.points.iter().map(|p| p.secs_per_100()).collect(),
+            Some(name) => self.run.counter(name).map(<[f64]>::to_vec).unwrap_or_default(),
+        }
+    }
 }
 
 /// The panel of a run, from its strategy label (transcripts and records
@@ -90,7 +106,7 @@ impl Figure {
     /// share a colour, the port dashed. Otherwise every run has its own
     /// colour, and JSON records (ports) are dashed, transcripts solid.
     /// Runs with no chunk (test_openmp_sleep.c prints no timing) are left out.
-    pub fn new(per_input: &[Vec<Run>], pairs: bool) -> Figure {
+    pub fn new(per_input: &[Vec<Run>], pairs: bool, counter: Option<&str>) -> Figure {
         let mut colours: Vec<(usize, usize)> = Vec::new();
         let mut panels: Vec<Panel> = PANELS
             .iter()
@@ -100,7 +116,8 @@ impl Figure {
             })
             .collect();
         for (input, runs) in per_input.iter().enumerate() {
-            for (k, run) in runs.iter().enumerate().filter(|(_, r)| !r.points.is_empty()) {
+            let shown = |r: &Run| !r.points.is_empty() && counter.is_none_or(|c| r.counter(c).is_some());
+            for (k, run) in runs.iter().enumerate().filter(|(_, r)| shown(r)) {
                 let (tag, dashed) = if pairs {
                     ((input / 2, k), input % 2 == 1)
                 } else {
@@ -126,7 +143,11 @@ impl Figure {
         } else {
             "solid: a transcript, dashed: a JSON record of this suite"
         };
-        Figure { panels, key }
+        Figure {
+            panels,
+            key,
+            counter: counter.map(str::to_string),
+        }
     }
 
     /// The plot as an SVG document.

@@ -26,6 +26,7 @@ fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) 
         ncpus: Some(2),
         sleep,
         points,
+        counters: Vec::new(),
     }
 }
 
@@ -84,7 +85,7 @@ fn originals_and_ports_share_a_colour() {
         vec![orig("pool/fork")],
         vec![port("pool/fork (test_pool_sleep)")],
     ];
-    let fig = Figure::new(&inputs, true);
+    let fig = Figure::new(&inputs, true, None);
     assert_eq!(fig.panels.len(), 2);
     for p in &fig.panels {
         let [a, b] = &p.series[..] else { panic!("two series") };
@@ -95,7 +96,7 @@ fn originals_and_ports_share_a_colour() {
     }
     assert_ne!(fig.panels[0].series[0].colour, fig.panels[1].series[0].colour);
     // Without --pairs every run has its own colour; records are dashed.
-    let fig = Figure::new(&inputs, false);
+    let fig = Figure::new(&inputs, false, None);
     let all: Vec<&Series> = fig.panels.iter().flat_map(|p| &p.series).collect();
     assert_eq!(
         all.iter().map(|s| s.dashed).collect::<Vec<_>>(),

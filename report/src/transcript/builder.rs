@@ -95,6 +95,7 @@ impl Builder {
                         ncpus: Some(chunk.ncpus),
                         sleep: chunk.sleep,
                         points: Vec::new(),
+                        counters: Vec::new(),
                     },
                     repeat: 0,
                     first: mark.unwrap_or(at),
@@ -152,6 +153,7 @@ impl Builder {
                     ncpus: Some(threads),
                     sleep: None,
                     points: Vec::new(),
+                    counters: Vec::new(),
                 };
                 self.runs.push((run, at, at));
             }

@@ -8,10 +8,10 @@
 //! allocated by the parent before the fork, so a job function that allocates
 //! nothing (the sleep job) keeps the whole path allocation-free.
 
+use crate::fault::{take_spoil, Fault};
 use crate::frame::{read_exact, write_all, Header, Io, HEADER, MAX_FRAME};
 use crate::JobFn;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Exit status of a worker whose parent sent something that is not a frame.
 pub const EXIT_PROTOCOL: i32 = 70;
@@ -21,25 +21,6 @@ pub const EXIT_PANIC: i32 = 101;
 pub const EXIT_UNKNOWN_JOB: i32 = 71;
 /// Status of a result frame whose payload went over [`MAX_FRAME`].
 pub const STATUS_TOO_LARGE: i32 = i32::MIN;
-
-/// Fault injection for tests: what the worker does to its next reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Sabotage {
-    None = 0,
-    /// The reply's magic is corrupted.
-    Garble = 1,
-    /// Only half the header is sent, then the worker sleeps an hour.
-    Truncate = 2,
-}
-
-static SABOTAGE: AtomicU8 = AtomicU8::new(0);
-
-/// Testing aid, called by a job function inside a worker: spoil the reply
-/// of the current job (see [`Sabotage`]). A no-op in the parent.
-pub fn sabotage_next_reply(kind: Sabotage) {
-    SABOTAGE.store(kind as u8, Ordering::SeqCst);
-}
 
 /// Buffers of one worker, allocated before it starts.
 pub(crate) struct Buffers {
@@ -89,40 +70,50 @@ pub(crate) fn serve(req: RawFd, rep: RawFd, job: JobFn, bufs: &mut Buffers) -> i
             Ok(Err(code)) => code,
             Err(_) => return EXIT_PANIC,
         };
-        let (status, n) = if bufs.output.len() > MAX_FRAME {
-            (STATUS_TOO_LARGE, 0)
-        } else if status != 0 {
-            (status, 0)
-        } else {
-            (0, bufs.output.len())
-        };
-        Header {
-            index: h.index,
-            status,
-            len: n as u32,
-        }
-        .encode(&mut bufs.send[..HEADER]);
-        bufs.send[HEADER..HEADER + n].copy_from_slice(&bufs.output[..n]);
-        let sent = match SABOTAGE.swap(0, Ordering::SeqCst) {
-            1 => {
-                bufs.send[0] = b'X';
-                HEADER + n
-            }
-            2 => HEADER / 2,
-            _ => HEADER + n,
-        };
-        if write_all(rep, &bufs.send[..sent], None, false) != Io::Done {
+        if !reply(rep, h.index, status, bufs) {
             return EXIT_PROTOCOL;
         }
-        if sent == HEADER / 2 {
-            let ts = libc::timespec {
-                tv_sec: 3600,
-                tv_nsec: 0,
-            };
-            // SAFETY: nanosleep with a valid timespec (async-signal-safe).
-            unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
-        }
     }
+}
+
+/// Sends the result of job `index` (or its failure `status`); `false` if the
+/// parent cannot be written to. A reply spoiled by [`Fault::Truncate`] is
+/// followed by an hour's stall.
+fn reply(rep: RawFd, index: u32, status: i32, bufs: &mut Buffers) -> bool {
+    let (status, n) = if bufs.output.len() > MAX_FRAME {
+        (STATUS_TOO_LARGE, 0)
+    } else if status != 0 {
+        (status, 0)
+    } else {
+        (0, bufs.output.len())
+    };
+    Header {
+        index,
+        status,
+        len: n as u32,
+    }
+    .encode(&mut bufs.send[..HEADER]);
+    bufs.send[HEADER..HEADER + n].copy_from_slice(&bufs.output[..n]);
+    let sent = match take_spoil() {
+        Some(Fault::Garble) => {
+            bufs.send[0] = b'X';
+            HEADER + n
+        }
+        Some(Fault::Truncate) => HEADER / 2,
+        _ => HEADER + n,
+    };
+    if write_all(rep, &bufs.send[..sent], None, false) != Io::Done {
+        return false;
+    }
+    if sent == HEADER / 2 {
+        let ts = libc::timespec {
+            tv_sec: 3600,
+            tv_nsec: 0,
+        };
+        // SAFETY: nanosleep with a valid timespec (async-signal-safe).
+        unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    }
+    true
 }
 
 /// Reads at least `min` bytes into `buf` (blocking fd); `Some(0)` on a clean

@@ -2,7 +2,7 @@
 //! (the workers are this test binary started again).
 
 use probes::hygiene::{children, open_fds, Children};
-use procpool::{diag, Job, Pool, PoolError, Sabotage, StartMethod, WorkerFault};
+use procpool::{diag, Fault, Job, Pool, PoolError, SpawnVia, StartMethod, WorkerFault};
 use std::sync::atomic::Ordering;
 
 /// Input: a u64 `a` and a command byte. Output: `a*a` as u64.
@@ -13,8 +13,8 @@ fn square(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
             // SAFETY: raising a signal on ourselves.
             unsafe { libc::raise(libc::SIGKILL) };
         }
-        2 => procpool::sabotage_next_reply(Sabotage::Garble),
-        3 => procpool::sabotage_next_reply(Sabotage::Truncate),
+        2 => Fault::Garble.strike(),
+        3 => Fault::Truncate.strike(),
         4 => return Err(7),
         5 => output.resize(60_000, 0xab), // a long result, many pipe reads
         6 => output.resize(procpool::MAX_FRAME + 1, 0), // over the limit
@@ -155,6 +155,55 @@ fn fork_failure_in_the_server() {
     no_children();
 }
 
+/// Both spawn paths, for the two start methods that spawn: the workers are
+/// children of the right process and fresh execs, every call returns to the
+/// pool's fds, the drop to the baseline with no child left; then `execve`
+/// of a path that does not exist (hidden switch) fails `Pool::new` with
+/// ENOENT, nothing left behind.
+fn spawn_paths(m: StartMethod, via: SpawnVia) {
+    let fds = open_fds();
+    diag::MARK.store(0xfeed, Ordering::SeqCst);
+    let mut pool = Pool::with_spawn_via(m, via, 3, JOBS[1]).unwrap();
+    let with_pool = fds + 6 + usize::from(m == StartMethod::Forkserver);
+    assert_eq!(open_fds(), with_pool, "{m} via {via}: the pool's own fds");
+    let parent = pool.server_pid().unwrap_or(std::process::id() as i32);
+    for call in 0..100 {
+        for r in pool.map(&[[0u8; 0]; 3]).unwrap() {
+            let (_, ppid, mark) = diag::decode(&r).unwrap();
+            assert_eq!(
+                (ppid as i32, mark),
+                (parent, 0),
+                "{m} via {via}: a fresh exec, our child"
+            );
+        }
+        assert_eq!(open_fds(), with_pool, "{m} via {via} call {call}: no fd leaked");
+        assert_eq!(children(), Children::Running, "{m} via {via}: no zombie");
+    }
+    drop(pool);
+    assert_eq!(open_fds(), fds, "{m} via {via}: fds back to baseline");
+    no_children();
+    // SAFETY (of set_var): this test main is single-threaded.
+    std::env::set_var(procpool::EXEC_PATH_ENV, "/nonexistent/procpool-worker");
+    let err = Pool::with_spawn_via(m, via, 2, JOBS[0]).err();
+    std::env::remove_var(procpool::EXEC_PATH_ENV);
+    let err = err.expect("execve of a missing file fails");
+    let what = if m == StartMethod::Spawn {
+        "spawning a worker"
+    } else {
+        "spawning the forkserver"
+    };
+    assert!(
+        matches!(&err, PoolError::Os { what: w, err } if w == what && err.raw_os_error() == Some(libc::ENOENT)),
+        "{m} via {via}: {err:?}"
+    );
+    assert_eq!(
+        open_fds(),
+        fds,
+        "{m} via {via}: fds back to baseline after the failed exec"
+    );
+    no_children();
+}
+
 fn main() {
     procpool::enter_worker_role_if_asked(JOBS);
     let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
@@ -170,6 +219,16 @@ fn main() {
                 continue;
             }
             t(m);
+            println!("test {full} ... ok");
+        }
+    }
+    for m in [StartMethod::Spawn, StartMethod::Forkserver] {
+        for via in SpawnVia::ALL {
+            let full = format!("spawn_paths::{m}::{via}");
+            if only.as_ref().is_some_and(|o| !full.contains(o.as_str())) {
+                continue;
+            }
+            spawn_paths(m, via);
             println!("test {full} ... ok");
         }
     }

@@ -7,8 +7,9 @@
 
 use clap::{Parser, ValueEnum};
 use cli::args::{int_in, seconds};
+use pool_bars::{parse_inject, Mode, Settings};
+use procpool::{Fault, SpawnVia, StartMethod};
 use std::process::ExitCode;
-use test_pool_sleep::{parse_inject, Command, Mode, Settings};
 
 const ABOUT: &str = "A pool of long-lived workers (fork or forkserver), mapped over again and again.";
 
@@ -27,16 +28,6 @@ test_fork_sleep drifts, the per-job fork is to blame.
 The printed lines are byte for byte those of the originals (Pool family chunk
 lines, or @para family with Cost/maxworkers/calls for --api executor, and
 IPython's %time block); extra information is on lines labelled (extra).";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Start {
-    /// Workers forked from this process once, at pool creation.
-    Fork,
-    /// Workers forked by a server process spawned once (SCM_RIGHTS hand-over).
-    Forkserver,
-    /// Workers are fresh processes of this executable (see also test_spawn_sleep).
-    Spawn,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Api {
@@ -66,14 +57,18 @@ struct Cli {
     #[arg(long, value_name = "N", default_value = "0", value_parser = int_in::<0, 65536>)]
     map_churn: u64,
     /// multiprocessing start method of the pool.
-    #[arg(long, value_enum, default_value_t = Start::Fork)]
-    start: Start,
+    #[arg(long, value_enum, default_value_t = StartMethod::Fork)]
+    start: StartMethod,
+    /// How spawn workers and the forkserver are made (default: CPython's way
+    /// on this platform).
+    #[arg(long, value_enum, default_value_t = SpawnVia::DEFAULT)]
+    spawn_via: SpawnVia,
     /// Which original: multiprocessing.Pool or ProcessPoolExecutor.
     #[arg(long, value_enum, default_value_t = Api::Pool)]
     api: Api,
     /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
-    inject: Option<(Command, u64)>,
+    inject: Option<(Fault, u64)>,
     /// Testing aid: an extra line per worker, at pool creation, saying who
     /// its parent is and whether it is a fork of this process or a fresh exec.
     #[arg(long, hide = true)]
@@ -82,17 +77,13 @@ struct Cli {
 
 fn main() -> ExitCode {
     // Spawned workers and the forkserver are this executable: serve and exit.
-    procpool::enter_worker_role_if_asked(test_pool_sleep::JOBS);
+    procpool::enter_worker_role_if_asked(pool_bars::JOBS);
     cli::args::main("test_pool_sleep", run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
-    let start = match cli.start {
-        Start::Fork => procpool::StartMethod::Fork,
-        Start::Forkserver => procpool::StartMethod::Forkserver,
-        Start::Spawn => procpool::StartMethod::Spawn,
-    };
+    let start = cli.start;
     let settings = Settings {
         tool: "test_pool_sleep",
         mode: match cli.api {
@@ -106,10 +97,11 @@ fn run() -> anyhow::Result<ExitCode> {
         repeat: cli.run.repeat,
         json: cli.run.json,
         inject: cli.inject,
+        spawn_via: cli.spawn_via,
         show_workers: cli.workers,
         map_churn: cli.map_churn,
     };
-    test_pool_sleep::run(&settings)
+    pool_bars::run(&settings)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! - `--check` prints the last results as Sage prints a list of RealField
 //!   numbers ([`sage_str`], [`sage_list`]).
 
-use procpool::{Job, MAX_FRAME};
+use procpool::{Fault, Job, MAX_FRAME};
 use rug::float::Round;
 use rug::ops::AssignRound;
 use rug::Float;
@@ -30,39 +30,21 @@ pub const MAX_PRECISION: u32 = 200_000;
 pub const MIN_PRECISION: u32 = 2;
 
 /// Size of a job's payload: `a` (u64), `data` (f64 bits), `precision` (u32),
-/// command (u8).
+/// the injected fault (u8, a [`Fault::code`] or 0: testing aids for the fault
+/// paths, `--inject KIND@A`).
 pub const JOB_LEN: usize = 21;
 
-/// What a job does besides its sine (commands other than `Run` are testing
-/// aids for the fault paths, `--inject KIND@A`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Command {
-    Run = 0,
-    /// The worker kills itself with SIGKILL.
-    Signal = 1,
-    /// The worker exits with status 3.
-    Exit = 2,
-    /// The reply's frame magic is corrupted.
-    Garble = 3,
-    /// Half a frame header is sent, then the worker stalls.
-    Truncate = 4,
-    /// A well-framed reply that is not an MPFR value (the parent's decoding
-    /// must refuse it).
-    Junk = 5,
-}
-
 /// Job `a`: the originals' `(a, data_list[a], precision)`.
-pub fn encode_job(a: u64, data: f64, precision: u32, cmd: Command) -> [u8; JOB_LEN] {
+pub fn encode_job(a: u64, data: f64, precision: u32, fault: u8) -> [u8; JOB_LEN] {
     let mut b = [0u8; JOB_LEN];
     b[..8].copy_from_slice(&a.to_le_bytes());
     b[8..16].copy_from_slice(&data.to_bits().to_le_bytes());
     b[16..20].copy_from_slice(&precision.to_le_bytes());
-    b[20] = cmd as u8;
+    b[20] = fault;
     b
 }
 
-/// The inverse of [`encode_job`] (the command as its byte).
+/// The inverse of [`encode_job`] (the fault as its byte).
 pub fn decode_job(input: &[u8]) -> Option<(u64, f64, u32, u8)> {
     let input: &[u8; JOB_LEN] = input.try_into().ok()?;
     let a = u64::from_le_bytes(input[..8].try_into().ok()?);
@@ -119,21 +101,16 @@ pub fn sin_job(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
     if !(MIN_PRECISION..=MAX_PRECISION).contains(&precision) {
         return Err(2);
     }
-    match cmd {
-        1 => {
-            // SAFETY: raising a signal on this worker (a testing aid).
-            unsafe { libc::raise(libc::SIGKILL) };
-        }
-        // SAFETY: _exit leaves the worker at once (a testing aid).
-        2 => unsafe { libc::_exit(3) },
-        3 => procpool::sabotage_next_reply(procpool::Sabotage::Garble),
-        4 => procpool::sabotage_next_reply(procpool::Sabotage::Truncate),
-        5 => {
+    match Fault::from_code(cmd) {
+        // A well-framed reply that is not an MPFR value (the parent's
+        // decoding must refuse it).
+        Some(Fault::Junk) => {
             output.extend_from_slice(&precision.to_le_bytes());
             output.extend_from_slice(b"not a number");
             return Ok(());
         }
-        _ => {}
+        Some(fault) => fault.strike(),
+        None => {}
     }
     encode_value(&real_field_sin(data, precision), output);
     debug_assert!(output.len() <= MAX_FRAME);
@@ -227,20 +204,10 @@ pub fn parse_data(s: &str) -> Result<Vec<f64>, String> {
     values
 }
 
-/// `--inject KIND@A` (hidden): job `a` misbehaves.
-pub fn parse_inject(s: &str) -> Result<(Command, u64), String> {
-    let err = || "expected KIND@A with KIND in signal|exit|garble|truncate|junk and A a job argument".to_string();
-    let (kind, a) = s.split_once('@').ok_or_else(err)?;
-    let a = a.parse().map_err(|_| err())?;
-    let kind = match kind {
-        "signal" => Command::Signal,
-        "exit" => Command::Exit,
-        "garble" => Command::Garble,
-        "truncate" => Command::Truncate,
-        "junk" => Command::Junk,
-        _ => return Err(err()),
-    };
-    Ok((kind, a))
+/// `--inject KIND@A` (hidden): job `a` misbehaves (every [`Fault`], `junk`
+/// included: a reply the parent's MPFR decoding must refuse).
+pub fn parse_inject(s: &str) -> Result<(Fault, u64), String> {
+    Fault::parse_at(s, &Fault::ALL)
 }
 
 #[cfg(test)]
@@ -344,7 +311,7 @@ mod tests {
     fn the_job_round_trips_exactly() {
         for &(x, p) in &[(0.1, 100), (0.8, 2), (1e-7, 100), (3.7, 113), (-0.0, 64), (1e300, 300)] {
             let mut out = Vec::with_capacity(MAX_FRAME);
-            sin_job(&encode_job(3, x, p, Command::Run), &mut out).unwrap();
+            sin_job(&encode_job(3, x, p, 0), &mut out).unwrap();
             let mut back = Float::new(p);
             assert!(decode_result(&out, &mut back), "{x} at {p}");
             let want = real_field_sin(x, p);
@@ -355,7 +322,7 @@ mod tests {
         // Special values travel too.
         for x in [f64::NAN, f64::INFINITY] {
             let mut out = Vec::new();
-            sin_job(&encode_job(0, x, 53, Command::Run), &mut out).unwrap();
+            sin_job(&encode_job(0, x, 53, 0), &mut out).unwrap();
             let mut back = Float::new(53);
             assert!(decode_result(&out, &mut back));
             assert!(back.is_nan());
@@ -383,7 +350,7 @@ mod tests {
         assert!(!decode_result(&long, &mut Float::new(100)));
         // A bad precision in a job fails the job, it does not abort MPFR.
         let mut out = Vec::new();
-        assert_eq!(sin_job(&encode_job(0, 0.1, 1, Command::Run), &mut out), Err(2));
+        assert_eq!(sin_job(&encode_job(0, 0.1, 1, 0), &mut out), Err(2));
         assert_eq!(sin_job(&[0u8; 3], &mut out), Err(1));
     }
 
@@ -404,7 +371,7 @@ mod tests {
         assert!(parse_data("0.1,,0.2").unwrap_err().contains("'' is not a float"));
         assert!(parse_data("0.1,x").unwrap_err().contains("'x' is not a float"));
         assert!(parse_data("").is_err());
-        assert_eq!(parse_inject("junk@3"), Ok((Command::Junk, 3)));
+        assert_eq!(parse_inject("junk@3"), Ok((Fault::Junk, 3)));
         assert!(parse_inject("boom@3").is_err());
     }
 }

@@ -12,14 +12,15 @@
 //! `%time bar()` and the sleep tests give, so that the three start methods
 //! can be compared and drift seen across `--repeat`.
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use cli::args::{int_in, usage};
 use cli::{outln, signals};
-use procpool::{Pool, PoolError, StartMethod};
+use pool_bars::stop::{check_signals, interrupted, outcome_of};
+use procpool::{Fault, Pool, SpawnVia, StartMethod};
 use rug::Float;
 use std::process::ExitCode;
 use test_rf_pool::{
-    encode_job, hex_list, parse_data, parse_inject, sage_list, Command, JOBS, JOB_LEN, MAX_PRECISION, MIN_PRECISION,
+    encode_job, hex_list, parse_data, parse_inject, sage_list, JOBS, JOB_LEN, MAX_PRECISION, MIN_PRECISION,
 };
 use timing::{Experiment, LineFormat, Outcome};
 
@@ -49,26 +50,6 @@ The originals print no timing; this port adds the chunk lines
 and IPython's %time block after every bar(). --check prints the last results
 exactly as Sage prints a list of RealField numbers.";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Start {
-    /// Workers forked from this process once, at pool creation (test_pool_fork_RF.py).
-    Fork,
-    /// Workers forked by a server process spawned once (test_pool_forkserver_RF.py).
-    Forkserver,
-    /// Workers are fresh processes of this executable (test_pool_spawn_RF.py).
-    Spawn,
-}
-
-impl From<Start> for StartMethod {
-    fn from(s: Start) -> StartMethod {
-        match s {
-            Start::Fork => StartMethod::Fork,
-            Start::Forkserver => StartMethod::Forkserver,
-            Start::Spawn => StartMethod::Spawn,
-        }
-    }
-}
-
 fn precision(s: &str) -> Result<u64, String> {
     int_in::<{ MIN_PRECISION as u64 }, { MAX_PRECISION as u64 }>(s)
         .map_err(|e| format!("{e} (bits of RealField; the maximum keeps one exact result within a pool frame)"))
@@ -90,8 +71,12 @@ fn data_list(s: &str) -> Result<DataList, String> {
 )]
 struct Cli {
     /// multiprocessing start method of the pool.
-    #[arg(long, value_enum, default_value_t = Start::Fork)]
-    start: Start,
+    #[arg(long, value_enum, default_value_t = StartMethod::Fork)]
+    start: StartMethod,
+    /// How spawn workers and the forkserver are made (default: CPython's way
+    /// on this platform).
+    #[arg(long, value_enum, default_value_t = SpawnVia::DEFAULT)]
+    spawn_via: SpawnVia,
     #[command(flatten)]
     run: cli::args::RunArgs,
     /// Workers in the pool, and jobs per call (a in 0..ncpus takes data[a]); at most the number of --data values.
@@ -114,19 +99,20 @@ struct Cli {
     hex: bool,
     /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate, junk).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
-    inject: Option<(Command, u64)>,
+    inject: Option<(Fault, u64)>,
 }
 
 /// Everything bar() needs.
 struct Settings {
     start: StartMethod,
+    spawn_via: SpawnVia,
     numcalls: u64,
     ncpus: usize,
     precision: u32,
     data: Vec<f64>,
     check: bool,
     hex: bool,
-    inject: Option<(Command, u64)>,
+    inject: Option<(Fault, u64)>,
 }
 
 impl Settings {
@@ -135,11 +121,12 @@ impl Settings {
     fn jobs(&self) -> Vec<[u8; JOB_LEN]> {
         (0..self.ncpus as u64)
             .map(|a| {
-                let cmd = match self.inject {
-                    Some((cmd, at)) if at == a => cmd,
-                    _ => Command::Run,
-                };
-                encode_job(a, self.data[a as usize], self.precision, cmd)
+                encode_job(
+                    a,
+                    self.data[a as usize],
+                    self.precision,
+                    Fault::code_for(self.inject, a),
+                )
             })
             .collect()
     }
@@ -165,7 +152,8 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let numcalls = cli.run.numcalls(NUMCALLS);
     let s = Settings {
-        start: cli.start.into(),
+        start: cli.start,
+        spawn_via: cli.spawn_via,
         numcalls,
         ncpus: cli.ncpus as usize,
         precision: cli.precision as u32,
@@ -177,7 +165,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let params = cli.run.params(
         numcalls,
         serde_json::json!({
-            "start": s.start.name(), "ncpus": s.ncpus, "precision": s.precision,
+            "start": s.start.name(), "spawn_via": s.spawn_via.name(), "ncpus": s.ncpus, "precision": s.precision,
             "data": s.data.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
         }),
     );
@@ -193,30 +181,6 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(exp.conclude(TOOL, &outcome, "workers stopped and reaped")?)
 }
 
-fn interrupted() -> bool {
-    signals::interrupted().is_some()
-}
-
-fn check_signals() -> Result<(), Outcome> {
-    match signals::interrupted() {
-        Some(sig) => Err(Outcome::Interrupted(sig as i32)),
-        None => Ok(()),
-    }
-}
-
-/// A pool error as a one-line cause (job numbers are the original's `a`).
-fn outcome_of(e: PoolError) -> Outcome {
-    // A Ctrl-C reaches the whole process group: a worker that died of it is
-    // part of the interruption, not a fault.
-    if let Some(sig) = signals::interrupted() {
-        return Outcome::Interrupted(sig as i32);
-    }
-    match e {
-        PoolError::Interrupted => Outcome::Interrupted(libc::SIGINT),
-        other => Outcome::Failed(other.to_string()),
-    }
-}
-
 /// One bar() of the originals.
 fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
     outln!("Setting multiprocessing start method to '{}'", s.start);
@@ -229,11 +193,11 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
     {
         // `with mp.Pool(processes=ncpus) as pool:` — closed (workers reaped)
         // before the results are printed.
-        let mut pool = Pool::new(s.start, s.ncpus, JOBS[0]).map_err(outcome_of)?;
+        let mut pool = Pool::with_spawn_via(s.start, s.spawn_via, s.ncpus, JOBS[0]).map_err(|e| outcome_of(e, 0))?;
         pool.set_interrupt_check(interrupted);
         b.chunks(s.numcalls, |_| {
             check_signals()?;
-            pool.map_into(&jobs, &mut out).map_err(outcome_of)?;
+            pool.map_into(&jobs, &mut out).map_err(|e| outcome_of(e, 0))?;
             for (a, (r, into)) in out.iter().zip(results.iter_mut()).enumerate() {
                 if !test_rf_pool::decode_result(r, into) {
                     return Err(Outcome::Failed(format!(

@@ -8,8 +8,9 @@
 
 use clap::Parser;
 use cli::args::{int_in, seconds};
+use pool_bars::{parse_inject, Mode, Settings};
+use procpool::{Fault, SpawnVia};
 use std::process::ExitCode;
-use test_pool_sleep::{parse_inject, Command, Mode, Settings};
 
 const ABOUT: &str = "A pool of spawned workers (fresh processes), once per bar() or, with --per-call, per call.";
 
@@ -47,7 +48,10 @@ struct Cli {
     per_call: bool,
     /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
-    inject: Option<(Command, u64)>,
+    inject: Option<(Fault, u64)>,
+    /// How the workers are made (default: CPython's way on this platform).
+    #[arg(long, value_enum, default_value_t = SpawnVia::DEFAULT)]
+    spawn_via: SpawnVia,
     /// Testing aid: an extra line per worker, at pool creation, saying who
     /// its parent is and whether it is a fork of this process or a fresh exec.
     #[arg(long, hide = true)]
@@ -56,7 +60,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     // Spawned workers and the forkserver are this executable: serve and exit.
-    procpool::enter_worker_role_if_asked(test_pool_sleep::JOBS);
+    procpool::enter_worker_role_if_asked(pool_bars::JOBS);
     cli::args::main("test_spawn_sleep", run)
 }
 
@@ -78,10 +82,11 @@ fn run() -> anyhow::Result<ExitCode> {
         repeat: cli.run.repeat,
         json: cli.run.json,
         inject: cli.inject,
+        spawn_via: cli.spawn_via,
         show_workers: cli.workers,
         map_churn: 0,
     };
-    test_pool_sleep::run(&settings)
+    pool_bars::run(&settings)
 }
 
 #[cfg(test)]

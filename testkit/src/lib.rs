@@ -10,6 +10,7 @@
 //!   naming it, and nothing on stdout.
 //! - [`lines`]: the originals' line formats as regexes, and
 //!   [`lines::assert_time_block`] for IPython's `%time` block.
+//! - [`Sentinel`]: a process of the same user that a run must not kill.
 //! - [`open_fds_of`]: another process's open fds, counted by the test (from
 //!   `/proc` or the kernel), not by the binary's own counter.
 //!
@@ -23,6 +24,7 @@ pub mod lines;
 mod lock;
 mod orphans;
 mod process;
+mod sentinel;
 
 pub use fds::open_fds_of;
 pub use lock::lock;
@@ -31,3 +33,4 @@ pub use process::{
     assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
     run_timed, run_with, with_stdout_closed_after_first_line, Run,
 };
+pub use sentinel::Sentinel;

@@ -8,17 +8,15 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
-/// Waits up to `limit` for process group `pgid` to be empty, reaping the
-/// members that are this process's children (orphans that came to a
-/// [`become_child_subreaper`] test). Returns how long it took, or `Err` with
-/// the time waited if the group is still there.
+/// Waits until `deadline` for process group `pgid` to be empty, reaping
+/// the members that are this process's children (orphans that came to a
+/// [`become_child_subreaper`] test); false if the group is still there.
 ///
 /// Only a group, `-pgid` with `pgid > 0` from a successful spawn, is ever
 /// named: never 0 or -1.
-pub fn wait_for_group_to_empty(pgid: i32, limit: Duration) -> Result<Duration, Duration> {
+pub fn wait_for_group_to_empty(pgid: i32, deadline: Instant) -> bool {
     assert!(pgid > 0, "not a process group: {pgid}");
     let group = Pid::from_raw(-pgid);
-    let start = Instant::now();
     loop {
         while let Ok(status) = waitpid(group, Some(WaitPidFlag::WNOHANG)) {
             if status == WaitStatus::StillAlive {
@@ -26,10 +24,10 @@ pub fn wait_for_group_to_empty(pgid: i32, limit: Duration) -> Result<Duration, D
             }
         }
         if kill(group, None) == Err(Errno::ESRCH) {
-            return Ok(start.elapsed());
+            return true;
         }
-        if start.elapsed() >= limit {
-            return Err(start.elapsed());
+        if Instant::now() >= deadline {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -41,9 +39,11 @@ pub fn wait_for_group_to_empty(pgid: i32, limit: Duration) -> Result<Duration, D
 /// moment to be gone from the group; one that is still there after a second
 /// is an orphan.
 pub fn assert_no_orphans(pgid: i32) {
-    if let Err(waited) = wait_for_group_to_empty(pgid, Duration::from_secs(1)) {
-        panic!("processes left in group {pgid} after {waited:?}");
-    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    assert!(
+        wait_for_group_to_empty(pgid, deadline),
+        "processes left in group {pgid}"
+    );
 }
 
 /// Makes this test process the reaper of the orphans of its descendants

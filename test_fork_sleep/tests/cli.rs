@@ -235,7 +235,7 @@ fn a_failed_result_write_names_its_errno() {
         "--inject",
         "enospc@1",
     ]);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 1, "{}", r.err);
     let re = Regex::new(r"^test_fork_sleep: job 1 \(pid \d+\) could not write its result: No space left on device\n$")
         .unwrap();
@@ -262,7 +262,7 @@ fn a_hung_child_is_killed_by_the_timeout() {
         "hang@1",
     ]);
     let started = Instant::now();
-    let r = run_with(c);
+    let r = run_with(&mut c);
     // The hang becomes a fault at 0.3 s; the run ends within 2 s of that.
     let took = started.elapsed();
     assert!(took.as_secs_f64() < 0.3 + 2.0, "ended after {took:?}");
@@ -293,7 +293,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
             "--ipc",
             ipc,
         ]);
-        let r = run_with(c);
+        let r = run_with(&mut c);
         assert_eq!(r.code, 0, "{ipc}: {}", r.err);
         assert_eq!(
             std::fs::read_dir(tmp.path()).unwrap().count(),

@@ -24,7 +24,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
         c.env("TMPDIR", dir.path());
         c.args(["--numcalls", "1000000", "--ncpus", "2", "--sleep", "0", "--ipc", ipc]);
         c.arg("--json").arg(&json);
-        let r = with_stdout_closed_after_first_line(c);
+        let r = with_stdout_closed_after_first_line(&mut c);
         assert_eq!(r.out, "Using ncpus=2 parallel decorated function\n");
         assert_eq!((r.code, r.err.as_str()), (0, ""), "{ipc}");
         let v = read_record(&json);
@@ -117,7 +117,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let mut c = command(BIN);
     c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0.3"]);
     limit_open_files(&mut c, 64, 4096);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 0, "{}", r.err);
     let first = r.out.lines().next().unwrap();
     let re =
@@ -134,7 +134,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let mut c = command(BIN);
     c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0"]);
     limit_open_files(&mut c, 64, 64);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 2);
     assert!(r.out.is_empty(), "{}", r.out);
     let re = regex::Regex::new(
@@ -178,7 +178,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
         "--json",
     ]);
     c.arg(&json);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 0, "{}", r.err);
     // Without ballast the parent's peak is a few MiB: the 64 MiB were touched.
     let rss = read_record(&json)["peak_rss_bytes"].as_u64().unwrap();
@@ -220,7 +220,7 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     let mut c = command(BIN);
     c.args(["--numcalls", "300", "--ncpus", "4", "--sleep", "0", "--json"]);
     c.arg(&json);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 0, "{}", r.err);
     let v = read_record(&json);
     let children = &v["repeats"][0]["totals"]["children"];
@@ -294,7 +294,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
         "--json",
     ]);
     c.arg(&json);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 1, "{}", r.err);
     // Chunks 0..=5 done (a = 2 x chunk), the fault in chunk 6: enough chunks
     // for a verdict, which a failed run must not print.

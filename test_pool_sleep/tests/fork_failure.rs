@@ -29,7 +29,7 @@ fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     // The worker forked before the failure and the server are gone too
     // (run_with checks the process group).
-    let r = run_with(cmd);
+    let r = run_with(&mut cmd);
     assert_eq!(r.code, 1, "{}", r.err);
     assert_eq!(r.err, LINE);
     assert!(!r.out.contains("Cost/"), "no chunk ran without its pool: {}", r.out);
@@ -94,7 +94,7 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
     ])
     .current_dir("/");
     as_nobody(&mut cmd, Some(limit));
-    let r = run_with(cmd);
+    let r = run_with(&mut cmd);
     assert_eq!(r.code, 1, "{}", r.err);
     assert_eq!(
         r.err,

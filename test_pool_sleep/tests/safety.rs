@@ -26,7 +26,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
         .args(["--sleep", "0", "--json"])
         .arg(&json);
         // `| head -1`: one line read, then the pipe closed.
-        let r = with_stdout_closed_after_first_line(cmd);
+        let r = with_stdout_closed_after_first_line(&mut cmd);
         let want = match api {
             "pool" => format!("Setting multiprocessing start method to '{start}'\n"),
             _ => "Using maxworkers=2 as max_workers for ProcessPoolExecutor\n".to_string(),
@@ -45,7 +45,7 @@ fn a_hard_open_file_limit_too_low_for_the_pool_is_exit_2_before_it_starts() {
     let mut cmd = command(BIN);
     cmd.args(["--maxworkers", "100", "--numcalls", "1", "--sleep", "0"]);
     limit_open_files(&mut cmd, 64, 64);
-    let r = run_with(cmd);
+    let r = run_with(&mut cmd);
     assert_eq!(r.code, 2);
     assert!(r.out.is_empty(), "the pool started: {}", r.out);
     let re = regex::Regex::new(

@@ -333,7 +333,7 @@ fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let mut cmd = command(BIN);
     cmd.args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
         .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
-    let r = run_with(cmd);
+    let r = run_with(&mut cmd);
     assert_eq!(r.code, 1, "{}", r.err);
     assert_eq!(
         r.err,

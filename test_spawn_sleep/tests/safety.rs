@@ -55,7 +55,7 @@ fn a_closed_stdout_during_per_call_is_exit_0_and_no_message() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let r = with_stdout_closed_after_first_line(per_call(&json));
+    let r = with_stdout_closed_after_first_line(&mut per_call(&json));
     assert_eq!(r.out, "Using ncpus=2 parallel decorated function\n");
     assert_eq!((r.code, r.err.as_str()), (0, ""));
     assert_eq!(read_record(&json)["interrupted"], true);

@@ -183,7 +183,7 @@ fn bad_input_exits_2_with_one_line() {
             c.env("NCPUS", v);
         }
         c.args(&args);
-        assert_usage_error_with(c, needle);
+        assert_usage_error_with(&mut c, needle);
     }
 }
 

@@ -30,6 +30,13 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run's stdout, after checking that it exited 0 (else the panic
+    /// shows its stderr).
+    pub fn assert_success(&self) -> &str {
+        assert_eq!(self.code, 0, "exit code; stderr: {}", self.err);
+        &self.out
+    }
+
     /// The run's stderr, after checking that it failed with `code` and wrote
     /// exactly one line there (the suite's rule for a user error or a failed
     /// worker), and no panic.
@@ -44,14 +51,12 @@ impl Run {
 
 /// Runs `bin args` to its end (see [`run_with`]).
 pub fn run(bin: &str, args: &[&str]) -> Run {
-    let mut cmd = command(bin);
-    cmd.args(args);
-    run_with(cmd)
+    run_with(command(bin).args(args))
 }
 
 /// Runs `cmd` (made by [`command`], so in its own process group) to its end
 /// with stdout and stderr piped, then checks that its group is empty.
-pub fn run_with(mut cmd: Command) -> Run {
+pub fn run_with(cmd: &mut Command) -> Run {
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pgid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
@@ -100,7 +105,7 @@ pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
 /// `cmd | head -1`: starts `cmd` (stdout and stderr piped), reads its first
 /// line, closes the pipe, then waits for the exit and checks that no process
 /// is left. The returned [`Run::out`] is that first line.
-pub fn with_stdout_closed_after_first_line(mut cmd: Command) -> Run {
+pub fn with_stdout_closed_after_first_line(cmd: &mut Command) -> Run {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pgid = child.id() as i32;
     let mut first = String::new();
@@ -161,13 +166,11 @@ pub fn read_record(path: &Path) -> serde_json::Value {
 /// never started), and one line on stderr that contains `needle` (the flag,
 /// or its accepted range). Returns that line, for further checks.
 pub fn assert_usage_error(bin: &str, args: &[&str], needle: &str) -> String {
-    let mut cmd = command(bin);
-    cmd.args(args);
-    assert_usage_error_with(cmd, needle)
+    assert_usage_error_with(command(bin).args(args), needle)
 }
 
 /// As [`assert_usage_error`], for a command with its own environment.
-pub fn assert_usage_error_with(cmd: Command, needle: &str) -> String {
+pub fn assert_usage_error_with(cmd: &mut Command, needle: &str) -> String {
     let what = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
     let run = run_with(cmd);
     let err = run.one_line_error(2);

@@ -16,7 +16,7 @@ fn every_line_has_the_original_format() {
     let _g = lock();
     // `run` checks that no process is left in the run's group.
     let r = run(BIN, &["--numcalls", "250", "--ncpus", "2", "--sleep", "0"]);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
     assert_eq!(chunk_sizes(&PARA, &lines[1..4], "2"), [100, 100, 50]);
@@ -53,7 +53,7 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
                 ipc,
             ],
         );
-        assert_eq!(r.code, 0, "{}", r.err);
+        r.assert_success();
         let list = r.out.lines().find(|l| l.starts_with('[')).expect("a result list");
         // Third chunk: m = 2 * 3, jobs 6, 7, 8; completion order, so compare sorted.
         let mut v: Vec<u64> = list
@@ -102,7 +102,7 @@ fn json_record_has_every_field() {
             path.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let v = read_record(&path);
     assert_eq!(v["tool"], "test_fork_sleep");
     assert_eq!(v["strategy"], "fork-per-job/pipe");

@@ -43,7 +43,7 @@ fn json_dash_writes_the_record_to_stdout_after_the_lines() {
         BIN,
         &["--numcalls", "100", "--ncpus", "2", "--sleep", "0", "--json", "-"],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
     // Header, one chunk, the %time block (3 lines), the verdict and its
@@ -118,7 +118,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0.3"]);
     limit_open_files(&mut c, 64, 4096);
     let r = run_with(&mut c);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let first = r.out.lines().next().unwrap();
     let re =
         regex::Regex::new(r"^\(extra\) open-file limit raised from 64 to (\d+) for --ncpus 100 \(about 2 per child\)$")
@@ -179,7 +179,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     ]);
     c.arg(&json);
     let r = run_with(&mut c);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     // Without ballast the parent's peak is a few MiB: the 64 MiB were touched.
     let rss = read_record(&json)["peak_rss_bytes"].as_u64().unwrap();
     assert!(rss >= 64 << 20, "{rss}");
@@ -203,7 +203,7 @@ fn file_ipc_echoes_the_childs_stdout_in_the_parent() {
             "0",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     // Job 1 runs in the first call only (m grows per chunk, one chunk here:
     // a in 0..2 every call): echoed three times, before the chunk line.
@@ -221,7 +221,7 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     c.args(["--numcalls", "300", "--ncpus", "4", "--sleep", "0", "--json"]);
     c.arg(&json);
     let r = run_with(&mut c);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let v = read_record(&json);
     let children = &v["repeats"][0]["totals"]["children"];
     let total = children["user"].as_f64().unwrap() + children["sys"].as_f64().unwrap();

@@ -30,7 +30,7 @@ fn pool_lines_for_fork_and_forkserver() {
                 "--check",
             ],
         );
-        assert_eq!(r.code, 0, "{}", r.err);
+        r.assert_success();
         let lines: Vec<&str> = r.out.lines().collect();
         assert_eq!(lines[0], format!("Setting multiprocessing start method to '{start}'"));
         assert_eq!(lines[1], "Using maxworkers=3 parallel decorated function");
@@ -60,7 +60,7 @@ fn executor_lines_and_results_after_every_chunk() {
             "--check",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
     assert_eq!(chunk_sizes(&EXECUTOR, &[lines[1], lines[3]], "2"), [100, 50]);
@@ -74,7 +74,7 @@ fn executor_lines_and_results_after_every_chunk() {
 fn without_check_no_results_are_printed() {
     let _g = lock();
     let r = run(BIN, &["--numcalls", "100", "--maxworkers", "2", "--sleep", "0"]);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(chunk_sizes(&POOL, &lines[2..3], "2"), [100]);
     assert_time_block(&lines[3..6]);
@@ -105,7 +105,7 @@ fn the_start_method_is_really_used() {
                 start,
             ],
         );
-        assert_eq!(r.code, 0, "{}", r.err);
+        r.assert_success();
         let re = Regex::new(&format!(r"^\(extra\) worker pid (\d+): {want}$")).unwrap();
         let pids: std::collections::HashSet<&str> = r
             .out
@@ -213,7 +213,7 @@ fn json_record_and_repeat() {
             path.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     assert_eq!(
         r.out
             .matches("Setting multiprocessing start method to 'forkserver'")

@@ -9,6 +9,18 @@ use testkit::{command, lock, run_with, Sentinel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 
+/// A pool run with a forkserver and 4 workers: the fork of one of them fails.
+const FORKSERVER_RUN: [&str; 8] = [
+    "--start",
+    "forkserver",
+    "--maxworkers",
+    "4",
+    "--numcalls",
+    "200",
+    "--sleep",
+    "0",
+];
+
 const LINE: &str = "test_pool_sleep: forkserver could not fork worker 2: Resource temporarily unavailable\n";
 
 #[test]
@@ -16,22 +28,11 @@ fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
     let mut cmd = command(BIN);
-    cmd.args([
-        "--start",
-        "forkserver",
-        "--maxworkers",
-        "4",
-        "--numcalls",
-        "200",
-        "--sleep",
-        "0",
-    ])
-    .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
+    cmd.args(FORKSERVER_RUN).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     // The worker forked before the failure and the server are gone too
     // (run_with checks the process group).
     let r = run_with(&mut cmd);
-    assert_eq!(r.code, 1, "{}", r.err);
-    assert_eq!(r.err, LINE);
+    assert_eq!(r.one_line_error(1), LINE);
     assert!(!r.out.contains("Cost/"), "no chunk ran without its pool: {}", r.out);
     sentinel.assert_alive_then_stop();
 }
@@ -82,22 +83,11 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
     // its forkserver: not one worker more.
     let limit = processes_of(nobody) + 2;
     let mut cmd = command(BIN);
-    cmd.args([
-        "--start",
-        "forkserver",
-        "--maxworkers",
-        "4",
-        "--numcalls",
-        "200",
-        "--sleep",
-        "0",
-    ])
-    .current_dir("/");
+    cmd.args(FORKSERVER_RUN).current_dir("/");
     as_nobody(&mut cmd, Some(limit));
     let r = run_with(&mut cmd);
-    assert_eq!(r.code, 1, "{}", r.err);
     assert_eq!(
-        r.err,
+        r.one_line_error(1),
         "test_pool_sleep: forkserver could not fork worker 1: Resource temporarily unavailable\n"
     );
     sentinel.assert_alive_then_stop();

@@ -125,7 +125,7 @@ fn the_largest_precision_travels_exactly() {
             "--hex",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let mut want = Float::with_val(200_000, 0.5);
     want.sin_mut();
     assert_eq!(hex_values(&r.out), vec![want.to_string_radix(16, None)]);
@@ -154,7 +154,7 @@ fn repeat_and_json_record() {
             json.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines.len(), 16, "{}", r.out);
     assert_eq!(lines[15], "Drift attribution (extra): none (too few chunks)");
@@ -222,7 +222,7 @@ fn bad_input_is_one_line_and_exit_2() {
             "--check",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
 }
 
@@ -334,9 +334,8 @@ fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     cmd.args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
         .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     let r = run_with(&mut cmd);
-    assert_eq!(r.code, 1, "{}", r.err);
     assert_eq!(
-        r.err,
+        r.one_line_error(1),
         "test_rf_pool: forkserver could not fork worker 2: Resource temporarily unavailable\n"
     );
     sentinel.assert_alive_then_stop();

@@ -15,7 +15,7 @@ fn spawned_pool_lines() {
         BIN,
         &["--numcalls", "120", "--maxworkers", "2", "--sleep", "0", "--check"],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Setting multiprocessing start method to 'spawn'");
     assert_eq!(lines[1], "Using maxworkers=2 parallel decorated function");
@@ -28,7 +28,7 @@ fn spawned_pool_lines() {
 fn per_call_lines_and_default_of_ten_calls() {
     let _g = lock();
     let r = run(BIN, &["--per-call", "--ncpus", "2"]);
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
     let first = Regex::new(r"^Now spawning @parallelized sleep\(0\.001\) on 2 workers\. \d+\.\d{3}s\.$").unwrap();
@@ -47,7 +47,7 @@ fn workers_are_fresh_execs_whose_parent_is_this_process() {
         BIN,
         &["--workers", "--numcalls", "1", "--maxworkers", "3", "--sleep", "0"],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let re = Regex::new(r"^\(extra\) worker pid (\d+): parent this process, memory of a fresh exec$").unwrap();
     let workers: Vec<&str> = r.out.lines().filter(|l| l.starts_with("(extra) worker")).collect();
     assert_eq!(workers.len(), 3, "{}", r.out);
@@ -98,7 +98,7 @@ fn per_call_json_record() {
             path.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let rec = read_record(&path);
     assert_eq!(rec["strategy"], "pool-per-call/spawn");
     assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 2);

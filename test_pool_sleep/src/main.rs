@@ -137,7 +137,7 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn cli_is_consistent() {
+    fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
 }

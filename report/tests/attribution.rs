@@ -1,7 +1,7 @@
 //! `report` shows the drift attribution of records that carry resource
 //! counters, and `--counter NAME` plots one of them.
 
-use assert_cmd::Command;
+use testkit::{command, run_with};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
 
@@ -53,19 +53,13 @@ fn the_table_names_what_grew_and_the_plot_shows_a_counter() {
     std::fs::write(&churn, serde_json::to_string(&record(true)).unwrap()).unwrap();
     std::fs::write(&clean, serde_json::to_string(&record(false)).unwrap()).unwrap();
     let svg = dir.path().join("regions.svg");
-    let out = Command::cargo_bin("report")
-        .unwrap()
-        .args([&churn, &clean])
+    let mut cmd = command(env!("CARGO_BIN_EXE_report"));
+    cmd.args([&churn, &clean])
         .arg("--counter")
         .arg("vm_regions")
         .arg("--svg")
-        .arg(&svg)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let table = String::from_utf8(out).unwrap();
+        .arg(&svg);
+    let table = run_with(&mut cmd).assert_success().to_string();
     assert!(table.contains("| verdict | grows with |"), "{table}");
     let churn_row = table.lines().find(|l| l.starts_with("| churn.json")).unwrap();
     let clean_row = table.lines().find(|l| l.starts_with("| clean.json")).unwrap();

@@ -1,14 +1,22 @@
-use assert_cmd::Command;
 use std::path::PathBuf;
+use std::process::Command;
+use testkit::{assert_usage_error, command, run, run_with};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
+
+const BIN: &str = env!("CARGO_BIN_EXE_report");
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 fn report() -> Command {
-    Command::cargo_bin("report").unwrap()
+    command(BIN)
+}
+
+/// What `cmd` printed on stdout, after checking that it succeeded.
+fn stdout_of(cmd: &mut Command) -> String {
+    run_with(cmd).assert_success().to_string()
 }
 
 /// Cells of the table row whose first cell starts with `source`.
@@ -27,17 +35,13 @@ fn row(table: &str, source: &str) -> Vec<String> {
 fn both_seed_transcripts_are_drift() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("seed.svg");
-    let out = report()
-        .arg(data("seed_sage_parallel_v2.txt"))
-        .arg(data("seed_ipython_pyparallel.txt"))
-        .arg("--svg")
-        .arg(&svg)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let table = String::from_utf8(out).unwrap();
+    let table = stdout_of(
+        report()
+            .arg(data("seed_sage_parallel_v2.txt"))
+            .arg(data("seed_ipython_pyparallel.txt"))
+            .arg("--svg")
+            .arg(&svg),
+    );
     let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
     let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
     assert_eq!(sage.len(), 12);
@@ -118,13 +122,10 @@ fn json_records_round_trip_into_the_table() {
     assert_eq!(runs[0].verdict(), timing::Verdict::of_points(&rising_rec.points()));
 
     let md = dir.path().join("table.md");
-    report()
-        .args([&flat, &rising])
-        .arg("--markdown")
-        .arg(&md)
-        .assert()
-        .success()
-        .stdout("");
+    assert_eq!(
+        stdout_of(report().args([&flat, &rising]).arg("--markdown").arg(&md)),
+        ""
+    );
     let table = std::fs::read_to_string(&md).unwrap();
     let f = row(&table, "flat.json (json)");
     let r = row(&table, "rising.json (json)");
@@ -146,16 +147,12 @@ fn pairs_give_a_side_by_side_table() {
     let port = dir.path().join("port.json");
     let rec = record(&[&[0.675, 0.676, 0.674, 0.675, 0.677, 0.675]]);
     std::fs::write(&port, serde_json::to_string(&rec).unwrap()).unwrap();
-    let out = report()
-        .arg("--pairs")
-        .arg(data("seed_ipython_pyparallel.txt"))
-        .arg(&port)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let table = String::from_utf8(out).unwrap();
+    let table = stdout_of(
+        report()
+            .arg("--pairs")
+            .arg(data("seed_ipython_pyparallel.txt"))
+            .arg(&port),
+    );
     let pair = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript) | port.json");
     assert_eq!(pair[1], "port.json (json)");
     assert!(pair[5].starts_with("DRIFT (slope +"), "{table}");
@@ -165,41 +162,28 @@ fn pairs_give_a_side_by_side_table() {
 
 #[test]
 fn user_errors_are_one_line() {
-    let out = report()
-        .arg("/no/such/file.txt")
-        .assert()
-        .code(1)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(out).unwrap();
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = run(BIN, &["/no/such/file.txt"]).one_line_error(1).to_string();
     assert!(err.starts_with("report: /no/such/file.txt"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.txt");
     std::fs::write(&junk, "hello\n").unwrap();
-    fails_with(report().arg(&junk), 1, "no line of any original");
+    let junk = junk.to_str().unwrap();
+    let err = run(BIN, &[junk]).one_line_error(1).to_string();
+    assert!(err.contains("no line of any original"), "{err}");
     let bad_json = dir.path().join("bad.json");
     std::fs::write(&bad_json, "{\"schema\": 1}").unwrap();
-    fails_with(report().arg(&bad_json), 1, "not a run record");
+    let err = run(BIN, &[bad_json.to_str().unwrap()]).one_line_error(1).to_string();
+    assert!(err.contains("not a run record"), "{err}");
 
-    fails_with(report().arg("--pairs").arg(&junk), 2, "--pairs needs an even number");
-    let out = report().arg("--bogus").assert().code(2).get_output().stderr.clone();
-    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
-    report().assert().code(2);
-}
-
-fn fails_with(cmd: &mut Command, code: i32, needle: &str) {
-    let out = cmd.assert().code(code).get_output().stderr.clone();
-    let err = String::from_utf8(out).unwrap();
-    assert!(err.contains(needle) && err.lines().count() == 1, "{err}");
+    assert_usage_error(BIN, &["--pairs", junk], "--pairs needs an even number");
+    assert_usage_error(BIN, &["--bogus"], "--bogus");
+    assert_usage_error(BIN, &[], "<INPUTS>");
 }
 
 #[test]
 fn help_states_the_rule() {
-    let out = report().arg("--help").assert().success().get_output().stdout.clone();
-    let help = String::from_utf8(out).unwrap();
+    let help = run(BIN, &["--help"]).assert_success().to_string();
     assert!(help.contains("DRIFT when p < 0.01"), "{help}");
     assert!(help.contains("fork-per-job"), "{help}");
 }
@@ -248,16 +232,16 @@ fn plot_four_runs(dir: &std::path::Path) -> (String, PathBuf) {
     let pool = dir.join("pool.json");
     std::fs::write(&pool, serde_json::to_string(&pool_rec).unwrap()).unwrap();
     let (svg, png) = (dir.join("p.svg"), dir.join("p.png"));
-    report()
-        .arg(data("seed_sage_parallel_v2.txt"))
-        .arg(data("seed_ipython_pyparallel.txt"))
-        .args([&fork, &pool])
-        .arg("--svg")
-        .arg(&svg)
-        .arg("--png")
-        .arg(&png)
-        .assert()
-        .success();
+    stdout_of(
+        report()
+            .arg(data("seed_sage_parallel_v2.txt"))
+            .arg(data("seed_ipython_pyparallel.txt"))
+            .args([&fork, &pool])
+            .arg("--svg")
+            .arg(&svg)
+            .arg("--png")
+            .arg(&png),
+    );
     (std::fs::read_to_string(&svg).unwrap(), png)
 }
 

@@ -5,13 +5,14 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use testkit::run_with;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 fn report() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("report"))
+    testkit::command(env!("CARGO_BIN_EXE_report"))
 }
 
 #[test]
@@ -36,13 +37,13 @@ fn markdown_through_a_symlink_replaces_the_target_and_keeps_the_link() {
     std::fs::write(&target, "old\n".repeat(1000)).unwrap();
     let link = dir.path().join("link.md");
     std::os::unix::fs::symlink("table.md", &link).unwrap();
-    let out = report()
-        .arg(data("seed_sage_parallel_v2.txt"))
-        .arg("--markdown")
-        .arg(&link)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    run_with(
+        report()
+            .arg(data("seed_sage_parallel_v2.txt"))
+            .arg("--markdown")
+            .arg(&link),
+    )
+    .assert_success();
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     let text = std::fs::read_to_string(&target).unwrap();
     assert!(text.starts_with("| source |") && !text.contains("old"), "{text}");
@@ -51,30 +52,27 @@ fn markdown_through_a_symlink_replaces_the_target_and_keeps_the_link() {
 #[test]
 fn unwritable_outputs_fail_before_reading_inputs_and_a_full_device_after() {
     // Checked first: the input does not even exist, the output error wins.
-    let out = report()
-        .arg("/no/such/input.txt")
-        .args(["--svg", "/no/such/dir/plot.svg"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = testkit::assert_usage_error(
+        env!("CARGO_BIN_EXE_report"),
+        &["/no/such/input.txt", "--svg", "/no/such/dir/plot.svg"],
+        "--svg",
+    );
     assert!(
         err.starts_with("report: --svg /no/such/dir/plot.svg: cannot create a file in /no/such/dir"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1);
     if !std::path::Path::new("/dev/full").exists() {
         println!("skipped the /dev/full case: not on this system (Linux has it)");
         return;
     }
-    let out = report()
-        .arg(data("seed_sage_parallel_v2.txt"))
-        .args(["--markdown", "/dev/full"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let r = run_with(
+        report()
+            .arg(data("seed_sage_parallel_v2.txt"))
+            .args(["--markdown", "/dev/full"]),
+    );
+    assert_eq!(r.code, 1);
     assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
+        r.err,
         "report: --markdown /dev/full: No space left on device (os error 28)\n"
     );
 }

@@ -7,26 +7,19 @@
 #[test]
 fn children_of_a_killed_parent_leave_within_their_sleep_plus_one_second() {
     use nix::sys::signal::{kill, Signal};
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     use nix::unistd::Pid;
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
+    use testkit::{become_child_subreaper, command, read_lines_until, wait_for_group_to_empty};
 
-    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) has no memory effects.
-    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0);
+    become_child_subreaper();
     let sleep = 1.0;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_fork_sleep"))
-        .process_group(0)
+    let mut child = command(env!("CARGO_BIN_EXE_test_fork_sleep"))
         .args(["--numcalls", "1000", "--ncpus", "4", "--sleep", "1"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let pgid = child.id() as i32;
-    let mut header = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut header)
-        .unwrap();
+    let (_header, _) = read_lines_until(&mut child, 1, |_| true);
     // The first call's 4 children are forked right after the header.
     std::thread::sleep(Duration::from_millis(300));
     kill(Pid::from_raw(pgid), Signal::SIGKILL).unwrap();
@@ -38,23 +31,11 @@ fn children_of_a_killed_parent_leave_within_their_sleep_plus_one_second() {
         "no child was alive: the test proves nothing"
     );
     let limit = Duration::from_secs_f64(sleep + 1.0);
-    loop {
-        // Reap the orphans that came to us.
-        while let Ok(s) = waitpid(Pid::from_raw(-pgid), Some(WaitPidFlag::WNOHANG)) {
-            if s == WaitStatus::StillAlive {
-                break;
-            }
-        }
-        if kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH) {
-            break;
-        }
-        assert!(
-            killed.elapsed() < limit,
-            "children still there {:?} after the parent's death",
-            killed.elapsed()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_for_group_to_empty(pgid, killed + limit),
+        "children still there {:?} after the parent's death",
+        killed.elapsed()
+    );
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -1,84 +1,18 @@
 //! End-to-end tests of test_fork_sleep for issue 11: a closed stdout, unusual
 //! `--json` targets, the limits checked before the run (open files,
 //! `--ballast-mb`), and properties checked from outside the binary (its fds
-//! read from `/proc`, the children's CPU time, the child's stdout echoed).
+//! counted by the test itself, the children's CPU time, the child's stdout echoed).
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
-use std::sync::Mutex;
+use std::process::Stdio;
+use testkit::{
+    assert_no_orphans, command, limit_open_files, lock, open_fds_of, read_record, run, run_with,
+    with_stdout_closed_after_first_line,
+};
 
-/// The binary forks many children per test: one test at a time (process
-/// groups and fd counts are checked).
-static FORKS: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    FORKS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bin() -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_fork_sleep"));
-    // Its own process group: anything left in it after the exit is an orphan.
-    c.process_group(0);
-    c
-}
-
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-fn run_with(mut c: std::process::Command) -> Run {
-    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    assert_no_orphans(pgid);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8(out.stdout).unwrap(),
-        err: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    let mut c = bin();
-    c.args(args);
-    run_with(c)
-}
-
-fn assert_no_orphans(pgid: i32) {
-    // A child that got SIGKILL may need a moment to be gone from the group.
-    for _ in 0..50 {
-        if kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("processes left in group {pgid}");
-}
-
-/// `test_fork_sleep ... | head -1`: reads the first line, closes the pipe,
-/// returns the first line, the exit code and stderr.
-fn head_1(mut child: Child) -> (String, i32, String) {
-    let pgid = child.id() as i32;
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    // The reader is dropped here: the read end of the pipe is closed.
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let status = child.wait().unwrap();
-    assert_no_orphans(pgid);
-    (first, status.code().unwrap_or(-1), err)
-}
-
-fn record(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_test_fork_sleep");
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
@@ -86,15 +20,14 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
     for ipc in ["pipe", "file"] {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
-        let mut c = bin();
+        let mut c = command(BIN);
         c.env("TMPDIR", dir.path());
         c.args(["--numcalls", "1000000", "--ncpus", "2", "--sleep", "0", "--ipc", ipc]);
         c.arg("--json").arg(&json);
-        let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let (first, code, err) = head_1(child);
-        assert_eq!(first, "Using ncpus=2 parallel decorated function\n");
-        assert_eq!((code, err.as_str()), (0, ""), "{ipc}");
-        let v = record(&json);
+        let r = with_stdout_closed_after_first_line(&mut c);
+        assert_eq!(r.out, "Using ncpus=2 parallel decorated function\n");
+        assert_eq!((r.code, r.err.as_str()), (0, ""), "{ipc}");
+        let v = read_record(&json);
         assert_eq!(v["interrupted"], true, "{ipc}");
         assert_eq!(v["failure"], serde_json::Value::Null);
         assert!(v["repeats"][0]["calls"].as_u64().unwrap() < 1_000_000);
@@ -106,8 +39,11 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn json_dash_writes_the_record_to_stdout_after_the_lines() {
     let _g = lock();
-    let r = run(&["--numcalls", "100", "--ncpus", "2", "--sleep", "0", "--json", "-"]);
-    assert_eq!(r.code, 0, "{}", r.err);
+    let r = run(
+        BIN,
+        &["--numcalls", "100", "--ncpus", "2", "--sleep", "0", "--json", "-"],
+    );
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
     // Header, one chunk, the %time block (3 lines), the verdict and its
@@ -127,16 +63,19 @@ fn json_on_a_full_device_is_exit_1_with_one_line_and_the_lines_kept() {
         println!("skipped: no /dev/full on this system (Linux has it)");
         return;
     }
-    let r = run(&[
-        "--numcalls",
-        "100",
-        "--ncpus",
-        "2",
-        "--sleep",
-        "0",
-        "--json",
-        "/dev/full",
-    ]);
+    let r = run(
+        BIN,
+        &[
+            "--numcalls",
+            "100",
+            "--ncpus",
+            "2",
+            "--sleep",
+            "0",
+            "--json",
+            "/dev/full",
+        ],
+    );
     assert_eq!(r.code, 1);
     assert_eq!(
         r.err,
@@ -153,30 +92,21 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("record.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args(["--numcalls", "200", "--ncpus", "2", "--sleep", "0", "--json"]);
     c.arg(&fifo);
     let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pgid = child.id() as i32;
     // Opened only now, after the start: the check before the run did not open it.
     let mut text = String::new();
     std::fs::File::open(&fifo).unwrap().read_to_string(&mut text).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_orphans(pgid);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["repeats"][0]["calls"], 200);
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
-}
-
-/// `ulimit -Sn soft -Hn hard` for the binary only.
-fn with_nofile(c: &mut std::process::Command, soft: u64, hard: u64) {
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
-                .map_err(std::io::Error::from)
-        });
-    }
 }
 
 #[test]
@@ -184,11 +114,11 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let _g = lock();
     // 100 children alive at once (each sleeps 0.3 s): 100 pipes, more than a
     // soft limit of 64, which is raised.
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0.3"]);
-    with_nofile(&mut c, 64, 4096);
-    let r = run_with(c);
-    assert_eq!(r.code, 0, "{}", r.err);
+    limit_open_files(&mut c, 64, 4096);
+    let r = run_with(&mut c);
+    r.assert_success();
     let first = r.out.lines().next().unwrap();
     let re =
         regex::Regex::new(r"^\(extra\) open-file limit raised from 64 to (\d+) for --ncpus 100 \(about 2 per child\)$")
@@ -201,10 +131,10 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     );
 
     // The hard limit itself is too low: exit 2 naming the flag and the limit.
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0"]);
-    with_nofile(&mut c, 64, 64);
-    let r = run_with(c);
+    limit_open_files(&mut c, 64, 64);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 2);
     assert!(r.out.is_empty(), "{}", r.out);
     let re = regex::Regex::new(
@@ -214,7 +144,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     assert!(re.is_match(&r.err), "{}", r.err);
 
     // Enough already: no extra line.
-    let r = run(&["--numcalls", "1", "--ncpus", "2", "--sleep", "0"]);
+    let r = run(BIN, &["--numcalls", "1", "--ncpus", "2", "--sleep", "0"]);
     assert_eq!(r.out.lines().next(), Some("Using ncpus=2 parallel decorated function"));
 }
 
@@ -223,7 +153,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let _g = lock();
     let phys_mb = probes::ballast::physical_memory().unwrap() >> 20;
     if phys_mb < 65536 {
-        let r = run(&["--ballast-mb", "65536", "--numcalls", "1"]);
+        let r = run(BIN, &["--ballast-mb", "65536", "--numcalls", "1"]);
         assert_eq!(r.code, 2);
         assert!(r.out.is_empty(), "allocated and ran: {}", r.out);
         assert_eq!(
@@ -235,7 +165,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args([
         "--ballast-mb",
         "64",
@@ -248,29 +178,32 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
         "--json",
     ]);
     c.arg(&json);
-    let r = run_with(c);
-    assert_eq!(r.code, 0, "{}", r.err);
+    let r = run_with(&mut c);
+    r.assert_success();
     // Without ballast the parent's peak is a few MiB: the 64 MiB were touched.
-    let rss = record(&json)["peak_rss_bytes"].as_u64().unwrap();
+    let rss = read_record(&json)["peak_rss_bytes"].as_u64().unwrap();
     assert!(rss >= 64 << 20, "{rss}");
 }
 
 #[test]
 fn file_ipc_echoes_the_childs_stdout_in_the_parent() {
     let _g = lock();
-    let r = run(&[
-        "--ipc",
-        "file",
-        "--inject",
-        "say@1",
-        "--numcalls",
-        "3",
-        "--ncpus",
-        "2",
-        "--sleep",
-        "0",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.err);
+    let r = run(
+        BIN,
+        &[
+            "--ipc",
+            "file",
+            "--inject",
+            "say@1",
+            "--numcalls",
+            "3",
+            "--ncpus",
+            "2",
+            "--sleep",
+            "0",
+        ],
+    );
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     // Job 1 runs in the first call only (m grows per chunk, one chunk here:
     // a in 0..2 every call): echoed three times, before the chunk line.
@@ -284,12 +217,12 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args(["--numcalls", "300", "--ncpus", "4", "--sleep", "0", "--json"]);
     c.arg(&json);
-    let r = run_with(c);
-    assert_eq!(r.code, 0, "{}", r.err);
-    let v = record(&json);
+    let r = run_with(&mut c);
+    r.assert_success();
+    let v = read_record(&json);
     let children = &v["repeats"][0]["totals"]["children"];
     let total = children["user"].as_f64().unwrap() + children["sys"].as_f64().unwrap();
     // 1200 forked children, each mapping and unmapping its copy of the parent.
@@ -303,24 +236,20 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     assert!(sum > 0.0 && sum <= total + 1e-3, "{sum} vs {total}");
 }
 
-/// Open fds of process `pid`, counted by the test from `/proc`, not by the
-/// binary's own counter.
-fn proc_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
-}
-
 #[test]
 fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
     let _g = lock();
-    if !std::path::Path::new("/proc/self/fd").exists() {
-        println!("skipped: no /proc on this system (Linux has it)");
+    // Counted by the test (`/proc`, or the kernel's list on macOS), not by
+    // the binary's own counter.
+    if open_fds_of(std::process::id()).is_none() {
+        println!("skipped: this system cannot list another process's fds");
         return;
     }
     // Without a leak the count may differ only by the pipes of the call in
     // flight (ncpus = 2 read ends, and one pair being made); leakfd@10 leaks
     // one fd per call of chunk 5 (`m` = 2 x chunk), between the two samples.
     for (inject, leaks) in [(None, false), (Some("leakfd@10"), true)] {
-        let mut c = bin();
+        let mut c = command(BIN);
         c.args(["--numcalls", "100000", "--ncpus", "2", "--sleep", "0.0002"]);
         if let Some(i) = inject {
             c.args(["--inject", i]);
@@ -330,11 +259,11 @@ fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         lines.next().unwrap().unwrap(); // header
         lines.next().unwrap().unwrap(); // chunk 0 done
-        let first = proc_fds(pid);
+        let first = open_fds_of(pid).unwrap();
         for _ in 0..9 {
             lines.next().unwrap().unwrap(); // chunks 1..=9 done
         }
-        let later = proc_fds(pid);
+        let later = open_fds_of(pid).unwrap();
         kill(Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
         drop(lines);
         child.wait().unwrap();
@@ -352,7 +281,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = bin();
+    let mut c = command(BIN);
     c.args([
         "--numcalls",
         "700",
@@ -365,7 +294,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
         "--json",
     ]);
     c.arg(&json);
-    let r = run_with(c);
+    let r = run_with(&mut c);
     assert_eq!(r.code, 1, "{}", r.err);
     // Chunks 0..=5 done (a = 2 x chunk), the fault in chunk 6: enough chunks
     // for a verdict, which a failed run must not print.
@@ -376,13 +305,13 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
         r.out
     );
     assert!(!r.out.contains("Drift verdict"), "{}", r.out);
-    let v = record(&json);
+    let v = read_record(&json);
     assert!(v["failure"].as_str().unwrap().contains("exited with status 3"), "{v}");
 }
 
 #[test]
 fn help_documents_json_dash() {
-    let r = run(&["--help"]);
+    let r = run(BIN, &["--help"]);
     assert!(
         r.out.contains("`-` writes it to stdout after the run's lines"),
         "{}",

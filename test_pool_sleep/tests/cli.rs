@@ -2,21 +2,22 @@
 //! --check order, the start method really used, JSON, bad input, worker
 //! faults, interruption, and no orphan left.
 
-mod common;
-
-use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::Stdio;
+use testkit::lines::{assert_time_block, chunk_sizes, squares, EXECUTOR, POOL};
+use testkit::{assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_timed};
+
+const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 
 #[test]
 fn pool_lines_for_fork_and_forkserver() {
     let _g = lock();
     for start in ["fork", "forkserver"] {
         let r = run(
-            "test_pool_sleep",
+            BIN,
             &[
                 "--start",
                 start,
@@ -29,11 +30,11 @@ fn pool_lines_for_fork_and_forkserver() {
                 "--check",
             ],
         );
-        assert_eq!(r.code, 0, "{}", r.err);
+        r.assert_success();
         let lines: Vec<&str> = r.out.lines().collect();
         assert_eq!(lines[0], format!("Setting multiprocessing start method to '{start}'"));
         assert_eq!(lines[1], "Using maxworkers=3 parallel decorated function");
-        assert_eq!(chunk_sizes(POOL_RE, &lines[2..5], "3"), [100, 100, 50]);
+        assert_eq!(chunk_sizes(&POOL, &lines[2..5], "3"), [100, 100, 50]);
         // m grows by maxworkers per chunk: the third chunk maps range(6, 9);
         // the results are printed after the pool is closed, in input order.
         assert_eq!(lines[5], squares(6, 3));
@@ -46,7 +47,7 @@ fn pool_lines_for_fork_and_forkserver() {
 fn executor_lines_and_results_after_every_chunk() {
     let _g = lock();
     let r = run(
-        "test_pool_sleep",
+        BIN,
         &[
             "--api",
             "executor",
@@ -59,10 +60,10 @@ fn executor_lines_and_results_after_every_chunk() {
             "--check",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
-    assert_eq!(chunk_sizes(EXEC_RE, &[lines[1], lines[3]], "2"), [100, 50]);
+    assert_eq!(chunk_sizes(&EXECUTOR, &[lines[1], lines[3]], "2"), [100, 50]);
     // m grows by maxworkers per call: call 99 maps range(198, 200), call 149 range(298, 300).
     assert_eq!(lines[2], squares(198, 2));
     assert_eq!(lines[4], squares(298, 2));
@@ -72,13 +73,10 @@ fn executor_lines_and_results_after_every_chunk() {
 #[test]
 fn without_check_no_results_are_printed() {
     let _g = lock();
-    let r = run(
-        "test_pool_sleep",
-        &["--numcalls", "100", "--maxworkers", "2", "--sleep", "0"],
-    );
-    assert_eq!(r.code, 0, "{}", r.err);
+    let r = run(BIN, &["--numcalls", "100", "--maxworkers", "2", "--sleep", "0"]);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
-    assert_eq!(chunk_sizes(POOL_RE, &lines[2..3], "2"), [100]);
+    assert_eq!(chunk_sizes(&POOL, &lines[2..3], "2"), [100]);
     assert_time_block(&lines[3..6]);
 }
 
@@ -88,29 +86,26 @@ fn without_check_no_results_are_printed() {
 fn the_start_method_is_really_used() {
     let _g = lock();
     let cases = [
-        (
-            "test_pool_sleep",
-            "fork",
-            r"parent this process, memory of a fork of this process",
-        ),
-        (
-            "test_pool_sleep",
-            "forkserver",
-            r"parent the forkserver \d+, memory of a fresh exec",
-        ),
-        (
-            "test_pool_sleep",
-            "spawn",
-            r"parent this process, memory of a fresh exec",
-        ),
+        ("fork", r"parent this process, memory of a fork of this process"),
+        ("forkserver", r"parent the forkserver \d+, memory of a fresh exec"),
+        ("spawn", r"parent this process, memory of a fresh exec"),
     ];
-    for (tool, start, want) in cases {
-        let mut args = vec!["--workers", "--numcalls", "1", "--maxworkers", "3", "--sleep", "0"];
-        if !start.is_empty() {
-            args.extend(["--start", start]);
-        }
-        let r = run(tool, &args);
-        assert_eq!(r.code, 0, "{}", r.err);
+    for (start, want) in cases {
+        let r = run(
+            BIN,
+            &[
+                "--workers",
+                "--numcalls",
+                "1",
+                "--maxworkers",
+                "3",
+                "--sleep",
+                "0",
+                "--start",
+                start,
+            ],
+        );
+        r.assert_success();
         let re = Regex::new(&format!(r"^\(extra\) worker pid (\d+): {want}$")).unwrap();
         let pids: std::collections::HashSet<&str> = r
             .out
@@ -118,13 +113,13 @@ fn the_start_method_is_really_used() {
             .filter(|l| l.starts_with("(extra) worker"))
             .map(|l| {
                 re.captures(l)
-                    .unwrap_or_else(|| panic!("{tool} {start}: {l}"))
+                    .unwrap_or_else(|| panic!("{start}: {l}"))
                     .get(1)
                     .unwrap()
                     .as_str()
             })
             .collect();
-        assert_eq!(pids.len(), 3, "{tool} {start}: three distinct workers");
+        assert_eq!(pids.len(), 3, "{start}: three distinct workers");
         if start == "forkserver" {
             let servers: std::collections::HashSet<&str> =
                 r.out.lines().filter_map(|l| l.split("forkserver ").nth(1)).collect();
@@ -148,7 +143,7 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
     for (start, kind, cause) in cases {
         let inject = format!("{kind}@4");
         let (r, took) = run_timed(
-            "test_pool_sleep",
+            BIN,
             &[
                 "--start",
                 start,
@@ -183,20 +178,16 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
 #[test]
 fn bad_input_is_exit_2_with_one_line() {
     let _g = lock();
-    let cases: [(&str, &[&str], &str); 6] = [
-        ("test_pool_sleep", &["--maxworkers", "0"], "--maxworkers"),
-        ("test_pool_sleep", &["--ncpus", "5000"], "1..=1024"),
-        ("test_pool_sleep", &["--sleep", "-1"], "--sleep"),
-        ("test_pool_sleep", &["--numcalls", "0"], "--numcalls"),
-        ("test_pool_sleep", &["--start", "vfork"], "fork, forkserver, spawn"),
-        ("test_pool_sleep", &["--api", "futures"], "pool, executor"),
+    let cases: [(&[&str], &str); 6] = [
+        (&["--maxworkers", "0"], "--maxworkers"),
+        (&["--ncpus", "5000"], "1..=1024"),
+        (&["--sleep", "-1"], "--sleep"),
+        (&["--numcalls", "0"], "--numcalls"),
+        (&["--start", "vfork"], "fork, forkserver, spawn"),
+        (&["--api", "futures"], "pool, executor"),
     ];
-    for (tool, args, needle) in cases {
-        let r = run(tool, args);
-        assert_eq!(r.code, 2, "{tool} {args:?}: {}", r.err);
-        assert_eq!(r.err.lines().count(), 1, "{tool} {args:?}: {}", r.err);
-        assert!(r.err.contains(needle), "{tool} {args:?}: {}", r.err);
-        assert_eq!(r.out, "");
+    for (args, needle) in cases {
+        assert_usage_error(BIN, args, needle);
     }
 }
 
@@ -206,7 +197,7 @@ fn json_record_and_repeat() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run(
-        "test_pool_sleep",
+        BIN,
         &[
             "--start",
             "forkserver",
@@ -222,14 +213,14 @@ fn json_record_and_repeat() {
             path.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     assert_eq!(
         r.out
             .matches("Setting multiprocessing start method to 'forkserver'")
             .count(),
         2
     );
-    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rec = read_record(&path);
     assert_eq!(rec["tool"], "test_pool_sleep");
     assert_eq!(rec["strategy"], "pool/forkserver");
     assert_eq!(rec["line_format"]["family"], "pool");
@@ -238,7 +229,7 @@ fn json_record_and_repeat() {
     assert_eq!(rec["interrupted"], false);
 
     let r = run(
-        "test_pool_sleep",
+        BIN,
         &[
             "--numcalls",
             "300",
@@ -251,7 +242,7 @@ fn json_record_and_repeat() {
         ],
     );
     assert_eq!(r.code, 1);
-    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rec = read_record(&path);
     assert!(rec["failure"].as_str().unwrap().contains("exited with status 3"));
     assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 1);
 }
@@ -264,7 +255,7 @@ fn start_endless_pool(
     start: &str,
     json: &std::path::Path,
 ) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = bin("test_pool_sleep")
+    let mut child = command(BIN)
         .args([
             "--start",
             start,
@@ -279,14 +270,7 @@ fn start_endless_pool(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = 0;
-    let mut line = String::new();
-    while seen < 2 {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
-        seen += usize::from(line.starts_with("(extra) worker"));
-    }
+    let (out, _) = read_lines_until(&mut child, 2, |l| l.starts_with("(extra) worker"));
     (child, out)
 }
 
@@ -307,7 +291,7 @@ fn ctrl_c_stops_cleanly_with_130() {
         assert_eq!(status.code(), Some(130), "{start}: {err}");
         assert!(err.contains("interrupted after"), "{start}: {err}");
         assert_no_orphans(pgid);
-        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
     }
 }
@@ -325,7 +309,7 @@ fn sigterm_to_the_parent_stops_cleanly_with_143() {
         kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(143), "{start}");
         assert_no_orphans(pid);
-        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
     }
 }

@@ -5,55 +5,36 @@
 //! the user: each test keeps a sentinel process of that same user and checks
 //! that it is still alive afterwards.
 
-mod common;
+use testkit::{command, lock, run_with, Sentinel};
 
-use common::*;
-use std::process::{Child, Stdio};
+const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
+
+/// A pool run with a forkserver and 4 workers: the fork of one of them fails.
+const FORKSERVER_RUN: [&str; 8] = [
+    "--start",
+    "forkserver",
+    "--maxworkers",
+    "4",
+    "--numcalls",
+    "200",
+    "--sleep",
+    "0",
+];
 
 const LINE: &str = "test_pool_sleep: forkserver could not fork worker 2: Resource temporarily unavailable\n";
-
-/// `sleep 30`, killed and reaped by the test once it was checked.
-fn sentinel(cmd: &mut std::process::Command) -> Child {
-    cmd.arg("30").stdin(Stdio::null()).spawn().unwrap()
-}
-
-fn assert_alive_then_stop(mut s: Child) {
-    // try_wait, not kill(pid, 0): a SIGKILLed child stays a zombie until reaped.
-    assert!(matches!(s.try_wait(), Ok(None)), "the sentinel process was killed");
-    s.kill().unwrap();
-    s.wait().unwrap();
-}
 
 #[test]
 fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
-    let s = sentinel(&mut std::process::Command::new("sleep"));
-    let child = bin("test_pool_sleep")
-        .args([
-            "--start",
-            "forkserver",
-            "--maxworkers",
-            "4",
-            "--numcalls",
-            "200",
-            "--sleep",
-            "0",
-        ])
-        .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    // The worker forked before the failure and the server are gone too.
-    assert_no_orphans(pgid);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err, LINE);
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(!stdout.contains("Cost/"), "no chunk ran without its pool: {stdout}");
-    assert_alive_then_stop(s);
+    let sentinel = Sentinel::start();
+    let mut cmd = command(BIN);
+    cmd.args(FORKSERVER_RUN).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
+    // The worker forked before the failure and the server are gone too
+    // (run_with checks the process group).
+    let r = run_with(&mut cmd);
+    assert_eq!(r.one_line_error(1), LINE);
+    assert!(!r.out.contains("Cost/"), "no chunk ran without its pool: {}", r.out);
+    sentinel.assert_alive_then_stop();
 }
 
 /// The real thing, when the tests run as root on Linux: the run and the
@@ -97,36 +78,19 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
     };
     let mut cmd = std::process::Command::new("sleep");
     as_nobody(&mut cmd, None);
-    let s = sentinel(&mut cmd);
+    let sentinel = Sentinel::start_as(cmd);
     // Room for what nobody runs now (the sentinel included), the run and
     // its forkserver: not one worker more.
     let limit = processes_of(nobody) + 2;
-    let mut run = bin("test_pool_sleep");
-    run.args([
-        "--start",
-        "forkserver",
-        "--maxworkers",
-        "4",
-        "--numcalls",
-        "200",
-        "--sleep",
-        "0",
-    ])
-    .current_dir("/")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    as_nobody(&mut run, Some(limit));
-    let child = run.spawn().unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    assert_no_orphans(pgid);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let mut cmd = command(BIN);
+    cmd.args(FORKSERVER_RUN).current_dir("/");
+    as_nobody(&mut cmd, Some(limit));
+    let r = run_with(&mut cmd);
     assert_eq!(
-        err,
+        r.one_line_error(1),
         "test_pool_sleep: forkserver could not fork worker 1: Resource temporarily unavailable\n"
     );
-    assert_alive_then_stop(s);
+    sentinel.assert_alive_then_stop();
 }
 
 /// Processes whose owner is `uid` (the owner of their `/proc` entry).

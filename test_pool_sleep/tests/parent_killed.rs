@@ -8,17 +8,13 @@
 #[test]
 fn workers_and_forkserver_of_a_killed_parent_leave_within_2_s() {
     use nix::sys::signal::{kill, Signal};
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     use nix::unistd::Pid;
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
+    use testkit::{become_child_subreaper, command, read_lines_until, wait_for_group_to_empty};
 
-    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) has no memory effects.
-    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0);
+    become_child_subreaper();
     for start in ["fork", "forkserver", "spawn"] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_pool_sleep"))
-            .process_group(0)
+        let mut child = command(env!("CARGO_BIN_EXE_test_pool_sleep"))
             .args([
                 "--start",
                 start,
@@ -32,32 +28,15 @@ fn workers_and_forkserver_of_a_killed_parent_leave_within_2_s() {
             .spawn()
             .unwrap();
         let pgid = child.id() as i32;
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut line, mut workers) = (String::new(), 0);
-        while workers < 2 {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "{start}: output ended early");
-            workers += usize::from(line.starts_with("(extra) worker"));
-        }
+        let (_out, _) = read_lines_until(&mut child, 2, |l| l.starts_with("(extra) worker"));
         kill(Pid::from_raw(pgid), Signal::SIGKILL).unwrap();
         let killed = Instant::now();
         child.wait().unwrap();
         assert_eq!(kill(Pid::from_raw(-pgid), None), Ok(()), "{start}: no worker was alive");
-        loop {
-            while let Ok(s) = waitpid(Pid::from_raw(-pgid), Some(WaitPidFlag::WNOHANG)) {
-                if s == WaitStatus::StillAlive {
-                    break;
-                }
-            }
-            if kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH) {
-                break;
-            }
-            assert!(
-                killed.elapsed() < Duration::from_secs(2),
-                "{start}: workers still there after 2 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            wait_for_group_to_empty(pgid, killed + Duration::from_secs(2)),
+            "{start}: workers still there after 2 s"
+        );
     }
 }
 

@@ -2,18 +2,18 @@
 //! --check line, bit-for-bit results, --repeat and JSON, bad input, worker
 //! faults and interruption, with no process left behind.
 
-#[path = "../../test_pool_sleep/tests/common/mod.rs"]
-mod common;
-
-use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use rug::Float;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use testkit::lines::assert_time_block;
+use testkit::{
+    assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_timed, run_with,
+    Sentinel,
+};
 
-const TOOL: &str = "test_rf_pool";
+const BIN: &str = env!("CARGO_BIN_EXE_test_rf_pool");
 
 fn chunk_re(n: u64, ncpus: usize, precision: u32) -> Regex {
     Regex::new(&format!(
@@ -33,13 +33,8 @@ const STARTS: [&str; 3] = ["fork", "forkserver", "spawn"];
 #[test]
 fn check_line_is_sages_for_every_start_method() {
     let _g = lock();
-    let (cpu, wall, children) = (
-        Regex::new(CPU_RE).unwrap(),
-        Regex::new(WALL_RE).unwrap(),
-        Regex::new(CHILD_RE).unwrap(),
-    );
     for start in STARTS {
-        let r = run(TOOL, &["--start", start, "--numcalls", "3", "--check"]);
+        let r = run(BIN, &["--start", start, "--numcalls", "3", "--check"]);
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.err, "");
         let lines: Vec<&str> = r.out.lines().collect();
@@ -57,9 +52,7 @@ fn check_line_is_sages_for_every_start_method() {
         // The original prints after its `with` block, so after the chunk
         // lines and before %time's block.
         assert_eq!(lines[2], SAGE_CHECK_LINE, "{start}");
-        assert!(cpu.is_match(lines[3]), "{}", lines[3]);
-        assert!(wall.is_match(lines[4]), "{}", lines[4]);
-        assert!(children.is_match(lines[5]), "{}", lines[5]);
+        assert_time_block(&lines[3..6]);
     }
 }
 
@@ -86,7 +79,7 @@ fn results_are_bit_for_bit_those_computed_here() {
     ] {
         let p = precision.to_string();
         let r = run(
-            TOOL,
+            BIN,
             &[
                 "--start",
                 start,
@@ -119,7 +112,7 @@ fn results_are_bit_for_bit_those_computed_here() {
 fn the_largest_precision_travels_exactly() {
     let _g = lock();
     let r = run(
-        TOOL,
+        BIN,
         &[
             "--numcalls",
             "1",
@@ -132,7 +125,7 @@ fn the_largest_precision_travels_exactly() {
             "--hex",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let mut want = Float::with_val(200_000, 0.5);
     want.sin_mut();
     assert_eq!(hex_values(&r.out), vec![want.to_string_radix(16, None)]);
@@ -144,7 +137,7 @@ fn repeat_and_json_record() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rf.json");
     let r = run(
-        TOOL,
+        BIN,
         &[
             "--start",
             "forkserver",
@@ -161,7 +154,7 @@ fn repeat_and_json_record() {
             json.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines.len(), 16, "{}", r.out);
     assert_eq!(lines[15], "Drift attribution (extra): none (too few chunks)");
@@ -179,7 +172,7 @@ fn repeat_and_json_record() {
         );
         assert!(l[4].starts_with("CPU times: ") && l[5].starts_with("Wall time: "));
     }
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_record(&json);
     assert_eq!(v["tool"], "test_rf_pool");
     assert_eq!(v["strategy"], "pool/forkserver");
     assert_eq!(v["params"]["precision"], 64);
@@ -212,15 +205,11 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--json", "/no/such/dir/x.json"], "--json"),
     ];
     for (args, needle) in cases {
-        let r = run(TOOL, args);
-        assert_eq!(r.code, 2, "{args:?}: {}", r.err);
-        assert_eq!(r.out, "", "{args:?}");
-        assert_eq!(r.err.lines().count(), 1, "{args:?}: {}", r.err);
-        assert!(r.err.contains(needle), "{args:?}: {}", r.err);
+        assert_usage_error(BIN, args, needle);
     }
     // Negative data is data, not a flag.
     let r = run(
-        TOOL,
+        BIN,
         &[
             "--data",
             "-0.5,0.25",
@@ -233,7 +222,7 @@ fn bad_input_is_one_line_and_exit_2() {
             "--check",
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.err);
+    r.assert_success();
     assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
 }
 
@@ -244,7 +233,7 @@ fn thousands_of_calls_leave_nothing_behind() {
     // (else exit 1); 4000 calls and 20 pools per start method.
     for start in STARTS {
         let r = run(
-            TOOL,
+            BIN,
             &["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"],
         );
         assert_eq!(r.code, 0, "{start}: {}", r.err);
@@ -255,7 +244,7 @@ fn thousands_of_calls_leave_nothing_behind() {
 
 #[test]
 fn help_states_the_hypothesis() {
-    let r = run(TOOL, &["--help"]);
+    let r = run(BIN, &["--help"]);
     assert_eq!(r.code, 0);
     assert!(r.out.contains("Hypothesis under test"));
     assert!(r.out.contains("--precision"));
@@ -305,7 +294,7 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     for (start, inject, want) in cases {
         let json = dir.path().join(format!("{start}-{inject}.json"));
         let (r, took) = run_timed(
-            TOOL,
+            BIN,
             &[
                 "--start",
                 start,
@@ -317,19 +306,17 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
                 json.to_str().unwrap(),
             ],
         );
-        assert_eq!(r.code, 1, "{start} {inject}: {}", r.err);
         // The fault is in the first call: the run ends within 2 s of it.
         assert!(
             took.as_secs_f64() < 2.0,
             "{start} {inject}: ended {took:?} after the start"
         );
-        assert_eq!(r.err.lines().count(), 1, "{start} {inject}: {}", r.err);
+        let err = r.one_line_error(1);
         assert!(
-            Regex::new(want).unwrap().is_match(r.err.trim_end()),
-            "{start} {inject}: {}",
-            r.err
+            Regex::new(want).unwrap().is_match(err.trim_end()),
+            "{start} {inject}: {err}"
         );
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let v = read_record(&json);
         assert!(v["failure"].as_str().unwrap().contains("job"), "{v}");
         assert_eq!(v["repeats"][0]["calls"], 0);
     }
@@ -342,26 +329,16 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
 #[test]
 fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
-    let mut sentinel = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-    let child = bin(TOOL)
-        .args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
-        .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pgid = child.id() as i32;
-    let out = child.wait_with_output().unwrap();
-    assert_no_orphans(pgid);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let sentinel = Sentinel::start();
+    let mut cmd = command(BIN);
+    cmd.args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
+        .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
+    let r = run_with(&mut cmd);
     assert_eq!(
-        err,
+        r.one_line_error(1),
         "test_rf_pool: forkserver could not fork worker 2: Resource temporarily unavailable\n"
     );
-    assert!(matches!(sentinel.try_wait(), Ok(None)), "the sentinel was killed");
-    sentinel.kill().unwrap();
-    sentinel.wait().unwrap();
+    sentinel.assert_alive_then_stop();
 }
 
 #[test]
@@ -370,7 +347,7 @@ fn sigint_and_sigterm_keep_partial_results() {
     let dir = tempfile::tempdir().unwrap();
     for (start, sig, code) in [("fork", Signal::SIGINT, 130), ("spawn", Signal::SIGTERM, 143)] {
         let json = dir.path().join(format!("{start}.json"));
-        let mut child = bin(TOOL)
+        let mut child = command(BIN)
             .args([
                 "--start",
                 start,
@@ -385,18 +362,13 @@ fn sigint_and_sigterm_keep_partial_results() {
             .unwrap();
         let pgid = child.id() as i32;
         // Wait until at least one chunk is done, so the partial results are not empty.
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        for _ in 0..2 {
-            line.clear();
-            out.read_line(&mut line).unwrap();
-        }
+        let (_out, line) = read_lines_until(&mut child, 2, |_| true);
         assert!(line.contains("RealField(100).sin()"), "{line}");
         kill(Pid::from_raw(child.id() as i32), sig).unwrap();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "{start}");
         assert_no_orphans(pgid);
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let v = read_record(&json);
         assert_eq!(v["interrupted"], true);
         assert!(v["repeats"][0]["calls"].as_u64().unwrap() >= 100);
     }

@@ -3,6 +3,11 @@
 
 use assert_cmd::Command;
 use regex::Regex;
+use std::process::Stdio;
+use testkit::lines::{assert_time_block, chunk_sizes, PARA};
+use testkit::{assert_usage_error_with, command, read_lines_until, read_record};
+
+const BIN: &str = env!("CARGO_BIN_EXE_test_threads_sleep");
 
 fn bin() -> Command {
     let mut c = Command::cargo_bin("test_threads_sleep").unwrap();
@@ -16,8 +21,6 @@ fn stdout(c: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const CHUNK_RE: &str =
-    r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
 const THREADS_RE: &str = r"^Threads \(extra\): runtime (\w+), (\d+) distinct threads ran iterations in (\d+) calls \((\d+) in this process so far\); calls with two or more sleeps on one thread: (\d+); iteration-to-thread map (fixed|varied)$";
 
 #[test]
@@ -25,14 +28,9 @@ fn header_chunks_and_time_block() {
     let out = stdout(bin().args(["--ncpus", "2", "--numcalls", "150", "--sleep", "0"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "I am set up to use 2 threads.");
-    let re = Regex::new(CHUNK_RE).unwrap();
-    let c1 = re.captures(lines[1]).expect(lines[1]);
-    let c2 = re.captures(lines[2]).expect(lines[2]);
-    assert_eq!((&c1[1], &c1[2], &c1[3]), ("100", "2", "0.000"));
-    assert_eq!(&c2[1], "50");
+    assert_eq!(chunk_sizes(&PARA, &lines[1..3], "2"), [100, 50]);
     assert!(Regex::new(THREADS_RE).unwrap().is_match(lines[3]), "{}", lines[3]);
-    assert!(lines[4].starts_with("CPU times: user "), "{}", lines[4]);
-    assert!(lines[5].starts_with("Wall time: "), "{}", lines[5]);
+    assert_time_block(&lines[4..7]);
 }
 
 #[test]
@@ -181,16 +179,13 @@ fn bad_input_exits_2_with_one_line() {
         (None, vec!["--runtime", "openmp"], "--runtime"),
         (None, vec!["--numcalls", "0"], "--numcalls"),
     ] {
-        let mut c = bin();
+        let mut c = command(BIN);
+        c.env_remove("NCPUS");
         if let Some(v) = env {
             c.env("NCPUS", v);
         }
-        let out = c.args(&args).output().unwrap();
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(needle), "{err}");
-        assert!(out.stdout.is_empty());
+        c.args(&args);
+        assert_usage_error_with(&mut c, needle);
     }
 }
 
@@ -208,7 +203,7 @@ fn json_record() {
         "--json",
         p.to_str().unwrap(),
     ]));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let v = read_record(&p);
     assert_eq!(v["tool"], "test_threads_sleep");
     assert_eq!(v["strategy"], "threads/team");
     assert_eq!(v["repeats"][0]["chunks"].as_array().unwrap().len(), 2);
@@ -218,7 +213,7 @@ fn json_record() {
 fn sigint_stops_with_partial_record() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.json");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("test_threads_sleep"))
+    let mut child = command(BIN)
         .args([
             "--ncpus",
             "2",
@@ -229,23 +224,16 @@ fn sigint_stops_with_partial_record() {
             "--json",
             p.to_str().unwrap(),
         ])
-        .stdout(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut so = child.stdout.take().unwrap();
-    let mut buf = [0u8; 512];
-    let mut seen = 0;
-    while seen < 2 {
-        let n = std::io::Read::read(&mut so, &mut buf).unwrap();
-        assert!(n > 0);
-        seen += buf[..n].iter().filter(|&&b| b == b'\n').count();
-    }
+    let (_stdout, _) = read_lines_until(&mut child, 2, |_| true);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let v = read_record(&p);
     assert_eq!(v["interrupted"], true);
 }

@@ -1,0 +1,36 @@
+//! Helpers shared by the integration tests of several crates: the
+//! properties every binary of the suite must have, each written once.
+//!
+//! - [`lock`]: the process-wide lock that tests which fork, or count fds and
+//!   children, hold.
+//! - [`run`], [`run_with`], [`run_timed`]: start a binary in its own process
+//!   group, collect its exit code, stdout and stderr, and check that it left
+//!   no process behind ([`assert_no_orphans`]).
+//! - [`assert_usage_error`]: a bad flag is exit 2 with one line on stderr
+//!   naming it, and nothing on stdout.
+//! - [`lines`]: the originals' line formats as regexes, and
+//!   [`lines::assert_time_block`] for IPython's `%time` block.
+//! - [`Sentinel`]: a process of the same user that a run must not kill.
+//! - [`open_fds_of`]: another process's open fds, counted by the test (from
+//!   `/proc` or the kernel), not by the binary's own counter.
+//!
+//! Binaries are named by path, `env!("CARGO_BIN_EXE_<name>")`, which Cargo
+//! sets for the integration tests of the crate that builds them.
+
+#![warn(missing_docs)]
+
+mod fds;
+pub mod lines;
+mod lock;
+mod orphans;
+mod process;
+mod sentinel;
+
+pub use fds::open_fds_of;
+pub use lock::lock;
+pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
+pub use process::{
+    assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
+    run_timed, run_with, with_stdout_closed_after_first_line, Run,
+};
+pub use sentinel::Sentinel;

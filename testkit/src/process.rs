@@ -1,0 +1,180 @@
+//! Running a binary of the suite as a test sees it: in its own process group,
+//! with its exit code, stdout and stderr, and no process left behind.
+
+use crate::assert_no_orphans;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary at `bin` (`env!("CARGO_BIN_EXE_<name>")`), to be started in a
+/// process group of its own: after it exits, any process left in the group
+/// is an orphan (a worker, child or forkserver it failed to reap).
+pub fn command(bin: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.process_group(0);
+    cmd
+}
+
+/// What a finished run left: its exit code (-1 if a signal ended it) and its
+/// output.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit status, or -1 if a signal ended the run.
+    pub code: i32,
+    /// All of stdout (for [`with_stdout_closed_after_first_line`], the first line).
+    pub out: String,
+    /// All of stderr.
+    pub err: String,
+}
+
+impl Run {
+    /// The run's stdout, after checking that it exited 0 (else the panic
+    /// shows its stderr).
+    pub fn assert_success(&self) -> &str {
+        assert_eq!(self.code, 0, "exit code; stderr: {}", self.err);
+        &self.out
+    }
+
+    /// The run's stderr, after checking that it failed with `code` and wrote
+    /// exactly one line there (the suite's rule for a user error or a failed
+    /// worker), and no panic.
+    pub fn one_line_error(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "exit code; stderr: {}", self.err);
+        assert_eq!(self.err.lines().count(), 1, "not one line: {:?}", self.err);
+        assert!(self.err.ends_with('\n'), "no newline: {:?}", self.err);
+        assert!(!self.err.contains("panicked"), "{}", self.err);
+        &self.err
+    }
+}
+
+/// Runs `bin args` to its end (see [`run_with`]).
+pub fn run(bin: &str, args: &[&str]) -> Run {
+    run_with(command(bin).args(args))
+}
+
+/// Runs `cmd` (made by [`command`], so in its own process group) to its end
+/// with stdout and stderr piped, then checks that its group is empty.
+pub fn run_with(cmd: &mut Command) -> Run {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pgid = child.id() as i32;
+    let out = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8(out.stdout).unwrap(),
+        err: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// As [`run`], and the time from the first line on stdout (the run has
+/// begun) to the exit: a fault in the first calls must end the run within a
+/// bound, which the caller asserts.
+pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
+    let mut child = command(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let mut stderr = child.stderr.take().unwrap();
+    // Read beside stdout: a long stderr must not block the binary.
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    stdout.read_line(&mut out).unwrap();
+    let begun = Instant::now();
+    stdout.read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    let elapsed = begun.elapsed();
+    assert_no_orphans(pgid);
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        out,
+        err: err.join().unwrap(),
+    };
+    (run, elapsed)
+}
+
+/// `cmd | head -1`: starts `cmd` (stdout and stderr piped), reads its first
+/// line, closes the pipe, then waits for the exit and checks that no process
+/// is left. The returned [`Run::out`] is that first line.
+pub fn with_stdout_closed_after_first_line(cmd: &mut Command) -> Run {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pgid = child.id() as i32;
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the read end of the pipe is closed.
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: status.code().unwrap_or(-1),
+        out: first,
+        err,
+    }
+}
+
+/// Reads `child`'s stdout (piped) until `count` lines satisfy `wanted`, so
+/// that the run is known to be under way (the header printed, a chunk done,
+/// the workers up); panics if it ends first. Returns the reader, to be kept
+/// open while the run goes on (a closed stdout ends it), and the last line
+/// read.
+pub fn read_lines_until(
+    child: &mut Child,
+    count: usize,
+    wanted: impl Fn(&str) -> bool,
+) -> (BufReader<ChildStdout>, String) {
+    let mut out = BufReader::new(child.stdout.take().expect("stdout piped"));
+    let (mut line, mut seen) = (String::new(), 0);
+    while seen < count {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "output ended early");
+        seen += usize::from(wanted(&line));
+    }
+    (out, line)
+}
+
+/// `ulimit -Sn soft -Hn hard` for the binary `cmd` starts, only.
+pub fn limit_open_files(cmd: &mut Command, soft: u64, hard: u64) {
+    // SAFETY: the hook runs between fork and exec and calls only setrlimit,
+    // which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// The run record (`--json PATH`) a binary wrote.
+pub fn read_record(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `bin args` is a usage error: exit 2, nothing on stdout (the experiment
+/// never started), and one line on stderr that contains `needle` (the flag,
+/// or its accepted range). Returns that line, for further checks.
+pub fn assert_usage_error(bin: &str, args: &[&str], needle: &str) -> String {
+    assert_usage_error_with(command(bin).args(args), needle)
+}
+
+/// As [`assert_usage_error`], for a command with its own environment.
+pub fn assert_usage_error_with(cmd: &mut Command, needle: &str) -> String {
+    let what = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
+    let run = run_with(cmd);
+    let err = run.one_line_error(2);
+    assert!(run.out.is_empty(), "{what} started the experiment: {}", run.out);
+    assert!(err.contains(needle), "{what}: {needle:?} not in {err}");
+    err.to_string()
+}

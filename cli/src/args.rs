@@ -22,11 +22,26 @@ pub fn after_help() -> String {
     format!("{}\n\n{}", drift::RULE, drift::attribution::RULE)
 }
 
+/// The clap self-test every binary has (`Cli::command().debug_assert()`,
+/// which catches clashing flags and bad defaults): `cli::cli_is_well_formed!(Cli);`.
+#[macro_export]
+macro_rules! cli_is_well_formed {
+    ($cli:ty) => {
+        #[cfg(test)]
+        #[test]
+        fn cli_is_well_formed() {
+            use clap::CommandFactory;
+            <$cli>::command().debug_assert();
+        }
+    };
+}
+
 /// The flags of every binary of the suite, flattened into each `Cli`
 /// (`#[command(flatten)] run: RunArgs`). Where a binary's original differs
 /// (the number of calls), the binary sets its default and help with
 /// `mut_arg`; the record's params take them through [`RunArgs::params`].
 #[derive(clap::Args, Clone, Debug, PartialEq)]
+#[command(after_help = after_help(), allow_negative_numbers = true)]
 pub struct RunArgs {
     /// Calls per bar(), timed in chunks of 100.
     #[arg(long, value_name = "N", value_parser = int_in::<1, 100_000_000>)]

@@ -23,6 +23,7 @@ pub mod stop;
 pub use job::{decode_result, encode_job, parse_inject, sleep_job, JOBS, JOB_LEN, MARK};
 
 use cli::args::usage;
+use cli::args::RunArgs;
 use cli::signals;
 use probes::churn::MapChurn;
 use procpool::{Fault, SpawnVia, StartMethod};
@@ -71,7 +72,56 @@ pub struct Settings {
     pub map_churn: u64,
 }
 
+/// The flags every pool binary of sleeps has (test_pool_sleep,
+/// test_spawn_sleep), flattened into their `Cli`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct PoolArgs {
+    /// Seconds each job sleeps (time.sleep), 0..=3600.
+    #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = cli::args::seconds)]
+    pub sleep: f64,
+    /// Workers in the pool, and jobs per call, 1..=1024.
+    #[arg(long, alias = "ncpus", value_name = "N", default_value = "8", value_parser = cli::args::int_in::<1, 1024>)]
+    pub maxworkers: u64,
+    /// How spawn workers and the forkserver are made (default: CPython's way
+    /// on this platform: fork-exec on macOS, posix-spawn elsewhere).
+    #[arg(long, value_enum, default_value_t = SpawnVia::DEFAULT)]
+    pub spawn_via: SpawnVia,
+    /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).
+    #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
+    pub inject: Option<(Fault, u64)>,
+    /// Testing aid: an extra line per worker, at pool creation, saying who
+    /// its parent is and whether it is a fork of this process or a fresh exec.
+    #[arg(long, hide = true)]
+    pub workers: bool,
+}
+
 impl Settings {
+    /// The settings of a run of `tool` from its flags; `numcalls` is the
+    /// resolved `--numcalls` (the defaults differ by original).
+    pub fn new(
+        tool: &'static str,
+        mode: Mode,
+        numcalls: u64,
+        run: RunArgs,
+        pool: PoolArgs,
+        map_churn: u64,
+    ) -> Settings {
+        Settings {
+            tool,
+            mode,
+            numcalls,
+            sleep: pool.sleep,
+            workers: pool.maxworkers as usize,
+            check: run.check,
+            repeat: run.repeat,
+            json: run.json,
+            inject: pool.inject,
+            spawn_via: pool.spawn_via,
+            show_workers: pool.workers,
+            map_churn,
+        }
+    }
+
     pub(crate) fn strategy(&self) -> String {
         match self.mode {
             Mode::Pool(m) => format!("pool/{m}"),

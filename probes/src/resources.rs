@@ -305,44 +305,18 @@ mod tests {
         );
         assert!(before["vm_regions"] >= 5.0 && before["threads"] >= 1.0 && before["open_fds"] >= 3.0);
 
-        // 64 separate mappings (alternating protections cannot merge), each
-        // page touched: regions up by at least 60, minor faults by at least 32.
-        let page = crate::page_size();
-        let mut maps = Vec::new();
-        for i in 0..64 {
-            let prot = if i % 2 == 0 {
-                libc::PROT_READ | libc::PROT_WRITE
-            } else {
-                libc::PROT_READ
-            };
-            // SAFETY: a fresh anonymous mapping; unmapped below.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    page,
-                    prot,
-                    libc::MAP_PRIVATE | libc::MAP_ANON,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(p, libc::MAP_FAILED);
-            if i % 2 == 0 {
-                // SAFETY: p is a writable page of ours.
-                unsafe { p.cast::<u8>().write_volatile(1) };
-            }
-            maps.push(p);
-        }
+        // 64 separate mappings (alternating protections cannot merge, see
+        // `churn`), each page touched: regions up by at least 60, minor
+        // faults by at least 32 (the writable half; the rest map the zero page).
+        let mut churn = crate::churn::MapChurn::new(64, 1).unwrap();
+        churn.before_call().unwrap();
         let after = s.sample();
         assert!(
             after["vm_regions"] >= before["vm_regions"] + 60.0,
             "{before:?} -> {after:?}"
         );
         assert!(after["minor_faults"] >= 32.0, "{after:?}");
-        for p in maps {
-            // SAFETY: mapped above, one page.
-            unsafe { libc::munmap(p, page) };
-        }
+        drop(churn);
         let file = std::fs::File::open("/dev/null").unwrap();
         assert_eq!(s.sample()["open_fds"], after["open_fds"] + 1.0);
         drop(file);

@@ -102,11 +102,4 @@ fn main() -> ExitCode {
     cli::args::main("report", run)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cli_is_well_formed() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
-    }
-}
+cli::cli_is_well_formed!(Cli);

@@ -63,8 +63,6 @@ enum Ipc {
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = cli::args::after_help(),
-    allow_negative_numbers = true,
     mut_arg("numcalls", |a| a.help("Calls of the parallel function per bar() (default 1000), timed in chunks of 100."))
 )]
 struct Cli {
@@ -567,13 +565,4 @@ mod breakdown {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-}
+cli::cli_is_well_formed!(Cli);

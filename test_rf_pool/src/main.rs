@@ -65,7 +65,7 @@ fn data_list(s: &str) -> Result<DataList, String> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true,
+#[command(name = TOOL, version, about = ABOUT, long_about = LONG_ABOUT,
     mut_arg("numcalls", |a| a.help("Calls of pool.map per bar() (default 100), timed in chunks of 100.")),
     mut_arg("check", |a| a.help("Print the last call's results as Sage prints a list of RealField numbers."))
 )]
@@ -227,13 +227,4 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-}
+cli::cli_is_well_formed!(Cli);

@@ -7,9 +7,7 @@
 //! call).
 
 use clap::Parser;
-use cli::args::{int_in, seconds};
-use pool_bars::{parse_inject, Mode, Settings};
-use procpool::{Fault, SpawnVia};
+use pool_bars::{Mode, Settings};
 use std::process::ExitCode;
 
 const ABOUT: &str = "A pool of spawned workers (fresh processes), once per bar() or, with --per-call, per call.";
@@ -31,31 +29,17 @@ lines; with --per-call the original's per-call lines; IPython's %time block);
 extra information is on lines labelled (extra).";
 
 #[derive(Parser, Debug)]
-#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT, after_help = cli::args::after_help(), allow_negative_numbers = true,
+#[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT,
     mut_arg("numcalls", |a| a.help("Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).")),
 )]
 struct Cli {
     #[command(flatten)]
     run: cli::args::RunArgs,
-    /// Seconds each job sleeps (time.sleep), 0..=3600.
-    #[arg(long = "sleep", value_name = "T", default_value = "0.001", value_parser = seconds)]
-    sleep: f64,
-    /// Workers in the pool, and jobs per call, 1..=1024.
-    #[arg(long, alias = "ncpus", value_name = "N", default_value = "8", value_parser = int_in::<1, 1024>)]
-    maxworkers: u64,
+    #[command(flatten)]
+    pool: pool_bars::PoolArgs,
     /// A new spawned pool for every call (test_parallel_spawn_sleep.sage).
     #[arg(long)]
     per_call: bool,
-    /// Testing aid: job A misbehaves (KIND: signal, exit, garble, truncate).
-    #[arg(long, value_name = "KIND@A", hide = true, value_parser = parse_inject)]
-    inject: Option<(Fault, u64)>,
-    /// How the workers are made (default: CPython's way on this platform).
-    #[arg(long, value_enum, default_value_t = SpawnVia::DEFAULT)]
-    spawn_via: SpawnVia,
-    /// Testing aid: an extra line per worker, at pool creation, saying who
-    /// its parent is and whether it is a fork of this process or a fresh exec.
-    #[arg(long, hide = true)]
-    workers: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,30 +56,9 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         (Mode::Pool(procpool::StartMethod::Spawn), 1000)
     };
-    let settings = Settings {
-        tool: "test_spawn_sleep",
-        mode,
-        numcalls: cli.run.numcalls(default_calls),
-        sleep: cli.sleep,
-        workers: cli.maxworkers as usize,
-        check: cli.run.check,
-        repeat: cli.run.repeat,
-        json: cli.run.json,
-        inject: cli.inject,
-        spawn_via: cli.spawn_via,
-        show_workers: cli.workers,
-        map_churn: 0,
-    };
+    let numcalls = cli.run.numcalls(default_calls);
+    let settings = Settings::new("test_spawn_sleep", mode, numcalls, cli.run, cli.pool, 0);
     pool_bars::run(&settings)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-}
+cli::cli_is_well_formed!(Cli);

@@ -71,8 +71,6 @@ impl Runtime {
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = cli::args::after_help(),
-    allow_negative_numbers = true,
     mut_arg("numcalls", |a| a.help("Calls of the parallel region per bar() (default 100), timed in chunks of 100.")),
     mut_arg("check", |a| a.help("Iterations return a*a; print the last call's results (iteration order)."))
 )]
@@ -194,15 +192,11 @@ fn bars(exp: &mut Experiment, runner: &mut Runner, churn: &mut MapChurn, cli: &C
     })
 }
 
+cli::cli_is_well_formed!(Cli);
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
 
     #[test]
     fn ncpus_precedence() {

@@ -66,11 +66,7 @@ impl Runtime {
 }
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "test_threads_sleep",
-    version,
-    about = ABOUT,
-    long_about = LONG_ABOUT,
+#[command(name = "test_threads_sleep", version, about = ABOUT, long_about = LONG_ABOUT,
     mut_arg("numcalls", |a| a.help("Calls of the parallel region per bar() (default 100), timed in chunks of 100.")),
     mut_arg("check", |a| a.help("Iterations return a*a; print the last call's results (iteration order)."))
 )]

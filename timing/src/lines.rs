@@ -135,28 +135,36 @@ mod tests {
 
     #[test]
     fn other_families() {
-        let p = LineFormat::Pool {
-            workers: 8,
-            sleep: 0.001,
-        };
-        assert_eq!(
-            p.chunk_line(0.2654, 100),
-            "0.265s per 100 x 8 sleep(0.001). Cost/maxworkers/calls is 0.000207s."
-        );
-        let e = LineFormat::Para {
-            workers: 8,
-            sleep: 0.001,
-            label: "maxworkers".into(),
-        };
-        assert!(e.chunk_line(0.3, 100).ends_with("Cost/maxworkers/calls is 0.000250s."));
-        let r = LineFormat::RealField {
-            workers: 8,
-            precision: 100,
-        };
-        assert_eq!(
-            r.chunk_line(0.16, 100),
-            "0.160s per 100 x 8 RealField(100).sin(). Cost/ncpus/calls is 0.000200s."
-        );
+        let cases = [
+            (
+                LineFormat::Pool {
+                    workers: 8,
+                    sleep: 0.001,
+                },
+                0.2654,
+                "0.265s per 100 x 8 sleep(0.001). Cost/maxworkers/calls is 0.000207s.",
+            ),
+            (
+                LineFormat::Para {
+                    workers: 8,
+                    sleep: 0.001,
+                    label: "maxworkers".into(),
+                },
+                0.3,
+                "0.300s per 100 x 8 @para sleep(0.001). Cost/maxworkers/calls is 0.000250s.",
+            ),
+            (
+                LineFormat::RealField {
+                    workers: 8,
+                    precision: 100,
+                },
+                0.16,
+                "0.160s per 100 x 8 RealField(100).sin(). Cost/ncpus/calls is 0.000200s.",
+            ),
+        ];
+        for (format, delta, line) in cases {
+            assert_eq!(format.chunk_line(delta, 100), line);
+        }
     }
 
     #[test]

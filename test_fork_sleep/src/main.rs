@@ -8,13 +8,15 @@
 //! ncpus, wait for any, read its result, close); [`child::run`] is what its
 //! child does after `os.fork()`; [`ipc`] is `os.pipe()` (or Sage's files).
 //! The rest are hooks the runner calls: [`breakdown`], [`timeout`],
-//! [`hygiene`], [`fault`].
+//! [`hygiene`], [`fault`], and [`parent`] (the interpreter's own fork
+//! habits: CPython's post-fork thread count, pages dirtied, regions).
 
 mod breakdown;
 mod child;
 mod fault;
 mod hygiene;
 mod ipc;
+mod parent;
 mod runner;
 mod timeout;
 
@@ -24,7 +26,6 @@ use cli::args::{int_in, positive_seconds, seconds, usage};
 use cli::{outln, signals};
 use fault::Fault;
 use nix::sys::signal::Signal;
-use probes::ballast::Ballast;
 use probes::churn::MapChurn;
 use runner::Parallel;
 use std::process::ExitCode;
@@ -92,6 +93,8 @@ struct Cli {
     /// to their baseline (and, with --ipc file, no temp dir is left); fail on a leak.
     #[arg(long)]
     hygiene: bool,
+    #[command(flatten)]
+    parent: parent::ParentArgs,
     /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = fault::parse)]
     inject: Option<(Fault, u64)>,
@@ -107,26 +110,27 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
     let numcalls = cli.run.numcalls(NUMCALLS);
-    let params = cli.run.params(
-        numcalls,
-        serde_json::json!({
-            "sleep": cli.sleep, "ncpus": cli.ncpus, "ipc": cli.ipc.name(),
-            "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
-            "map_churn": cli.map_churn,
-        }),
-    );
+    let mut own = serde_json::json!({
+        "sleep": cli.sleep, "ncpus": cli.ncpus, "ipc": cli.ipc.name(),
+        "ballast_mb": cli.ballast_mb, "timeout": cli.timeout, "breakdown": cli.breakdown,
+        "map_churn": cli.map_churn,
+    });
+    if let (Some(own), serde_json::Value::Object(habits)) = (own.as_object_mut(), cli.parent.params()) {
+        own.extend(habits);
+    }
+    let params = cli.run.params(numcalls, own);
     let line = LineFormat::para(cli.ncpus as usize, cli.sleep);
     let json = cli.run.json.as_deref();
     let mut exp = Experiment::new("test_fork_sleep", cli.ipc.strategy(), params, line, json).map_err(usage)?;
     signals::catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM]).context("installing signal handlers")?;
 
-    // The parent's weight: allocated and touched, kept to the end.
-    let ballast = Ballast::new(cli.ballast_mb).map_err(usage)?;
+    // The parent's weight and shape: allocated and touched, kept to the end.
+    let habits = parent::Habits::new(&cli.parent, cli.ballast_mb).map_err(usage)?;
     let churn = MapChurn::new(cli.map_churn, numcalls.saturating_mul(cli.run.repeat)).map_err(usage)?;
     cli::limits::ensure_open_files("--ncpus", cli.ncpus).map_err(usage)?;
-    let mut parallel = Parallel::new(&cli, churn);
+    let mut parallel = Parallel::new(&cli, churn, habits);
     let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &cli, &mut parallel));
-    std::hint::black_box(&ballast);
+    parent::faults_per_job(&mut exp.record, cli.ncpus);
     Ok(exp.conclude("test_fork_sleep", &outcome, "children killed and reaped")?)
 }
 

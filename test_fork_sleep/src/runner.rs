@@ -13,6 +13,7 @@ use crate::child::{self, Job};
 use crate::fault::{self, Fault};
 use crate::hygiene::Hygiene;
 use crate::ipc::{Ipc, JobEnd};
+use crate::parent::Habits;
 use crate::timeout::Timeout;
 use crate::Cli;
 use childpid::{ChildPid, Forked};
@@ -47,10 +48,12 @@ pub struct Parallel {
     pub breakdown: breakdown::Shared,
     /// `--map-churn`: grows before every call (a no-op at 0).
     churn: MapChurn,
+    /// The ballast, and what the parent does after each fork (issue 17).
+    habits: Habits,
 }
 
 impl Parallel {
-    pub fn new(cli: &Cli, churn: MapChurn) -> Parallel {
+    pub fn new(cli: &Cli, churn: MapChurn, habits: Habits) -> Parallel {
         let ncpus = cli.ncpus as usize;
         Parallel {
             ncpus,
@@ -67,6 +70,7 @@ impl Parallel {
             results: Vec::with_capacity(ncpus),
             breakdown: breakdown::Shared::new(cli.breakdown),
             churn,
+            habits,
         }
     }
 
@@ -128,13 +132,16 @@ impl Parallel {
         // raise or pause (fault injection), open/write/close, _exit (its status
         // may carry the errno of a failed write). It never returns, so no
         // destructor runs in it.
-        let forked = unsafe { childpid::fork() };
-        self.breakdown.add_fork(t0);
-        let pid = match forked {
+        let pid = match unsafe { childpid::fork() } {
             Err(e) => return Err(fail(format!("job {a}: fork: {e}"))),
             Ok(Forked::Child) => child::run(&self.ipc, &end, job),
             Ok(Forked::Parent(pid)) => pid,
         };
+        // What CPython's posix.fork does before it returns (part of the
+        // breakdown's fork time), then the pages an interpreter writes.
+        self.habits.post_fork_check();
+        self.breakdown.add_fork(t0);
+        self.habits.dirty();
         Ipc::parent_keep(&mut end); // os.close(w_fd)
         if fault == Some(Fault::LeakFd) {
             end.leak_fd();

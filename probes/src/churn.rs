@@ -69,6 +69,30 @@ pub fn current_mappings() -> Option<u64> {
     Some(text.lines().count() as u64)
 }
 
+/// Room for `new` more mappings under the system's limit, with
+/// [`HEADROOM`] to spare: `Err((current, limit))` when there is none.
+/// `--map-churn` and `--ballast-regions` are both checked with it before the
+/// run.
+pub fn room_for(new: u64) -> Result<(), (u64, MapLimit)> {
+    let lim = map_limit();
+    let current = current_mappings().unwrap_or(0);
+    let needed = new.saturating_add(current).saturating_add(HEADROOM);
+    if new > 0 && needed > lim.limit {
+        return Err((current, lim));
+    }
+    Ok(())
+}
+
+/// The protection of the `index`-th of a row of mappings that must not
+/// merge: read-write and read-only alternate, so no two neighbours share one.
+pub fn protection(index: usize) -> libc::c_int {
+    if index & 1 == 0 {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChurnError {
     #[error(
@@ -102,11 +126,8 @@ impl MapChurn {
     /// front, so that `before_call` never reallocates. `n_per_call = 0` is a
     /// no-op churn.
     pub fn new(n_per_call: u64, total_calls: u64) -> Result<MapChurn, ChurnError> {
-        let lim = map_limit();
-        let current = current_mappings().unwrap_or(0);
         let total = n_per_call.saturating_mul(total_calls);
-        let needed = total.saturating_add(current).saturating_add(HEADROOM);
-        if n_per_call > 0 && needed > lim.limit {
+        if let Err((current, lim)) = room_for(total) {
             return Err(ChurnError::OverLimit {
                 n: n_per_call,
                 calls: total_calls,
@@ -143,12 +164,8 @@ impl MapChurn {
     pub fn before_call(&mut self) -> Result<(), ChurnError> {
         for _ in 0..self.n_per_call {
             let index = self.maps.len();
-            let writable = index & 1 == 0;
-            let prot = if writable {
-                libc::PROT_READ | libc::PROT_WRITE
-            } else {
-                libc::PROT_READ
-            };
+            let prot = protection(index);
+            let writable = prot & libc::PROT_WRITE != 0;
             // SAFETY: a fresh private anonymous mapping at an address of the
             // kernel's choice; nothing else refers to it.
             let p = unsafe {

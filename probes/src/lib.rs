@@ -2,7 +2,10 @@
 //! it, kept apart from the timing (`timing`) and the statistics (`drift`).
 //!
 //! - [`churn`]: `--map-churn N`, the address-space growth control;
-//! - [`ballast`]: `--ballast-mb`, the weight of a Python or Sage parent;
+//! - [`ballast`]: `--ballast-mb`, the weight of a Python or Sage parent, and
+//!   its shape (`--ballast-regions`) and the pages it dirties (`--dirty-kib`);
+//! - [`postfork`]: `--post-fork-check`, CPython ≥ 3.12's thread count after
+//!   every fork (on macOS, with its leak);
 //! - [`hygiene`]: fd and child counts, the baseline every call returns to;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
@@ -11,6 +14,7 @@
 pub mod ballast;
 pub mod churn;
 pub mod hygiene;
+pub mod postfork;
 pub mod resources;
 
 pub use resources::{Reading, Sampler};

@@ -48,6 +48,22 @@ pub struct Run {
     pub counters: Vec<(String, Vec<f64>)>,
 }
 
+/// A record's strategy label: `strategy (tool)`, then the parent's habits
+/// that set runs of one strategy apart (test_fork_sleep's
+/// `--post-fork-check leak|free` and `--parent`), so that `off`, `leak` and
+/// `free` get rows of their own.
+fn label(rec: &RunRecord) -> String {
+    let mut label = format!("{} ({})", rec.strategy, rec.tool);
+    let p = &rec.params;
+    if let Some(check) = p["post_fork_check"].as_str().filter(|&c| c != "off") {
+        label += &format!(" post-fork-check={check}");
+    }
+    if let Some(parent) = p["parent"].as_str() {
+        label += &format!(" parent={parent}");
+    }
+    label
+}
+
 impl Run {
     pub fn from_record(source: &str, rec: &RunRecord) -> Run {
         let sleep = match &rec.line_format {
@@ -76,7 +92,7 @@ impl Run {
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
-            strategy: format!("{} ({})", rec.strategy, rec.tool),
+            strategy: label(rec),
             os_arch: format!("{os}, {arch}"),
             ncpus: Some(rec.line_format.workers()),
             sleep,
@@ -126,5 +142,34 @@ impl Run {
     pub fn median_cost_per_job(&self) -> Option<f64> {
         let m = drift::stats::median(self.points.iter().map(|p| p.cost_per_job).collect());
         m.is_finite().then_some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_fork_check_runs_get_labels_of_their_own() {
+        let rec = |params| {
+            RunRecord::new(
+                "test_fork_sleep",
+                "fork-per-job/pipe",
+                params,
+                LineFormat::para(8, 0.001),
+            )
+        };
+        let label = |params| Run::from_record("x", &rec(params)).strategy;
+        let plain = "fork-per-job/pipe (test_fork_sleep)";
+        assert_eq!(label(serde_json::json!({})), plain);
+        assert_eq!(label(serde_json::json!({"post_fork_check": "off"})), plain);
+        assert_eq!(
+            label(serde_json::json!({"post_fork_check": "leak"})),
+            format!("{plain} post-fork-check=leak")
+        );
+        assert_eq!(
+            label(serde_json::json!({"post_fork_check": "free", "parent": "sage"})),
+            format!("{plain} post-fork-check=free parent=sage")
+        );
     }
 }

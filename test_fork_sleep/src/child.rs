@@ -1,4 +1,5 @@
-//! The forked child's whole life, and the fixed binary record it sends back.
+//! The forked child's whole life ([`run`]), and the fixed binary record it
+//! sends back.
 //!
 //! In the original (`test_pyparallel_sleep.py`) the child runs `foo`, pickles
 //! `(True, result)` and writes it to its pipe, then `os._exit(0)`. Here the
@@ -14,6 +15,8 @@
 //! ([`write_failure`]). No other exit of a child uses 110..=255 (the `exit`
 //! fault is 3, a Rust panic would be 101).
 
+use crate::fault::{Fault, SAY};
+use crate::ipc::{Ipc, JobEnd};
 use std::os::fd::RawFd;
 
 /// Size of the record a child sends: magic, tag, value (little-endian).
@@ -59,50 +62,33 @@ pub fn parse(bytes: &[u8]) -> Result<Option<u64>, &'static str> {
     }
 }
 
-/// Fault injection for the tests (`--inject KIND@A`, hidden): job `a` misbehaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// The child kills itself with SIGKILL before answering.
-    Signal,
-    /// The child exits with status 3 without answering.
-    Exit,
-    /// The child writes 5 bytes only.
-    Short,
-    /// The child writes 16 bytes of garbage.
-    Garble,
-    /// The child never finishes (pause forever): only `--timeout` ends it.
-    Hang,
-    /// The *parent* forgets to close this job's pipe: `--hygiene` must see it.
-    LeakFd,
-    /// The child's write of its result fails with `ENOSPC`, as on a full
-    /// disk with `--ipc file` (the file is created, nothing is written).
-    NoSpace,
-    /// The child prints [`SAY`] on its stdout, then answers normally (with
-    /// `--ipc file` the parent echoes it, as Sage does).
-    Say,
+/// What the parent prepares for one job before its fork: all the child
+/// needs, so that the child computes nothing that could allocate.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    /// The job's argument (`a` in `foo(a, fT, check)`).
+    pub a: u64,
+    /// `fT`, as `nanosleep` takes it.
+    pub sleep: libc::timespec,
+    pub check: bool,
+    pub fault: Option<Fault>,
 }
 
-/// What `--inject say@A` prints from the child.
-pub const SAY: &[u8] = b"(child stdout) hello from a job\n";
-
-/// Parses `KIND@A` for `--inject`.
-pub fn parse_fault(s: &str) -> Result<(Fault, u64), String> {
-    let err =
-        || "expected KIND@A with KIND in signal|exit|short|garble|hang|leakfd|enospc|say and A a job index".to_string();
-    let (kind, a) = s.split_once('@').ok_or_else(err)?;
-    let a = a.parse().map_err(|_| err())?;
-    let kind = match kind {
-        "signal" => Fault::Signal,
-        "exit" => Fault::Exit,
-        "short" => Fault::Short,
-        "garble" => Fault::Garble,
-        "hang" => Fault::Hang,
-        "leakfd" => Fault::LeakFd,
-        "enospc" => Fault::NoSpace,
-        "say" => Fault::Say,
-        _ => return Err(err()),
-    };
-    Ok((kind, a))
+/// The child's whole life after `os.fork()`, as in the original: close the
+/// read end (or, for Sage's protocol, send stdout to `<pid>.out`), run
+/// `foo`, write the result, `os._exit(0)`. Only async-signal-safe calls;
+/// never returns, so no destructor runs in the child.
+pub fn run(ipc: &Ipc, end: &JobEnd, job: Job) -> ! {
+    ipc.child_open(end);
+    let mut status = 0;
+    if let Some(rec) = self::job(job.a, job.sleep, job.check, job.fault) {
+        let rec = &rec[..sent_len(job.fault)];
+        status = ipc
+            .child_send(end, rec, job.fault)
+            .map_or_else(write_failed_status, |()| 0);
+    }
+    // SAFETY: _exit is async-signal-safe; no atexit handlers, no flush.
+    unsafe { libc::_exit(status) }
 }
 
 /// `time.sleep(fT)`: `nanosleep`, resumed after a signal as Python does.
@@ -226,15 +212,6 @@ mod tests {
         let mut bad_tag = record(None);
         bad_tag[4] = 9;
         assert!(parse(&bad_tag).is_err());
-    }
-
-    #[test]
-    fn fault_syntax() {
-        assert_eq!(parse_fault("signal@3"), Ok((Fault::Signal, 3)));
-        assert_eq!(parse_fault("leakfd@0"), Ok((Fault::LeakFd, 0)));
-        assert_eq!(parse_fault("enospc@1"), Ok((Fault::NoSpace, 1)));
-        assert!(parse_fault("boom@1").is_err());
-        assert!(parse_fault("signal").is_err());
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!
 //! These files are the "heavy disk write activity" of the seed report.
 
-use crate::child::{self, Fault};
+use crate::child;
+use crate::fault::Fault;
 use std::path::{Path, PathBuf};
 
 /// Longest directory path the child can build file names from on its stack.

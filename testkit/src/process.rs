@@ -168,6 +168,28 @@ pub fn read_lines_until(
     (out, line)
 }
 
+/// The end of a run started by [`spawn_piped`] whose stdout a test has been
+/// reading ([`read_lines_until`]) and has, say, signalled: reads the rest of
+/// stdout and all of stderr, waits for the exit, and checks that its process
+/// group is empty. [`Run::out`] is the stdout read here, after `stdout`'s
+/// buffer.
+pub fn wait_for_end(child: Child, mut stdout: BufReader<ChildStdout>) -> Run {
+    let pgid = child.id() as i32;
+    // Read beside stderr: neither pipe may fill up and block the binary.
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let output = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        out: rest.join().unwrap(),
+        err: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
 /// `ulimit -Sn soft -Hn hard` for the binary `cmd` starts, only.
 pub fn limit_open_files(cmd: &mut Command, soft: u64, hard: u64) {
     limit(cmd, Resource::RLIMIT_NOFILE, soft, hard);

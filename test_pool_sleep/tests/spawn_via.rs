@@ -4,20 +4,11 @@
 //! (the hidden `PROCPOOL_EXEC_PATH` pointing at no file) is exit 1 and one
 //! line.
 
-use testkit::{command, lock, read_record, run_with, Run};
+use testkit::lines::worker_lines;
+use testkit::{args, command, lock, read_record, run_with, stdout_of};
 
+const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 const PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
-
-/// Runs the binary in its own process group (`testkit` checks the group is
-/// empty after), with the hidden `PROCPOOL_EXEC_PATH` when given.
-fn run(args: &[&str], exec_path: Option<&str>) -> Run {
-    let mut cmd = command(env!("CARGO_BIN_EXE_test_pool_sleep"));
-    cmd.args(args);
-    if let Some(path) = exec_path {
-        cmd.env("PROCPOOL_EXEC_PATH", path);
-    }
-    run_with(&mut cmd)
-}
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
@@ -25,26 +16,20 @@ fn both_spawn_paths_serve_and_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     for via in PATHS {
         let json = dir.path().join(format!("{via}.json"));
-        let json = json.to_str().unwrap();
-        for shape in [&["--numcalls", "100"][..], &["--api", "executor", "--numcalls", "100"]] {
-            let mut args = vec!["--start", "forkserver", "--spawn-via", via];
-            args.extend_from_slice(&["--maxworkers", "2", "--sleep", "0", "--check", "--workers"]);
-            args.extend_from_slice(shape);
-            args.extend_from_slice(&["--json", json]);
-            let out = run(&args, None);
-            let stdout = out.assert_success();
-            let workers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("(extra) worker pid")).collect();
-            assert!(!workers.is_empty(), "{stdout}");
-            for line in workers {
+        for api in ["pool", "executor"] {
+            let mut cmd = command(BIN);
+            cmd.args(["--spawn-via", via, "--api", api]);
+            cmd.args(args(
+                "--start forkserver --numcalls 100 --maxworkers 2 --sleep 0 --check --workers --json",
+            ));
+            let out = stdout_of(cmd.arg(&json));
+            for line in worker_lines(&out) {
                 assert!(line.contains("parent the forkserver "), "{via}: {line}");
                 assert!(line.ends_with("memory of a fresh exec"), "{via}: {line}");
             }
-            assert!(
-                stdout.lines().any(|l| l.starts_with('[') && l.ends_with(']')),
-                "{via} {shape:?}: {stdout}"
-            );
-            let record = read_record(std::path::Path::new(json));
-            assert_eq!(record["params"]["spawn_via"], via);
+            let results = out.lines().any(|l| l.starts_with('[') && l.ends_with(']'));
+            assert!(results, "{via} {api}: {out}");
+            assert_eq!(read_record(&json)["params"]["spawn_via"], via);
         }
     }
 }
@@ -53,20 +38,15 @@ fn both_spawn_paths_serve_and_are_recorded() {
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
     for via in PATHS {
-        let args = [
-            "--start",
-            "forkserver",
-            "--spawn-via",
-            via,
-            "--numcalls",
-            "3",
-            "--maxworkers",
-            "2",
-        ];
-        let out = run(&args, Some("/nonexistent/test_pool_sleep"));
-        assert_eq!(out.code, 1, "{via}");
+        let r = run_with(
+            command(BIN)
+                .args(["--spawn-via", via])
+                .args(args("--start forkserver --numcalls 3 --maxworkers 2"))
+                .env("PROCPOOL_EXEC_PATH", "/nonexistent/test_pool_sleep"),
+        );
         assert_eq!(
-            out.err, "test_pool_sleep: spawning the forkserver: No such file or directory (os error 2)\n",
+            r.one_line_error(1),
+            "test_pool_sleep: spawning the forkserver: No such file or directory (os error 2)\n",
             "{via}"
         );
     }

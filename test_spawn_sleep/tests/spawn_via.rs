@@ -3,20 +3,11 @@
 //! recorded in the JSON params; an `execve` that fails (the hidden
 //! `PROCPOOL_EXEC_PATH` pointing at no file) is exit 1 and one line.
 
-use testkit::{command, lock, read_record, run_with, Run};
+use testkit::lines::worker_lines;
+use testkit::{args, command, lock, read_record, run_with, stdout_of};
 
+const BIN: &str = env!("CARGO_BIN_EXE_test_spawn_sleep");
 const PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
-
-/// Runs the binary in its own process group (`testkit` checks the group is
-/// empty after), with the hidden `PROCPOOL_EXEC_PATH` when given.
-fn run(args: &[&str], exec_path: Option<&str>) -> Run {
-    let mut cmd = command(env!("CARGO_BIN_EXE_test_spawn_sleep"));
-    cmd.args(args);
-    if let Some(path) = exec_path {
-        cmd.env("PROCPOOL_EXEC_PATH", path);
-    }
-    run_with(&mut cmd)
-}
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
@@ -24,33 +15,22 @@ fn both_spawn_paths_serve_and_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     for via in PATHS {
         let json = dir.path().join(format!("{via}.json"));
-        let json = json.to_str().unwrap();
-        for shape in [&["--numcalls", "100"][..], &["--per-call", "--numcalls", "3"]] {
-            let mut args = vec![
-                "--spawn-via",
-                via,
-                "--maxworkers",
-                "2",
-                "--sleep",
-                "0",
-                "--check",
-                "--workers",
-            ];
-            args.extend_from_slice(shape);
-            args.extend_from_slice(&["--json", json]);
-            let out = run(&args, None);
-            let stdout = out.assert_success();
-            let workers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("(extra) worker pid")).collect();
-            assert!(!workers.is_empty(), "{stdout}");
-            for line in workers {
+        // A pool per bar(), then a pool per call.
+        for calls in ["--numcalls 100", "--per-call --numcalls 3"] {
+            let mut cmd = command(BIN);
+            cmd.args(["--spawn-via", via]).args(args(calls));
+            let out = stdout_of(
+                cmd.args(args("--maxworkers 2 --sleep 0 --check --workers --json"))
+                    .arg(&json),
+            );
+            for line in worker_lines(&out) {
                 assert!(
                     line.ends_with("parent this process, memory of a fresh exec"),
                     "{via}: {line}"
                 );
             }
-            assert!(stdout.lines().any(|l| l == "[0, 1]"), "{via} {shape:?}: {stdout}");
-            let record = read_record(std::path::Path::new(json));
-            assert_eq!(record["params"]["spawn_via"], via);
+            assert!(out.lines().any(|l| l == "[0, 1]"), "{via} {calls}: {out}");
+            assert_eq!(read_record(&json)["params"]["spawn_via"], via);
         }
     }
 }
@@ -59,25 +39,18 @@ fn both_spawn_paths_serve_and_are_recorded() {
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
     for via in PATHS {
-        for per_call in [false, true] {
-            let mut args = vec![
-                "--spawn-via",
-                via,
-                "--numcalls",
-                "3",
-                "--maxworkers",
-                "2",
-                "--sleep",
-                "0",
-            ];
-            if per_call {
-                args.push("--per-call");
-            }
-            let out = run(&args, Some("/nonexistent/test_spawn_sleep"));
-            assert_eq!(out.code, 1, "{via}");
+        for per_call in [&[][..], &["--per-call"]] {
+            let r = run_with(
+                command(BIN)
+                    .args(["--spawn-via", via])
+                    .args(per_call)
+                    .args(args("--numcalls 3 --maxworkers 2 --sleep 0"))
+                    .env("PROCPOOL_EXEC_PATH", "/nonexistent/test_spawn_sleep"),
+            );
             assert_eq!(
-                out.err, "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
-                "{via} per_call={per_call}"
+                r.one_line_error(1),
+                "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
+                "{via} {per_call:?}"
             );
         }
     }

@@ -3,34 +3,21 @@
 //! recorded in the JSON params; an `execve` that fails (the hidden
 //! `PROCPOOL_EXEC_PATH` pointing at no file) is exit 1 and one line.
 
-use testkit::lines::worker_lines;
-use testkit::{args, command, lock, read_record, run_with, stdout_of};
+use testkit::lock;
+use testkit::spawn_via::{assert_both_spawn_paths_serve, assert_failed_exec_is_one_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_spawn_sleep");
-const PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
+
+/// A pool per bar(), then a pool per call.
+const SHAPES: [&str; 2] = ["", "--per-call"];
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
     let _one = lock();
-    let dir = tempfile::tempdir().unwrap();
-    for via in PATHS {
-        let json = dir.path().join(format!("{via}.json"));
-        // A pool per bar(), then a pool per call.
-        for calls in ["--numcalls 100", "--per-call --numcalls 3"] {
-            let mut cmd = command(BIN);
-            cmd.args(["--spawn-via", via]).args(args(calls));
-            let out = stdout_of(
-                cmd.args(args("--maxworkers 2 --sleep 0 --check --workers --json"))
-                    .arg(&json),
-            );
-            for line in worker_lines(&out) {
-                assert!(
-                    line.ends_with("parent this process, memory of a fresh exec"),
-                    "{via}: {line}"
-                );
-            }
-            assert!(out.lines().any(|l| l == "[0, 1]"), "{via} {calls}: {out}");
-            assert_eq!(read_record(&json)["params"]["spawn_via"], via);
+    for (shape, numcalls) in SHAPES.into_iter().zip([100, 3]) {
+        let line = format!("{shape} --numcalls {numcalls} --maxworkers 2 --sleep 0 --check");
+        for out in assert_both_spawn_paths_serve(BIN, &line, "this process,") {
+            assert!(out.lines().any(|l| l == "[0, 1]"), "{shape}: {out}");
         }
     }
 }
@@ -38,20 +25,11 @@ fn both_spawn_paths_serve_and_are_recorded() {
 #[test]
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
-    for via in PATHS {
-        for per_call in [&[][..], &["--per-call"]] {
-            let r = run_with(
-                command(BIN)
-                    .args(["--spawn-via", via])
-                    .args(per_call)
-                    .args(args("--numcalls 3 --maxworkers 2 --sleep 0"))
-                    .env("PROCPOOL_EXEC_PATH", "/nonexistent/test_spawn_sleep"),
-            );
-            assert_eq!(
-                r.one_line_error(1),
-                "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
-                "{via} {per_call:?}"
-            );
-        }
+    for shape in SHAPES {
+        assert_failed_exec_is_one_line(
+            BIN,
+            &format!("{shape} --numcalls 3 --maxworkers 2 --sleep 0"),
+            "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
+        );
     }
 }

@@ -14,6 +14,8 @@
 //! - [`open_fds_of`], [`threads_of`]: another process's open fds and
 //!   threads, counted by the test (from `/proc` or the kernel), not by the
 //!   binary's own counter.
+//! - [`spawn_via`]: procpool's two ways to start a fresh process, checked
+//!   on any binary built on it.
 //! - [`args`], [`run_str`]: a test's arguments written on one line.
 //!
 //! Binaries are named by path, `env!("CARGO_BIN_EXE_<name>")`, which Cargo
@@ -27,6 +29,7 @@ mod lock;
 mod orphans;
 mod process;
 mod sentinel;
+pub mod spawn_via;
 mod threads;
 
 pub use fds::open_fds_of;

@@ -11,8 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=ci/bench/lib.sh
 . ci/bench/lib.sh
 numcalls=${1:-1000} workers=${2:-8} T=${3:-0.001}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_workdir
 
 cargo build --release -q -p test_pool_sleep -p test_spawn_sleep
 cc -O2 -o "$work/native_pool" ci/bench/native_pool.c

@@ -20,8 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ci/bench/lib.sh
 numcalls=${1:-1000} rounds=${2:-3}
 orig=${ORIGINALS_DIR:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_workdir
 
 cargo build --release -q -p test_rf_pool
 bin=${CARGO_TARGET_DIR:-target}/release/test_rf_pool

@@ -19,8 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ci/bench/lib.sh
 numcalls=${1:-1000} ncpus=${2:-8} T=${3:-0.005}
 pairs=${PAIRS:-11}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_workdir
 cargo build --release -q -p test_threads_sleep
 cc -O2 -pthread -o "$work/native_team" ci/bench/native_team.c
 bin=target/release/test_threads_sleep

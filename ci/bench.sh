@@ -10,8 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=ci/bench/lib.sh
 . ci/bench/lib.sh
 numcalls=${1:-1000} ncpus=${2:-8} T=${3:-0.001}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_workdir
 
 cargo build --release -q -p test_fork_sleep
 cc -O2 -o "$work/native_fork" ci/bench/native_fork.c

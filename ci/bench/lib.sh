@@ -16,3 +16,10 @@ median_in() { if [ -s "$1" ]; then median <"$1"; else echo nan; fi; }
 
 # ratio A B: A/B with 2 decimals, "-" when B is not a positive number or A is nan.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0>0 && a!="nan") printf "%.2f", a/b; else print "-" }'; }
+
+# bench_workdir: sets $work to a new temporary directory, removed when the
+# script exits (the bench's EXIT trap: a bench sets no other).
+bench_workdir() {
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+}

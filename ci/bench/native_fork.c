@@ -4,22 +4,16 @@
  * runtime at all. Prints @para chunk lines so ci/bench.sh parses one format.
  * Usage: native_fork NUMCALLS NCPUS T */
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "native.h"
 
 int main(int argc, char **argv) {
-    long numcalls = argc > 1 ? atol(argv[1]) : 1000;
-    int ncpus = argc > 2 ? atoi(argv[2]) : 8;
-    double T = argc > 3 ? atof(argv[3]) : 0.001;
+    struct native_args args = native_args(argc, argv, 1000, 0.001);
+    long numcalls = args.numcalls;
+    int ncpus = args.ncpus;
+    double T = args.T;
     struct timespec t = {(time_t)T, (long)((T - (time_t)T) * 1e9)};
     pid_t *pids = calloc(ncpus, sizeof *pids);
     int *fds = calloc(ncpus, sizeof *fds);
@@ -65,9 +59,7 @@ int main(int argc, char **argv) {
             }
         }
         double delta = now() - start;
-        printf("%.3fs per %ld x %d @para sleep(%.3f). Cost/ncpus/calls is %.6fs.\n", delta, n, ncpus, T,
-               (delta / n - T) / ncpus);
-        fflush(stdout);
+        chunk_line(delta, n, ncpus, T, "@para ", "ncpus");
         done += n;
     }
     return 0;

@@ -4,18 +4,11 @@
  * Prints Pool-family chunk lines so that the bench script reads it like ours.
  * Usage: native_pool NUMCALLS N T */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "native.h"
 
 static int full(ssize_t (*op)(int, void *, size_t), int fd, void *buf, size_t len) {
     size_t done = 0;
@@ -71,8 +64,7 @@ int main(int argc, char **argv) {
             }
         }
         double delta = now() - start;
-        printf("%.3fs per %ld x %d sleep(%.3f). Cost/maxworkers/calls is %.6fs.\n", delta, calls, n, T,
-               (delta / calls - T) / n);
+        chunk_line(delta, calls, n, T, "", "maxworkers");
         m += (uint64_t)n;
     }
     for (int i = 0; i < n; i++) close(req[i]);

@@ -4,10 +4,9 @@
  * has no pthread_barrier). Prints @para chunk lines.
  * Usage: native_team NUMCALLS NCPUS T */
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "native.h"
 
 typedef struct { pthread_mutex_t m; pthread_cond_t c; int n, waiting; unsigned long gen; } barrier_t;
 static void barrier_wait(barrier_t *b) {
@@ -31,15 +30,11 @@ static void *member(void *arg) {
         barrier_wait(&end);
     }
 }
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 int main(int argc, char **argv) {
-    long numcalls = argc > 1 ? atol(argv[1]) : 100;
-    int ncpus = argc > 2 ? atoi(argv[2]) : 8;
-    double T = argc > 3 ? atof(argv[3]) : 0.005;
+    struct native_args args = native_args(argc, argv, 100, 0.005);
+    long numcalls = args.numcalls;
+    int ncpus = args.ncpus;
+    double T = args.T;
     usec = (useconds_t)(T * 1000000);
     start.n = end.n = ncpus;
     pthread_t *t = calloc(ncpus, sizeof *t);
@@ -50,7 +45,7 @@ int main(int argc, char **argv) {
         double s = now();
         for (long c = 0; c < n; c++) { barrier_wait(&start); usleep(usec); barrier_wait(&end); }
         double delta = now() - s;
-        printf("%.3fs per %ld x %d @para sleep(%.3f). Cost/ncpus/calls is %.6fs.\n", delta, n, ncpus, T, (delta / n - T) / ncpus);
+        chunk_line(delta, n, ncpus, T, "@para ", "ncpus");
         done += n;
     }
     stop = 1;

@@ -5,10 +5,13 @@
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
-use std::io::{BufReader, Read};
-use std::process::Stdio;
+use std::io::BufReader;
+use std::process::{Child, ChildStdout};
 use testkit::lines::{assert_time_block, chunk_sizes, squares, EXECUTOR, POOL};
-use testkit::{assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_timed};
+use testkit::{
+    args, assert_usage_error, command, lock, read_lines_until, read_record, run_str, run_timed, run_with, spawn_piped,
+    wait_for_end,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 
@@ -16,19 +19,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 fn pool_lines_for_fork_and_forkserver() {
     let _g = lock();
     for start in ["fork", "forkserver"] {
-        let r = run(
-            BIN,
-            &[
-                "--start",
-                start,
-                "--numcalls",
-                "250",
-                "--ncpus",
-                "3",
-                "--sleep",
-                "0",
-                "--check",
-            ],
+        let r = run_with(
+            command(BIN)
+                .args(["--start", start])
+                .args(args("--numcalls 250 --ncpus 3 --sleep 0 --check")),
         );
         r.assert_success();
         let lines: Vec<&str> = r.out.lines().collect();
@@ -46,20 +40,7 @@ fn pool_lines_for_fork_and_forkserver() {
 #[test]
 fn executor_lines_and_results_after_every_chunk() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &[
-            "--api",
-            "executor",
-            "--numcalls",
-            "150",
-            "--maxworkers",
-            "2",
-            "--sleep",
-            "0",
-            "--check",
-        ],
-    );
+    let r = run_str(BIN, "--api executor --numcalls 150 --maxworkers 2 --sleep 0 --check");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
@@ -73,7 +54,7 @@ fn executor_lines_and_results_after_every_chunk() {
 #[test]
 fn without_check_no_results_are_printed() {
     let _g = lock();
-    let r = run(BIN, &["--numcalls", "100", "--maxworkers", "2", "--sleep", "0"]);
+    let r = run_str(BIN, "--numcalls 100 --maxworkers 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(chunk_sizes(&POOL, &lines[2..3], "2"), [100]);
@@ -91,19 +72,10 @@ fn the_start_method_is_really_used() {
         ("spawn", r"parent this process, memory of a fresh exec"),
     ];
     for (start, want) in cases {
-        let r = run(
-            BIN,
-            &[
-                "--workers",
-                "--numcalls",
-                "1",
-                "--maxworkers",
-                "3",
-                "--sleep",
-                "0",
-                "--start",
-                start,
-            ],
+        let r = run_with(
+            command(BIN)
+                .args(args("--workers --numcalls 1 --maxworkers 3 --sleep 0 --start"))
+                .arg(start),
         );
         r.assert_success();
         let re = Regex::new(&format!(r"^\(extra\) worker pid (\d+): {want}$")).unwrap();
@@ -141,22 +113,8 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
         ("forkserver", "truncate", "sent a truncated frame"),
     ];
     for (start, kind, cause) in cases {
-        let inject = format!("{kind}@4");
-        let (r, took) = run_timed(
-            BIN,
-            &[
-                "--start",
-                start,
-                "--numcalls",
-                "300",
-                "--maxworkers",
-                "3",
-                "--sleep",
-                "0",
-                "--inject",
-                &inject,
-            ],
-        );
+        let line = format!("--start {start} --numcalls 300 --maxworkers 3 --sleep 0 --inject {kind}@4");
+        let (r, took) = run_timed(BIN, &args(&line));
         assert_eq!(r.code, 1, "{start} {kind}: {}", r.err);
         // The fault comes in the first 200 calls of sleep(0): the run ends
         // within 2 s of it, workers reaped (a bound on a fault path).
@@ -196,22 +154,12 @@ fn json_record_and_repeat() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
-    let r = run(
-        BIN,
-        &[
-            "--start",
-            "forkserver",
-            "--numcalls",
-            "150",
-            "--maxworkers",
-            "2",
-            "--sleep",
-            "0",
-            "--repeat",
-            "2",
-            "--json",
-            path.to_str().unwrap(),
-        ],
+    let r = run_with(
+        command(BIN)
+            .args(args(
+                "--start forkserver --numcalls 150 --maxworkers 2 --sleep 0 --repeat 2 --json",
+            ))
+            .arg(&path),
     );
     r.assert_success();
     assert_eq!(
@@ -228,18 +176,10 @@ fn json_record_and_repeat() {
     assert_eq!(rec["repeats"][1]["calls"], 150);
     assert_eq!(rec["interrupted"], false);
 
-    let r = run(
-        BIN,
-        &[
-            "--numcalls",
-            "300",
-            "--maxworkers",
-            "2",
-            "--inject",
-            "exit@3",
-            "--json",
-            path.to_str().unwrap(),
-        ],
+    let r = run_with(
+        command(BIN)
+            .args(args("--numcalls 300 --maxworkers 2 --inject exit@3 --json"))
+            .arg(&path),
     );
     assert_eq!(r.code, 1);
     let rec = read_record(&path);
@@ -251,25 +191,13 @@ fn json_record_and_repeat() {
 /// group and returns once both workers have answered (the pool is up and
 /// mapping); its stderr is piped. The caller keeps the stdout reader open
 /// (closing it would make the parent's next print fail).
-fn start_endless_pool(
-    start: &str,
-    json: &std::path::Path,
-) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = command(BIN)
-        .args([
-            "--start",
-            start,
-            "--workers",
-            "--numcalls",
-            "100000000",
-            "--maxworkers",
-            "2",
-        ])
-        .args(["--json", json.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+fn start_endless_pool(start: &str, json: &std::path::Path) -> (Child, BufReader<ChildStdout>) {
+    let mut child = spawn_piped(
+        command(BIN)
+            .args(["--start", start])
+            .args(args("--workers --numcalls 100000000 --maxworkers 2 --json"))
+            .arg(json),
+    );
     let (out, _) = read_lines_until(&mut child, 2, |l| l.starts_with("(extra) worker"));
     (child, out)
 }
@@ -282,15 +210,11 @@ fn ctrl_c_stops_cleanly_with_130() {
     for start in ["fork", "forkserver", "spawn"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
-        let (mut child, _stdout) = start_endless_pool(start, &path);
-        let pgid = child.id() as i32;
-        kill(Pid::from_raw(-pgid), Signal::SIGINT).unwrap();
-        let status = child.wait().unwrap();
-        let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        assert_eq!(status.code(), Some(130), "{start}: {err}");
-        assert!(err.contains("interrupted after"), "{start}: {err}");
-        assert_no_orphans(pgid);
+        let (child, stdout) = start_endless_pool(start, &path);
+        kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGINT).unwrap();
+        let r = wait_for_end(child, stdout);
+        assert_eq!(r.code, 130, "{start}: {}", r.err);
+        assert!(r.err.contains("interrupted after"), "{start}: {}", r.err);
         let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
     }
@@ -304,11 +228,10 @@ fn sigterm_to_the_parent_stops_cleanly_with_143() {
     for start in ["fork", "forkserver"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
-        let (mut child, _stdout) = start_endless_pool(start, &path);
-        let pid = child.id() as i32;
-        kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
-        assert_eq!(child.wait().unwrap().code(), Some(143), "{start}");
-        assert_no_orphans(pid);
+        let (child, stdout) = start_endless_pool(start, &path);
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let r = wait_for_end(child, stdout);
+        assert_eq!(r.code, 143, "{start}: {}", r.err);
         let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
     }

@@ -5,21 +5,12 @@
 //! the user: each test keeps a sentinel process of that same user and checks
 //! that it is still alive afterwards.
 
-use testkit::{command, lock, run_with, Sentinel};
+use testkit::{args, command, lock, run_with, Sentinel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 
 /// A pool run with a forkserver and 4 workers: the fork of one of them fails.
-const FORKSERVER_RUN: [&str; 8] = [
-    "--start",
-    "forkserver",
-    "--maxworkers",
-    "4",
-    "--numcalls",
-    "200",
-    "--sleep",
-    "0",
-];
+const FORKSERVER_RUN: &str = "--start forkserver --maxworkers 4 --numcalls 200 --sleep 0";
 
 const LINE: &str = "test_pool_sleep: forkserver could not fork worker 2: Resource temporarily unavailable\n";
 
@@ -28,7 +19,7 @@ fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
     let mut cmd = command(BIN);
-    cmd.args(FORKSERVER_RUN).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
+    cmd.args(args(FORKSERVER_RUN)).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     // The worker forked before the failure and the server are gone too
     // (run_with checks the process group).
     let r = run_with(&mut cmd);
@@ -83,7 +74,7 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
     // its forkserver: not one worker more.
     let limit = processes_of(nobody) + 2;
     let mut cmd = command(BIN);
-    cmd.args(FORKSERVER_RUN).current_dir("/");
+    cmd.args(args(FORKSERVER_RUN)).current_dir("/");
     as_nobody(&mut cmd, Some(limit));
     let r = run_with(&mut cmd);
     assert_eq!(

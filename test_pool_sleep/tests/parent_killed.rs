@@ -10,20 +10,13 @@ fn workers_and_forkserver_of_a_killed_parent_leave_within_2_s() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     use std::time::{Duration, Instant};
-    use testkit::{become_child_subreaper, command, read_lines_until, wait_for_group_to_empty};
+    use testkit::{args, become_child_subreaper, command, read_lines_until, wait_for_group_to_empty};
 
     become_child_subreaper();
     for start in ["fork", "forkserver", "spawn"] {
         let mut child = command(env!("CARGO_BIN_EXE_test_pool_sleep"))
-            .args([
-                "--start",
-                start,
-                "--workers",
-                "--numcalls",
-                "100000000",
-                "--maxworkers",
-                "2",
-            ])
+            .args(["--start", start])
+            .args(args("--workers --numcalls 100000000 --maxworkers 2"))
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();

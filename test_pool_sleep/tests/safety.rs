@@ -2,7 +2,7 @@
 //! quietly (workers and forkserver reaped, record kept), and the open-file
 //! limit is checked before the pool exists.
 
-use testkit::{command, limit_open_files, lock, read_record, run_with, with_stdout_closed_after_first_line};
+use testkit::{args, command, limit_open_files, lock, read_record, run_with, with_stdout_closed_after_first_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
 
@@ -13,18 +13,9 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
         let mut cmd = command(BIN);
-        cmd.args([
-            "--start",
-            start,
-            "--api",
-            api,
-            "--numcalls",
-            "100000000",
-            "--maxworkers",
-            "2",
-        ])
-        .args(["--sleep", "0", "--json"])
-        .arg(&json);
+        cmd.args(["--start", start, "--api", api])
+            .args(args("--numcalls 100000000 --maxworkers 2 --sleep 0 --json"))
+            .arg(&json);
         // `| head -1`: one line read, then the pipe closed.
         let r = with_stdout_closed_after_first_line(&mut cmd);
         let want = match api {
@@ -43,7 +34,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 fn a_hard_open_file_limit_too_low_for_the_pool_is_exit_2_before_it_starts() {
     let _g = lock();
     let mut cmd = command(BIN);
-    cmd.args(["--maxworkers", "100", "--numcalls", "1", "--sleep", "0"]);
+    cmd.args(args("--maxworkers 100 --numcalls 1 --sleep 0"));
     limit_open_files(&mut cmd, 64, 64);
     let r = run_with(&mut cmd);
     assert_eq!(r.code, 2);

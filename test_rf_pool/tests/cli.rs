@@ -6,11 +6,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use rug::Float;
-use std::process::Stdio;
 use testkit::lines::assert_time_block;
 use testkit::{
-    assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_timed, run_with,
-    Sentinel,
+    args, assert_usage_error, command, lock, read_lines_until, read_record, run, run_str, run_timed, run_with,
+    spawn_piped, wait_for_end, Sentinel,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_rf_pool");
@@ -77,20 +76,9 @@ fn results_are_bit_for_bit_those_computed_here() {
         ("spawn", 1000),
         ("fork", 4097),
     ] {
-        let p = precision.to_string();
-        let r = run(
+        let r = run_str(
             BIN,
-            &[
-                "--start",
-                start,
-                "--numcalls",
-                "2",
-                "--precision",
-                &p,
-                "--data",
-                &data_arg,
-                "--hex",
-            ],
+            &format!("--start {start} --numcalls 2 --precision {precision} --data {data_arg} --hex"),
         );
         assert_eq!(r.code, 0, "{start} {precision}: {}", r.err);
         let got = hex_values(&r.out);
@@ -111,20 +99,7 @@ fn results_are_bit_for_bit_those_computed_here() {
 #[test]
 fn the_largest_precision_travels_exactly() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &[
-            "--numcalls",
-            "1",
-            "--ncpus",
-            "1",
-            "--precision",
-            "200000",
-            "--data",
-            "0.5",
-            "--hex",
-        ],
-    );
+    let r = run_str(BIN, "--numcalls 1 --ncpus 1 --precision 200000 --data 0.5 --hex");
     r.assert_success();
     let mut want = Float::with_val(200_000, 0.5);
     want.sin_mut();
@@ -136,23 +111,12 @@ fn repeat_and_json_record() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rf.json");
-    let r = run(
-        BIN,
-        &[
-            "--start",
-            "forkserver",
-            "--numcalls",
-            "150",
-            "--ncpus",
-            "3",
-            "--precision",
-            "64",
-            "--repeat",
-            "2",
-            "--check",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+    let r = run_with(
+        command(BIN)
+            .args(args(
+                "--start forkserver --numcalls 150 --ncpus 3 --precision 64 --repeat 2 --check --json",
+            ))
+            .arg(&json),
     );
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
@@ -208,20 +172,7 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_usage_error(BIN, args, needle);
     }
     // Negative data is data, not a flag.
-    let r = run(
-        BIN,
-        &[
-            "--data",
-            "-0.5,0.25",
-            "--ncpus",
-            "2",
-            "--numcalls",
-            "1",
-            "--precision",
-            "53",
-            "--check",
-        ],
-    );
+    let r = run_str(BIN, "--data -0.5,0.25 --ncpus 2 --numcalls 1 --precision 53 --check");
     r.assert_success();
     assert!(r.out.contains("[-0.479425538604203, 0.247403959254523]"), "{}", r.out);
 }
@@ -232,9 +183,10 @@ fn thousands_of_calls_leave_nothing_behind() {
     // Every bar() checks that the closed pool left no fd, zombie or child
     // (else exit 1); 4000 calls and 20 pools per start method.
     for start in STARTS {
-        let r = run(
-            BIN,
-            &["--start", start, "--numcalls", "200", "--repeat", "20", "--ncpus", "2"],
+        let r = run_with(
+            command(BIN)
+                .args(["--start", start])
+                .args(args("--numcalls 200 --repeat 20 --ncpus 2")),
         );
         assert_eq!(r.code, 0, "{start}: {}", r.err);
         assert_eq!(r.out.matches("Setting multiprocessing").count(), 20);
@@ -293,19 +245,8 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     ];
     for (start, inject, want) in cases {
         let json = dir.path().join(format!("{start}-{inject}.json"));
-        let (r, took) = run_timed(
-            BIN,
-            &[
-                "--start",
-                start,
-                "--numcalls",
-                "5",
-                "--inject",
-                inject,
-                "--json",
-                json.to_str().unwrap(),
-            ],
-        );
+        let line = format!("--start {start} --numcalls 5 --inject {inject} --json");
+        let (r, took) = run_timed(BIN, &[&args(&line)[..], &[json.to_str().unwrap()]].concat());
         // The fault is in the first call: the run ends within 2 s of it.
         assert!(
             took.as_secs_f64() < 2.0,
@@ -331,7 +272,7 @@ fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
     let mut cmd = command(BIN);
-    cmd.args(["--start", "forkserver", "--ncpus", "4", "--numcalls", "5"])
+    cmd.args(args("--start forkserver --ncpus 4 --numcalls 5"))
         .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     let r = run_with(&mut cmd);
     assert_eq!(
@@ -347,27 +288,18 @@ fn sigint_and_sigterm_keep_partial_results() {
     let dir = tempfile::tempdir().unwrap();
     for (start, sig, code) in [("fork", Signal::SIGINT, 130), ("spawn", Signal::SIGTERM, 143)] {
         let json = dir.path().join(format!("{start}.json"));
-        let mut child = command(BIN)
-            .args([
-                "--start",
-                start,
-                "--numcalls",
-                "100000000",
-                "--json",
-                json.to_str().unwrap(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pgid = child.id() as i32;
+        let mut child = spawn_piped(
+            command(BIN)
+                .args(["--start", start])
+                .args(args("--numcalls 100000000 --json"))
+                .arg(&json),
+        );
         // Wait until at least one chunk is done, so the partial results are not empty.
-        let (_out, line) = read_lines_until(&mut child, 2, |_| true);
+        let (stdout, line) = read_lines_until(&mut child, 2, |_| true);
         assert!(line.contains("RealField(100).sin()"), "{line}");
         kill(Pid::from_raw(child.id() as i32), sig).unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(code), "{start}");
-        assert_no_orphans(pgid);
+        let r = wait_for_end(child, stdout);
+        assert_eq!(r.code, code, "{start}: {}", r.err);
         let v = read_record(&json);
         assert_eq!(v["interrupted"], true);
         assert!(v["repeats"][0]["calls"].as_u64().unwrap() >= 100);

@@ -4,7 +4,7 @@
 
 use regex::Regex;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, POOL};
-use testkit::{assert_usage_error, lock, read_record, run};
+use testkit::{args, assert_usage_error, command, lock, read_record, run, run_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_spawn_sleep");
 
@@ -86,17 +86,10 @@ fn per_call_json_record() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
-    let r = run(
-        BIN,
-        &[
-            "--per-call",
-            "--numcalls",
-            "2",
-            "--ncpus",
-            "2",
-            "--json",
-            path.to_str().unwrap(),
-        ],
+    let r = run_with(
+        command(BIN)
+            .args(args("--per-call --numcalls 2 --ncpus 2 --json"))
+            .arg(&path),
     );
     r.assert_success();
     let rec = read_record(&path);

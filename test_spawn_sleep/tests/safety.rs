@@ -5,22 +5,15 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::process::{Command, Stdio};
-use testkit::{assert_no_orphans, command, lock, read_lines_until, read_record, with_stdout_closed_after_first_line};
+use testkit::{
+    args, assert_no_orphans, command, lock, read_lines_until, read_record, with_stdout_closed_after_first_line,
+};
 
 /// An endless `--per-call` run, with its record at `json`.
 fn per_call(json: &std::path::Path) -> Command {
     let mut cmd = command(env!("CARGO_BIN_EXE_test_spawn_sleep"));
-    cmd.args([
-        "--per-call",
-        "--numcalls",
-        "100000",
-        "--maxworkers",
-        "2",
-        "--sleep",
-        "0.05",
-        "--json",
-    ])
-    .arg(json);
+    cmd.args(args("--per-call --numcalls 100000 --maxworkers 2 --sleep 0.05 --json"))
+        .arg(json);
     cmd
 }
 

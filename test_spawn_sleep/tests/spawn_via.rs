@@ -3,54 +3,21 @@
 //! recorded in the JSON params; an `execve` that fails (the hidden
 //! `PROCPOOL_EXEC_PATH` pointing at no file) is exit 1 and one line.
 
-use testkit::{command, lock, read_record, run_with, Run};
+use testkit::lock;
+use testkit::spawn_via::{assert_both_spawn_paths_serve, assert_failed_exec_is_one_line};
 
-const PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
+const BIN: &str = env!("CARGO_BIN_EXE_test_spawn_sleep");
 
-/// Runs the binary in its own process group (`testkit` checks the group is
-/// empty after), with the hidden `PROCPOOL_EXEC_PATH` when given.
-fn run(args: &[&str], exec_path: Option<&str>) -> Run {
-    let mut cmd = command(env!("CARGO_BIN_EXE_test_spawn_sleep"));
-    cmd.args(args);
-    if let Some(path) = exec_path {
-        cmd.env("PROCPOOL_EXEC_PATH", path);
-    }
-    run_with(&mut cmd)
-}
+/// A pool per bar(), then a pool per call.
+const SHAPES: [&str; 2] = ["", "--per-call"];
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
     let _one = lock();
-    let dir = tempfile::tempdir().unwrap();
-    for via in PATHS {
-        let json = dir.path().join(format!("{via}.json"));
-        let json = json.to_str().unwrap();
-        for shape in [&["--numcalls", "100"][..], &["--per-call", "--numcalls", "3"]] {
-            let mut args = vec![
-                "--spawn-via",
-                via,
-                "--maxworkers",
-                "2",
-                "--sleep",
-                "0",
-                "--check",
-                "--workers",
-            ];
-            args.extend_from_slice(shape);
-            args.extend_from_slice(&["--json", json]);
-            let out = run(&args, None);
-            let stdout = out.assert_success();
-            let workers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("(extra) worker pid")).collect();
-            assert!(!workers.is_empty(), "{stdout}");
-            for line in workers {
-                assert!(
-                    line.ends_with("parent this process, memory of a fresh exec"),
-                    "{via}: {line}"
-                );
-            }
-            assert!(stdout.lines().any(|l| l == "[0, 1]"), "{via} {shape:?}: {stdout}");
-            let record = read_record(std::path::Path::new(json));
-            assert_eq!(record["params"]["spawn_via"], via);
+    for (shape, numcalls) in SHAPES.into_iter().zip([100, 3]) {
+        let line = format!("{shape} --numcalls {numcalls} --maxworkers 2 --sleep 0 --check");
+        for out in assert_both_spawn_paths_serve(BIN, &line, "this process,") {
+            assert!(out.lines().any(|l| l == "[0, 1]"), "{shape}: {out}");
         }
     }
 }
@@ -58,27 +25,11 @@ fn both_spawn_paths_serve_and_are_recorded() {
 #[test]
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
-    for via in PATHS {
-        for per_call in [false, true] {
-            let mut args = vec![
-                "--spawn-via",
-                via,
-                "--numcalls",
-                "3",
-                "--maxworkers",
-                "2",
-                "--sleep",
-                "0",
-            ];
-            if per_call {
-                args.push("--per-call");
-            }
-            let out = run(&args, Some("/nonexistent/test_spawn_sleep"));
-            assert_eq!(out.code, 1, "{via}");
-            assert_eq!(
-                out.err, "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
-                "{via} per_call={per_call}"
-            );
-        }
+    for shape in SHAPES {
+        assert_failed_exec_is_one_line(
+            BIN,
+            &format!("{shape} --numcalls 3 --maxworkers 2 --sleep 0"),
+            "test_spawn_sleep: spawning a worker: No such file or directory (os error 2)\n",
+        );
     }
 }

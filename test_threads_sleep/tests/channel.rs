@@ -1,51 +1,26 @@
 //! `--runtime channel` end to end: results, a pool per bar(), the process's
 //! thread count (read from the kernel), Ctrl-C.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use regex::Regex;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("test_threads_sleep").unwrap();
-    c.env_remove("NCPUS");
-    c
-}
-
-fn spawn(args: &[&str]) -> Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("test_threads_sleep"))
-        .env_remove("NCPUS")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use testkit::lines::PARA;
+use testkit::{args, read_lines_until, read_record, spawn_piped, stdout_of, wait_for_end};
 
 #[test]
 fn results_lines_and_a_pool_per_bar() {
-    let out = bin()
-        .args([
-            "--runtime",
-            "channel",
-            "--ncpus",
-            "3",
-            "--numcalls",
-            "150",
-            "--sleep",
-            "0.001",
-        ])
-        .args(["--repeat", "2", "--check"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = String::from_utf8(out.stdout).unwrap();
+    let out = stdout_of(bin().args(args(
+        "--runtime channel --ncpus 3 --numcalls 150 --sleep 0.001 --repeat 2 --check",
+    )));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "I am set up to use 3 threads.");
-    let chunk =
-        Regex::new(r"^\d+\.\d{3}s per (100|50) x 3 @para sleep\(0\.001\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$")
-            .unwrap();
-    assert!(chunk.is_match(lines[1]) && chunk.is_match(lines[2]), "{out}");
+    for (line, calls) in lines[1..3].iter().zip(["100", "50"]) {
+        let c = PARA.captures(line).unwrap_or_else(|| panic!("not a chunk line: {out}"));
+        assert_eq!((&c[1], &c[2], &c[3]), (calls, "3", "0.001"), "{line}");
+    }
     assert_eq!(lines[3], "[0, 1, 4]");
     let re = Regex::new(r"^Threads \(extra\): runtime channel, (\d+) distinct threads ran iterations in 150 calls \((\d+) in this process so far\)").unwrap();
     let caps: Vec<_> = out.lines().filter_map(|l| re.captures(l)).collect();
@@ -61,12 +36,6 @@ fn results_lines_and_a_pool_per_bar() {
     assert!(out.contains("CPU times: user ") && out.contains("Wall time: "), "{out}");
 }
 
-/// Threads of process `pid` (the kernel's list), None once it is gone.
-#[cfg(target_os = "linux")]
-fn tasks(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.count())
-}
-
 /// Sampled from outside while the binary runs: the process never has more
 /// than its main thread and the pool's 4 workers (no thread per call, no
 /// pool left over from an earlier bar()). Counts in between are pools being
@@ -74,21 +43,11 @@ fn tasks(pid: u32) -> Option<usize> {
 #[cfg(target_os = "linux")]
 #[test]
 fn thread_count_never_exceeds_one_pool() {
-    let mut child = spawn(&[
-        "--runtime",
-        "channel",
-        "--ncpus",
-        "4",
-        "--numcalls",
-        "300",
-        "--sleep",
-        "0.002",
-        "--repeat",
-        "4",
-    ]);
-    let pid = child.id();
+    let mut child = spawn_piped(bin().args(args(
+        "--runtime channel --ncpus 4 --numcalls 300 --sleep 0.002 --repeat 4",
+    )));
     let mut counts = std::collections::BTreeMap::new();
-    while let Some(t) = tasks(pid) {
+    while let Some(t) = testkit::threads_of(child.id()) {
         *counts.entry(t).or_insert(0u32) += 1;
         if child.try_wait().unwrap().is_some() {
             break;
@@ -106,34 +65,22 @@ fn thread_count_never_exceeds_one_pool() {
 #[test]
 fn sigint_joins_the_pool_and_keeps_the_partial_record() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.json");
-    let mut child = spawn(&[
-        "--runtime",
-        "channel",
-        "--ncpus",
-        "3",
-        "--numcalls",
-        "100000",
-        "--sleep",
-        "0.001",
-        "--json",
-        p.to_str().unwrap(),
-    ]);
-    let mut so = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    for _ in 0..2 {
-        line.clear();
-        assert!(so.read_line(&mut line).unwrap() > 0);
-    }
+    let json = dir.path().join("t.json");
+    let mut child = spawn_piped(
+        bin()
+            .args(args(
+                "--runtime channel --ncpus 3 --numcalls 100000 --sleep 0.001 --json",
+            ))
+            .arg(&json),
+    );
+    let (stdout, line) = read_lines_until(&mut child, 2, |_| true);
     assert!(line.contains(" per 100 x 3 @para "), "{line}");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
-    let err = String::from_utf8(out.stderr).unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let r = wait_for_end(child, stdout);
+    assert_eq!(r.code, 130);
     let re = Regex::new(r"^test_threads_sleep: interrupted after \d+ calls; threads joined\n$").unwrap();
-    assert!(re.is_match(&err), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert!(re.is_match(&r.err), "{}", r.err);
+    let v = read_record(&json);
     assert_eq!(v["interrupted"], true);
     assert_eq!(v["strategy"], "threads/channel");
     assert!(!v["repeats"][0]["chunks"].as_array().unwrap().is_empty());
@@ -141,22 +88,8 @@ fn sigint_joins_the_pool_and_keeps_the_partial_record() {
 
 #[test]
 fn map_churn_runs_on_the_channel_runtime() {
-    let out = bin()
-        .args([
-            "--runtime",
-            "channel",
-            "--ncpus",
-            "2",
-            "--numcalls",
-            "100",
-            "--sleep",
-            "0",
-        ])
-        .args(["--map-churn", "1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .contains(" per 100 x 2 @para sleep(0.000)."));
+    let out = stdout_of(bin().args(args(
+        "--runtime channel --ncpus 2 --numcalls 100 --sleep 0 --map-churn 1",
+    )));
+    assert!(out.contains(" per 100 x 2 @para sleep(0.000)."), "{out}");
 }

@@ -1,31 +1,22 @@
 //! End-to-end tests of test_threads_sleep: formats, NCPUS precedence, the
 //! thread organisation of each runtime, faults and bad input.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use regex::Regex;
-use std::process::Stdio;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
-use testkit::{assert_usage_error_with, command, read_lines_until, read_record};
-
-const BIN: &str = env!("CARGO_BIN_EXE_test_threads_sleep");
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("test_threads_sleep").unwrap();
-    c.env_remove("NCPUS");
-    c
-}
-
-fn stdout(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use testkit::{
+    args, assert_usage_error_with, read_lines_until, read_record, run_with, spawn_piped, stdout_of, wait_for_end,
+};
 
 const THREADS_RE: &str = r"^Threads \(extra\): runtime (\w+), (\d+) distinct threads ran iterations in (\d+) calls \((\d+) in this process so far\); calls with two or more sleeps on one thread: (\d+); iteration-to-thread map (fixed|varied)$";
 
 #[test]
 fn header_chunks_and_time_block() {
-    let out = stdout(bin().args(["--ncpus", "2", "--numcalls", "150", "--sleep", "0"]));
+    let out = stdout_of(bin().args(args("--ncpus 2 --numcalls 150 --sleep 0")));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "I am set up to use 2 threads.");
     assert_eq!(chunk_sizes(&PARA, &lines[1..3], "2"), [100, 50]);
@@ -35,7 +26,7 @@ fn header_chunks_and_time_block() {
 
 #[test]
 fn defaults_are_the_c_originals() {
-    let out = stdout(bin().args(["--ncpus", "2"]));
+    let out = stdout_of(bin().args(["--ncpus", "2"]));
     // numcalls = 100, T = 0.005: one chunk line.
     assert_eq!(
         out.lines()
@@ -48,15 +39,11 @@ fn defaults_are_the_c_originals() {
 
 #[test]
 fn ncpus_comes_from_flag_then_env_then_cpus() {
-    let out = stdout(bin().env("NCPUS", "3").args(["--numcalls", "1", "--sleep", "0"]));
+    let out = stdout_of(bin().env("NCPUS", "3").args(args("--numcalls 1 --sleep 0")));
     assert!(out.starts_with("I am set up to use 3 threads.\n"), "{out}");
-    let out = stdout(
-        bin()
-            .env("NCPUS", "3")
-            .args(["--ncpus", "2", "--numcalls", "1", "--sleep", "0"]),
-    );
+    let out = stdout_of(bin().env("NCPUS", "3").args(args("--ncpus 2 --numcalls 1 --sleep 0")));
     assert!(out.starts_with("I am set up to use 2 threads.\n"), "{out}");
-    let out = stdout(bin().env_remove("NCPUS").args(["--numcalls", "1", "--sleep", "0"]));
+    let out = stdout_of(bin().args(args("--numcalls 1 --sleep 0")));
     let n: usize = Regex::new(r"use (\d+) threads").unwrap().captures(&out).unwrap()[1]
         .parse()
         .unwrap();
@@ -71,17 +58,7 @@ fn threads_lines(out: &str) -> Vec<regex::Captures<'_>> {
 
 #[test]
 fn team_runs_iteration_a_on_thread_a_and_creates_threads_once() {
-    let out = stdout(bin().args([
-        "--ncpus",
-        "3",
-        "--numcalls",
-        "200",
-        "--sleep",
-        "0",
-        "--repeat",
-        "3",
-        "--check",
-    ]));
+    let out = stdout_of(bin().args(args("--ncpus 3 --numcalls 200 --sleep 0 --repeat 3 --check")));
     let caps = threads_lines(&out);
     assert_eq!(caps.len(), 3);
     for c in &caps {
@@ -97,18 +74,7 @@ fn team_runs_iteration_a_on_thread_a_and_creates_threads_once() {
 
 #[test]
 fn scoped_creates_new_threads_per_call() {
-    let out = stdout(bin().args([
-        "--runtime",
-        "scoped",
-        "--ncpus",
-        "2",
-        "--numcalls",
-        "50",
-        "--sleep",
-        "0",
-        "--repeat",
-        "2",
-    ]));
+    let out = stdout_of(bin().args(args("--runtime scoped --ncpus 2 --numcalls 50 --sleep 0 --repeat 2")));
     let caps = threads_lines(&out);
     assert_eq!(&caps[0][2], "100");
     assert_eq!(&caps[1][4], "200");
@@ -116,17 +82,7 @@ fn scoped_creates_new_threads_per_call() {
 
 #[test]
 fn rayon_uses_a_pool_of_ncpus_threads() {
-    let out = stdout(bin().args([
-        "--runtime",
-        "rayon",
-        "--ncpus",
-        "2",
-        "--numcalls",
-        "100",
-        "--sleep",
-        "0",
-        "--check",
-    ]));
+    let out = stdout_of(bin().args(args("--runtime rayon --ncpus 2 --numcalls 100 --sleep 0 --check")));
     let c = &threads_lines(&out)[0];
     assert!(
         c[4].parse::<usize>().unwrap() <= 2,
@@ -147,24 +103,15 @@ fn a_panicking_iteration_is_one_line_and_exit_1() {
         ("channel", "2"),
         ("channel", "0"),
     ] {
-        let out = bin()
-            .args([
-                "--runtime",
-                rt,
-                "--ncpus",
-                "3",
-                "--numcalls",
-                "20",
-                "--sleep",
-                "0",
-                "--inject-panic",
-                a,
-            ])
-            .output()
-            .unwrap();
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(1), "{rt}: {err}");
+        let r = run_with(
+            bin()
+                .args(["--runtime", rt, "--inject-panic", a])
+                .args(args("--ncpus 3 --numcalls 20 --sleep 0")),
+        );
+        let err = &r.err;
+        assert_eq!(r.code, 1, "{rt}: {err}");
         assert_eq!(err.lines().count(), 1, "{rt}: {err}");
+        assert!(err.ends_with('\n'), "{rt}: {err:?}");
         assert!(err.contains(&format!("iteration {a} panicked")), "{rt}: {err}");
     }
 }
@@ -179,8 +126,7 @@ fn bad_input_exits_2_with_one_line() {
         (None, vec!["--runtime", "openmp"], "--runtime"),
         (None, vec!["--numcalls", "0"], "--numcalls"),
     ] {
-        let mut c = command(BIN);
-        c.env_remove("NCPUS");
+        let mut c = bin();
         if let Some(v) = env {
             c.env("NCPUS", v);
         }
@@ -192,18 +138,9 @@ fn bad_input_exits_2_with_one_line() {
 #[test]
 fn json_record() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.json");
-    stdout(bin().args([
-        "--ncpus",
-        "2",
-        "--numcalls",
-        "120",
-        "--sleep",
-        "0",
-        "--json",
-        p.to_str().unwrap(),
-    ]));
-    let v = read_record(&p);
+    let json = dir.path().join("t.json");
+    stdout_of(bin().args(args("--ncpus 2 --numcalls 120 --sleep 0 --json")).arg(&json));
+    let v = read_record(&json);
     assert_eq!(v["tool"], "test_threads_sleep");
     assert_eq!(v["strategy"], "threads/team");
     assert_eq!(v["repeats"][0]["chunks"].as_array().unwrap().len(), 2);
@@ -212,28 +149,17 @@ fn json_record() {
 #[test]
 fn sigint_stops_with_partial_record() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.json");
-    let mut child = command(BIN)
-        .args([
-            "--ncpus",
-            "2",
-            "--numcalls",
-            "100000",
-            "--sleep",
-            "0.001",
-            "--json",
-            p.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (_stdout, _) = read_lines_until(&mut child, 2, |_| true);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
-    let v = read_record(&p);
+    let json = dir.path().join("t.json");
+    let mut child = spawn_piped(
+        bin()
+            .args(args("--ncpus 2 --numcalls 100000 --sleep 0.001 --json"))
+            .arg(&json),
+    );
+    let (stdout, _) = read_lines_until(&mut child, 2, |_| true);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let r = wait_for_end(child, stdout);
+    assert_eq!(r.code, 130, "{}", r.err);
+    assert!(r.err.ends_with(" calls; threads joined\n"), "{}", r.err);
+    let v = read_record(&json);
     assert_eq!(v["interrupted"], true);
 }

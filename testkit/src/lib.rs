@@ -11,8 +11,12 @@
 //! - [`lines`]: the originals' line formats as regexes, and
 //!   [`lines::assert_time_block`] for IPython's `%time` block.
 //! - [`Sentinel`]: a process of the same user that a run must not kill.
-//! - [`open_fds_of`]: another process's open fds, counted by the test (from
-//!   `/proc` or the kernel), not by the binary's own counter.
+//! - [`open_fds_of`], [`threads_of`]: another process's open fds and
+//!   threads, counted by the test (from `/proc` or the kernel), not by the
+//!   binary's own counter.
+//! - [`spawn_via`]: procpool's two ways to start a fresh process, checked
+//!   on any binary built on it.
+//! - [`args`], [`run_str`]: a test's arguments written on one line.
 //!
 //! Binaries are named by path, `env!("CARGO_BIN_EXE_<name>")`, which Cargo
 //! sets for the integration tests of the crate that builds them.
@@ -25,12 +29,17 @@ mod lock;
 mod orphans;
 mod process;
 mod sentinel;
+pub mod spawn_via;
+mod threads;
 
 pub use fds::open_fds_of;
 pub use lock::lock;
 pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
+#[cfg(target_os = "linux")]
+pub use process::limit_processes;
 pub use process::{
-    assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
-    run_timed, run_with, with_stdout_closed_after_first_line, Run,
+    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
+    run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end, with_stdout_closed_after_first_line, Run,
 };
 pub use sentinel::Sentinel;
+pub use threads::threads_of;

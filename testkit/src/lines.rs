@@ -42,6 +42,26 @@ pub static WALL_TIME: LazyLock<Regex> =
 pub static CHILDREN_TIMES: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^Children CPU times \(extra, RUSAGE_CHILDREN\): user .+, sys: .+, total: .+$"));
 
+/// The extra line a pool worker prints for `--workers` (`pool_bars`): its
+/// pid, its parent (this process, the forkserver, or another process: a
+/// bug the caller's own check catches) and where its memory came from.
+pub static WORKER: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"^\(extra\) worker pid \d+: parent (this process|the forkserver \d+|process \d+), memory of (a fork of this process|a fresh exec)$",
+    )
+});
+
+/// The worker lines of `out` (a run with `--workers`), after checking that
+/// there is at least one and that each is a [`WORKER`] line.
+pub fn worker_lines(out: &str) -> Vec<&str> {
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("(extra) worker")).collect();
+    assert!(!lines.is_empty(), "no worker line: {out}");
+    for line in &lines {
+        assert!(WORKER.is_match(line), "not a worker line: {line}");
+    }
+    lines
+}
+
 /// `lines` are a `%time` block: CPU times, wall time, children's CPU times.
 pub fn assert_time_block(lines: &[&str]) {
     assert_eq!(lines.len(), 3, "{lines:?}");
@@ -92,5 +112,8 @@ mod tests {
         ]);
         assert!(WALL_TIME.is_match("Wall time: 13.1 s"));
         assert_eq!(squares(6, 3), "[36, 49, 64]");
+        let workers = "(extra) worker pid 12: parent the forkserver 11, memory of a fresh exec\n\
+                       (extra) worker pid 13: parent this process, memory of a fork of this process";
+        assert_eq!(worker_lines(workers).len(), 2);
     }
 }

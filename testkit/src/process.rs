@@ -2,6 +2,7 @@
 //! with its exit code, stdout and stderr, and no process left behind.
 
 use crate::assert_no_orphans;
+use nix::sys::resource::{setrlimit, Resource};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -54,10 +55,38 @@ pub fn run(bin: &str, args: &[&str]) -> Run {
     run_with(command(bin).args(args))
 }
 
+/// The words of `line`, split at white space: a test's arguments written on
+/// one line, as at a shell prompt (`"--numcalls 100 --ncpus 2 --sleep 0"`),
+/// instead of one string per line of a slice. No quoting: an argument that
+/// may hold a space (a path) is passed on its own.
+pub fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// [`run`] with the arguments written on one line ([`args`]).
+pub fn run_str(bin: &str, line: &str) -> Run {
+    run(bin, &args(line))
+}
+
+/// Runs `cmd` to its end as [`run_with`] does, checks that it exited 0, and
+/// returns its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let run = run_with(cmd);
+    run.assert_success();
+    run.out
+}
+
+/// Starts `cmd` (made by [`command`]) with stdout and stderr piped: a run
+/// the test reads while it goes on ([`read_lines_until`]), signals, or waits
+/// for.
+pub fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
 /// Runs `cmd` (made by [`command`], so in its own process group) to its end
 /// with stdout and stderr piped, then checks that its group is empty.
 pub fn run_with(cmd: &mut Command) -> Run {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = spawn_piped(cmd);
     let pgid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
     assert_no_orphans(pgid);
@@ -72,12 +101,7 @@ pub fn run_with(cmd: &mut Command) -> Run {
 /// begun) to the exit: a fault in the first calls must end the run within a
 /// bound, which the caller asserts.
 pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
-    let mut child = command(bin)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(command(bin).args(args));
     let pgid = child.id() as i32;
     let mut stderr = child.stderr.take().unwrap();
     // Read beside stdout: a long stderr must not block the binary.
@@ -106,7 +130,7 @@ pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
 /// line, closes the pipe, then waits for the exit and checks that no process
 /// is left. The returned [`Run::out`] is that first line.
 pub fn with_stdout_closed_after_first_line(cmd: &mut Command) -> Run {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = spawn_piped(cmd);
     let pgid = child.id() as i32;
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -144,15 +168,47 @@ pub fn read_lines_until(
     (out, line)
 }
 
+/// The end of a run started by [`spawn_piped`] whose stdout a test has been
+/// reading ([`read_lines_until`]) and has, say, signalled: reads the rest of
+/// stdout and all of stderr, waits for the exit, and checks that its process
+/// group is empty. [`Run::out`] is the stdout read here, after `stdout`'s
+/// buffer.
+pub fn wait_for_end(child: Child, mut stdout: BufReader<ChildStdout>) -> Run {
+    let pgid = child.id() as i32;
+    // Read beside stderr: neither pipe may fill up and block the binary.
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let output = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        out: rest.join().unwrap(),
+        err: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
 /// `ulimit -Sn soft -Hn hard` for the binary `cmd` starts, only.
 pub fn limit_open_files(cmd: &mut Command, soft: u64, hard: u64) {
-    // SAFETY: the hook runs between fork and exec and calls only setrlimit,
-    // which is async-signal-safe.
+    limit(cmd, Resource::RLIMIT_NOFILE, soft, hard);
+}
+
+/// `ulimit -u n` (soft and hard) for the binary `cmd` starts, only: the
+/// processes and threads its user may have (`RLIMIT_NPROC`, counted over
+/// every process of the user, so a test gives the binary a uid of its own).
+/// Linux only: nix has no `RLIMIT_NPROC` on macOS.
+#[cfg(target_os = "linux")]
+pub fn limit_processes(cmd: &mut Command, n: u64) {
+    limit(cmd, Resource::RLIMIT_NPROC, n, n);
+}
+
+fn limit(cmd: &mut Command, resource: Resource, soft: u64, hard: u64) {
+    // SAFETY: the hook runs between fork and exec (after any uid change) and
+    // calls only setrlimit, which is async-signal-safe; it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
-                .map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(move || setrlimit(resource, soft, hard).map_err(std::io::Error::from));
     }
 }
 

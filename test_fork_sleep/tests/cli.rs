@@ -7,7 +7,9 @@ use regex::Regex;
 use std::process::Stdio;
 use std::time::Instant;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
-use testkit::{assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_with};
+use testkit::{
+    args, assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_str, run_with,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_fork_sleep");
 
@@ -15,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_test_fork_sleep");
 fn every_line_has_the_original_format() {
     let _g = lock();
     // `run` checks that no process is left in the run's group.
-    let r = run(BIN, &["--numcalls", "250", "--ncpus", "2", "--sleep", "0"]);
+    let r = run_str(BIN, "--numcalls 250 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
@@ -28,7 +30,7 @@ fn every_line_has_the_original_format() {
 #[test]
 fn sleep_is_printed_with_three_decimals() {
     let _g = lock();
-    let r = run(BIN, &["--numcalls", "3", "--ncpus", "1", "--sleep", "0.0005"]);
+    let r = run_str(BIN, "--numcalls 3 --ncpus 1 --sleep 0.0005");
     assert_eq!(r.code, 0);
     let out = r.out;
     // Python: f"{0.0005:.3f}" == "0.001" (half-even on the binary value 0.000500000000000000010...).
@@ -69,10 +71,7 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
 #[test]
 fn repeat_prints_one_time_block_per_bar() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &["--numcalls", "120", "--ncpus", "2", "--sleep", "0", "--repeat", "3"],
-    );
+    let r = run_str(BIN, "--numcalls 120 --ncpus 2 --sleep 0 --repeat 3");
     assert_eq!(r.code, 0);
     let out = r.out;
     assert_eq!(out.matches("Using ncpus=2 parallel decorated function").count(), 3);
@@ -223,18 +222,7 @@ fn a_failed_result_write_names_its_errno() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = command(BIN);
     c.env("TMPDIR", tmp.path());
-    c.args([
-        "--numcalls",
-        "50",
-        "--ncpus",
-        "4",
-        "--sleep",
-        "0",
-        "--ipc",
-        "file",
-        "--inject",
-        "enospc@1",
-    ]);
+    c.args(args("--numcalls 50 --ncpus 4 --sleep 0 --ipc file --inject enospc@1"));
     let r = run_with(&mut c);
     assert_eq!(r.code, 1, "{}", r.err);
     let re = Regex::new(r"^test_fork_sleep: job 1 \(pid \d+\) could not write its result: No space left on device\n$")
@@ -249,18 +237,7 @@ fn a_hung_child_is_killed_by_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = command(BIN);
     c.env("TMPDIR", tmp.path());
-    c.args([
-        "--numcalls",
-        "20",
-        "--ncpus",
-        "3",
-        "--ipc",
-        "file",
-        "--timeout",
-        "0.3",
-        "--inject",
-        "hang@1",
-    ]);
+    c.args(args("--numcalls 20 --ncpus 3 --ipc file --timeout 0.3 --inject hang@1"));
     let started = Instant::now();
     let r = run_with(&mut c);
     // The hang becomes a fault at 0.3 s; the run ends within 2 s of that.
@@ -306,20 +283,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
 #[test]
 fn the_hygiene_check_catches_a_leaked_fd() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &[
-            "--numcalls",
-            "10",
-            "--ncpus",
-            "2",
-            "--sleep",
-            "0",
-            "--hygiene",
-            "--inject",
-            "leakfd@0",
-        ],
-    );
+    let r = run_str(BIN, "--numcalls 10 --ncpus 2 --sleep 0 --hygiene --inject leakfd@0");
     let err = r.one_line_error(1);
     assert!(
         err.contains("hygiene:") && err.contains("fds open after call 1"),

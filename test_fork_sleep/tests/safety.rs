@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use testkit::{
-    assert_no_orphans, command, limit_open_files, lock, open_fds_of, read_record, run, run_with,
+    args, assert_no_orphans, command, limit_open_files, lock, open_fds_of, read_record, run, run_str, run_with,
     with_stdout_closed_after_first_line,
 };
 
@@ -39,10 +39,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn json_dash_writes_the_record_to_stdout_after_the_lines() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &["--numcalls", "100", "--ncpus", "2", "--sleep", "0", "--json", "-"],
-    );
+    let r = run_str(BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json -");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
@@ -63,19 +60,7 @@ fn json_on_a_full_device_is_exit_1_with_one_line_and_the_lines_kept() {
         println!("skipped: no /dev/full on this system (Linux has it)");
         return;
     }
-    let r = run(
-        BIN,
-        &[
-            "--numcalls",
-            "100",
-            "--ncpus",
-            "2",
-            "--sleep",
-            "0",
-            "--json",
-            "/dev/full",
-        ],
-    );
+    let r = run_str(BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json /dev/full");
     assert_eq!(r.code, 1);
     assert_eq!(
         r.err,
@@ -93,7 +78,7 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
     let fifo = dir.path().join("record.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let mut c = command(BIN);
-    c.args(["--numcalls", "200", "--ncpus", "2", "--sleep", "0", "--json"]);
+    c.args(args("--numcalls 200 --ncpus 2 --sleep 0 --json"));
     c.arg(&fifo);
     let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pgid = child.id() as i32;
@@ -115,7 +100,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     // 100 children alive at once (each sleeps 0.3 s): 100 pipes, more than a
     // soft limit of 64, which is raised.
     let mut c = command(BIN);
-    c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0.3"]);
+    c.args(args("--numcalls 1 --ncpus 100 --sleep 0.3"));
     limit_open_files(&mut c, 64, 4096);
     let r = run_with(&mut c);
     r.assert_success();
@@ -132,7 +117,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
 
     // The hard limit itself is too low: exit 2 naming the flag and the limit.
     let mut c = command(BIN);
-    c.args(["--numcalls", "1", "--ncpus", "100", "--sleep", "0"]);
+    c.args(args("--numcalls 1 --ncpus 100 --sleep 0"));
     limit_open_files(&mut c, 64, 64);
     let r = run_with(&mut c);
     assert_eq!(r.code, 2);
@@ -144,7 +129,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     assert!(re.is_match(&r.err), "{}", r.err);
 
     // Enough already: no extra line.
-    let r = run(BIN, &["--numcalls", "1", "--ncpus", "2", "--sleep", "0"]);
+    let r = run_str(BIN, "--numcalls 1 --ncpus 2 --sleep 0");
     assert_eq!(r.out.lines().next(), Some("Using ncpus=2 parallel decorated function"));
 }
 
@@ -153,7 +138,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let _g = lock();
     let phys_mb = probes::ballast::physical_memory().unwrap() >> 20;
     if phys_mb < 65536 {
-        let r = run(BIN, &["--ballast-mb", "65536", "--numcalls", "1"]);
+        let r = run_str(BIN, "--ballast-mb 65536 --numcalls 1");
         assert_eq!(r.code, 2);
         assert!(r.out.is_empty(), "allocated and ran: {}", r.out);
         assert_eq!(
@@ -166,17 +151,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let mut c = command(BIN);
-    c.args([
-        "--ballast-mb",
-        "64",
-        "--numcalls",
-        "10",
-        "--ncpus",
-        "2",
-        "--sleep",
-        "0",
-        "--json",
-    ]);
+    c.args(args("--ballast-mb 64 --numcalls 10 --ncpus 2 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
     r.assert_success();
@@ -188,21 +163,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
 #[test]
 fn file_ipc_echoes_the_childs_stdout_in_the_parent() {
     let _g = lock();
-    let r = run(
-        BIN,
-        &[
-            "--ipc",
-            "file",
-            "--inject",
-            "say@1",
-            "--numcalls",
-            "3",
-            "--ncpus",
-            "2",
-            "--sleep",
-            "0",
-        ],
-    );
+    let r = run_str(BIN, "--ipc file --inject say@1 --numcalls 3 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     // Job 1 runs in the first call only (m grows per chunk, one chunk here:
@@ -218,7 +179,7 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let mut c = command(BIN);
-    c.args(["--numcalls", "300", "--ncpus", "4", "--sleep", "0", "--json"]);
+    c.args(args("--numcalls 300 --ncpus 4 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
     r.assert_success();
@@ -250,7 +211,7 @@ fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
     // one fd per call of chunk 5 (`m` = 2 x chunk), between the two samples.
     for (inject, leaks) in [(None, false), (Some("leakfd@10"), true)] {
         let mut c = command(BIN);
-        c.args(["--numcalls", "100000", "--ncpus", "2", "--sleep", "0.0002"]);
+        c.args(args("--numcalls 100000 --ncpus 2 --sleep 0.0002"));
         if let Some(i) = inject {
             c.args(["--inject", i]);
         }
@@ -282,17 +243,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let mut c = command(BIN);
-    c.args([
-        "--numcalls",
-        "700",
-        "--ncpus",
-        "2",
-        "--sleep",
-        "0",
-        "--inject",
-        "exit@12",
-        "--json",
-    ]);
+    c.args(args("--numcalls 700 --ncpus 2 --sleep 0 --inject exit@12 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
     assert_eq!(r.code, 1, "{}", r.err);

@@ -140,9 +140,13 @@ impl Ballast {
         };
         let missing = pages - writable.len();
         if missing > 0 {
-            self.own = vec![0u8; missing * page];
+            // One page more, and the targets start at a page boundary: no
+            // target shares its page with other heap data that the parent
+            // writes anyway (that page would fault without --dirty-kib too).
+            self.own = vec![0u8; (missing + 1) * page];
             fill(&mut self.own);
-            writable.extend((0..missing).map(|i| self.own[i * page..].as_mut_ptr()));
+            let skip = self.own.as_ptr().align_offset(page);
+            writable.extend((0..missing).map(|i| self.own[skip + i * page..].as_mut_ptr()));
         }
         self.targets = writable;
     }
@@ -296,7 +300,7 @@ mod tests {
         assert_eq!(b.heap[0], before.wrapping_add(1));
         // No ballast: a buffer of its own.
         let mut b = Ballast::shaped(0, 1, 64).unwrap();
-        assert_eq!(b.own.len(), b.dirty_pages() * page);
+        assert_eq!(b.own.len(), (b.dirty_pages() + 1) * page);
         b.dirty();
     }
 }

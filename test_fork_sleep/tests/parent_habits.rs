@@ -23,11 +23,25 @@ const CHUNK_RE: &str =
 
 /// Runs the binary with `args` and `--json`; returns its stdout, its record
 /// and its read system calls (`syscr`), read after it exited and before it
-/// is reaped.
+/// is reaped. Address-space randomisation is off for the run (as `setarch
+/// -R`): where the parent's hot data falls decides whether it straddles one
+/// page or two, which moves its faults by about one per job from one run to
+/// the next; without randomisation two runs have the same layout, so their
+/// fault counts can be compared to the fault.
 fn run(args: &[&str]) -> (String, serde_json::Value, u64) {
+    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"));
+    // SAFETY: between fork and exec the closure makes one system call
+    // (personality), which is async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+            Ok(())
+        })
+    };
+    let mut child = cmd
         .args(args)
         .arg("--json")
         .arg(&json)

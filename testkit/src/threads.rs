@@ -28,7 +28,7 @@ fn counted_by_the_kernel(pid: u32) -> Option<usize> {
             size,
         )
     };
-    (got == size).then(|| info.pti_threadnum as usize)
+    (got == size).then_some(info.pti_threadnum as usize)
 }
 
 #[cfg(not(target_vendor = "apple"))]

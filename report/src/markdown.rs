@@ -1,6 +1,7 @@
 //! The Markdown tables.
 
 use crate::run::Run;
+use timing::extra_lines::count;
 use timing::pyfmt::g;
 use timing::Verdict;
 

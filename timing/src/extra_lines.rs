@@ -60,7 +60,7 @@ pub fn attribution_line(a: &Attribution) -> String {
 }
 
 /// A counter's value: whole numbers in full (`14991360`), others as `%g`.
-fn count(v: f64) -> String {
+pub fn count(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {

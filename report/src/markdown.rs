@@ -46,8 +46,8 @@ pub(crate) fn attribution_text(run: &Run) -> String {
                 "{} (tau {:.2}; {} -> {})",
                 s.counter,
                 s.tau,
-                g(s.first, 6),
-                g(s.last, 6)
+                count(s.first),
+                count(s.last)
             )
         })
         .collect::<Vec<_>>()

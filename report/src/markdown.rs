@@ -28,8 +28,9 @@ pub(crate) fn verdict_text(run: &Run) -> String {
 }
 
 /// The attribution in a few words: `vm_regions (tau 0.94; 434 -> 4834)`,
-/// `none (no drift)`, or `-` where no counter was read.
-pub(crate) fn attribution_text(run: &Run) -> String {
+/// `none (no drift)`, or `-` where no counter was read; at most `most`
+/// counters, then `+N more`.
+pub(crate) fn attribution_text(run: &Run, most: usize) -> String {
     let Some(a) = run.attribution() else {
         return "-".into();
     };
@@ -39,8 +40,11 @@ pub(crate) fn attribution_text(run: &Run) -> String {
     if a.grows_with.is_empty() {
         return "no counter".into();
     }
-    a.grows_with
+    let more = a.grows_with.len().saturating_sub(most);
+    let named = a
+        .grows_with
         .iter()
+        .take(most)
         .map(|s| {
             format!(
                 "{} (tau {:.2}; {} -> {})",
@@ -51,7 +55,12 @@ pub(crate) fn attribution_text(run: &Run) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if more > 0 {
+        format!("{named} +{more} more")
+    } else {
+        named
+    }
 }
 
 /// Escapes the one character that breaks a Markdown table cell.
@@ -83,7 +92,7 @@ pub fn runs_table(runs: &[Run]) -> String {
             slope(&v),
             p(&v),
             v.verdict,
-            cell(&attribution_text(r)),
+            cell(&attribution_text(r, usize::MAX)),
         );
     }
     out

@@ -32,11 +32,12 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
     root.fill(&WHITE)?;
     let (title, mut rest) = root.split_vertically(TITLE_HEIGHT);
     let text = |s: &str, y: i32, size: i32| Text::new(s.to_string(), (LEFT, y), (FONT, size).into_font());
-    title.draw(&text(
-        "Seconds per 100 calls, chunk after chunk across bar() calls (dotted lines: a new bar())",
-        10,
-        18,
-    ))?;
+    let what = match &figure.counter {
+        None => "Seconds per 100 calls".to_string(),
+        Some(name) => format!("The parent's {name} after each chunk"),
+    };
+    let heading = format!("{what}, chunk after chunk across bar() calls (dotted lines: a new bar())");
+    title.draw(&text(&heading, 10, 18))?;
     let key = format!("{}; slope per 1000 calls, Mann-Kendall p", figure.key);
     title.draw(&text(&key, 34, 14))?;
     if figure.panels.is_empty() {
@@ -92,7 +93,11 @@ fn draw_chart<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("chunk (100 calls)")
         .y_desc(counter.unwrap_or("seconds per 100 calls"))
-        .y_label_formatter(&|y| g(*y, 3))
+        .y_label_formatter(&|y| match counter {
+            // Counts: whole numbers in full (a tick of 1200 regions, not 1.2e+03).
+            Some(_) if y.fract() == 0.0 => format!("{y:.0}"),
+            _ => g(*y, 3),
+        })
         .light_line_style(TRANSPARENT)
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 13))
@@ -137,7 +142,7 @@ fn legend<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> D
             area.draw(&PathElement::new([(LEFT + 10 + a, y), (LEFT + 10 + b, y)], style))?;
         }
         let run = &series.run;
-        let label = match attribution_text(run).as_str() {
+        let label = match attribution_text(run, 1).as_str() {
             "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
             grows => format!(
                 "{} | {} | {} | grows with: {grows}",

@@ -4,7 +4,9 @@
 # (ci/bench/native_pool.c: n forked workers over pipes) and to Python's
 # multiprocessing.Pool running the same jobs, all in one run on this machine;
 # plus the cost of one call of test_spawn_sleep --per-call (a new spawned pool
-# per call). Goals: within 1.3x of the native pool, at most 1/4 of Python's.
+# per call), each spawn path (--spawn-via posix-spawn and fork-exec: CPython
+# uses the second on macOS, the first's vfork-like clone on Linux).
+# Goals: within 1.3x of the native pool, at most 1/4 of Python's.
 # Usage: ci/bench-pools.sh [NUMCALLS [MAXWORKERS [T]]]   (defaults 1000 8 0.001)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,6 +50,10 @@ for _ in 1 2 3; do
   "$pool" "${args[@]}" --start fork >>"$work/fork.txt"
   "$pool" "${args[@]}" --start forkserver >>"$work/forkserver.txt"
   "$spawn" "${args[@]}" >>"$work/spawn.txt"
+  for via in posix-spawn fork-exec; do
+    "$spawn" "${args[@]}" --spawn-via "$via" >>"$work/spawn_$via.txt"
+    "$spawn" --per-call --numcalls 10 --maxworkers "$workers" --sleep "$T" --spawn-via "$via" >>"$work/percall_$via.txt"
+  done
   "$pool" "${args[@]}" --api executor >>"$work/executor.txt"
   "$spawn" --per-call --numcalls 10 --maxworkers "$workers" --sleep "$T" >>"$work/percall.txt"
   if [ "$have_py" = 1 ]; then
@@ -58,7 +64,9 @@ for _ in 1 2 3; do
 done
 # Median cost per job of contender $1 (bash 3.2 has no associative arrays).
 cost() { median_in "$work/$1.txt"; }
-percall=$(grep -o 'workers\. [0-9.]*s\.' "$work/percall.txt" | sed 's/workers\. //; s/s\.$//' | median_of)
+# Median seconds per call of a --per-call transcript.
+per_call() { grep -o 'workers\. [0-9.]*s\.' "$1" | sed 's/workers\. //; s/s\.$//' | median_of; }
+percall=$(per_call "$work/percall.txt")
 percall_cost=$(grep -oE 'Cost/ncpus is -?[0-9.]*s' "$work/percall.txt" | sed 's/.* is //; s/s$//' | median_of)
 native=$(cost native)
 
@@ -71,9 +79,14 @@ row "native C pool (n forked workers, pipes)" native
 row "test_pool_sleep --start fork" fork "$(ratio "$(cost fork)" "$(cost py_fork)")"
 row "test_pool_sleep --start forkserver" forkserver "$(ratio "$(cost forkserver)" "$(cost py_forkserver)")"
 row "test_spawn_sleep (spawned pool)" spawn "$(ratio "$(cost spawn)" "$(cost py_spawn)")"
+row "test_spawn_sleep --spawn-via posix-spawn" spawn_posix-spawn
+row "test_spawn_sleep --spawn-via fork-exec" spawn_fork-exec
 row "test_pool_sleep --api executor (fork)" executor
 row "Python multiprocessing.Pool, fork" py_fork
 row "Python multiprocessing.Pool, forkserver" py_forkserver
 row "Python multiprocessing.Pool, spawn" py_spawn
 echo
 echo "test_spawn_sleep --per-call (new spawned pool of $workers per call): median $percall s per call, Cost/ncpus $percall_cost s"
+for via in posix-spawn fork-exec; do
+  echo "test_spawn_sleep --per-call --spawn-via $via: median $(per_call "$work/percall_$via.txt") s per call"
+done

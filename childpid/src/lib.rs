@@ -19,6 +19,8 @@
 //! not pids and stay plain `waitpid` calls; what they return is only ever
 //! compared with known `ChildPid`s, never signalled.
 
+#![warn(missing_docs)]
+
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
@@ -44,10 +46,15 @@ impl ChildPid {
         i32::try_from(child.id()).ok().and_then(ChildPid::new)
     }
 
+    /// The number itself, for what only needs to print, send or compare it
+    /// (the forkserver's reports, diagnostics). It is still `> 0`; signal
+    /// it through [`kill`](ChildPid::kill), not `libc::kill` on this number.
     pub fn as_raw(self) -> i32 {
         self.0
     }
 
+    /// The nix [`Pid`], to compare with what a `waitpid(-1, …)` sweep
+    /// returned (see the crate docs); the methods here call nix with it.
     pub fn as_pid(self) -> Pid {
         Pid::from_raw(self.0)
     }
@@ -102,7 +109,10 @@ impl std::fmt::Display for ChildPid {
 /// What [`fork`] returned in each process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Forked {
+    /// In the new child: only async-signal-safe calls until `_exit` or exec
+    /// (the contract of [`fork`]).
     Child,
+    /// In the parent, with the child's pid, which the kernel gave as `> 0`.
     Parent(ChildPid),
 }
 

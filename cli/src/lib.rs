@@ -14,6 +14,8 @@
 //! Exit codes: 0 done (or stdout closed), 1 failed run, 2 bad input, 128 + n
 //! stopped by signal n (130, 143).
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod limits;
 pub mod output;

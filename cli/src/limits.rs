@@ -23,20 +23,30 @@ pub const MARGIN: u64 = 16;
      lower {flag} or raise the limit"
 )]
 pub struct FdLimitError {
+    /// The flag that sets the number of children (`--ncpus` or
+    /// `--maxworkers`), named so the user knows what to lower.
     pub flag: &'static str,
+    /// Its value: the number of concurrent children asked for.
     pub children: u64,
+    /// Descriptors the run would need, as [`need`] counts them.
     pub need: u64,
+    /// The hard `RLIMIT_NOFILE` (`ulimit -Hn`), which only root can raise.
     pub hard: u64,
 }
 
 /// What to do about a soft limit `soft` (hard `hard`) for a run needing `need`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Plan {
+    /// The soft limit already holds the run: nothing to change or print.
     Enough,
+    /// Raise the soft limit to this many: the need, not the hard limit.
     RaiseTo(u64),
+    /// Even the hard limit is too low: refuse the run before it starts.
     TooLow,
 }
 
+/// The decision of [`ensure_open_files`], apart from the system calls so that
+/// it can be tested with any limits (macOS's 256, an unlimited hard limit).
 pub fn plan(soft: u64, hard: u64, need: u64) -> Plan {
     if need <= soft {
         Plan::Enough

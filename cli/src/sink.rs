@@ -27,8 +27,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{flag} {}: {reason}", path.display())]
 pub struct SinkError {
+    /// The option that named the path, first on the one-line cause.
     pub flag: &'static str,
+    /// The path as the user gave it (not a symlink's target), so the
+    /// message shows what they typed.
     pub path: PathBuf,
+    /// Why it cannot be written, in words (the system's text where there
+    /// is one).
     pub reason: String,
 }
 
@@ -74,6 +79,8 @@ impl Sink {
         Ok(sink)
     }
 
+    /// The path as given (`-` for standard output), for messages that say
+    /// where the output went.
     pub fn path(&self) -> &Path {
         &self.path
     }

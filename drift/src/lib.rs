@@ -6,6 +6,8 @@
 //! times and counter series of a run and prints the lines; `report` feeds it
 //! the chunks it reads back from records and transcripts.
 
+#![warn(missing_docs)]
+
 pub mod attribution;
 pub mod stats;
 pub mod verdict;

@@ -45,10 +45,16 @@ the machine during the run (other processes) shows as drift too, so confirm a DR
 /// The three answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trend {
+    /// p < [`MAX_P`] and a slope of at least [`MIN_SLOPE_PCT`]: chunks get
+    /// slower call after call, as on macOS 15. Upper case so that it stands
+    /// out in a transcript.
     #[serde(rename = "DRIFT")]
     Drift,
+    /// No significant trend, or one too small to matter (or a speed-up).
     #[serde(rename = "no drift")]
     NoDrift,
+    /// Under [`MIN_CHUNKS`] chunks: the test cannot reach p < [`MAX_P`] with
+    /// so few, so no answer is better than a reassuring one.
     #[serde(rename = "too few chunks")]
     TooFewChunks,
 }
@@ -68,6 +74,7 @@ impl std::fmt::Display for Trend {
 /// chunk time is not positive), never NaN (JSON has no NaN).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// The answer by [`RULE`]; the fields below are its evidence.
     pub verdict: Trend,
     /// Number of chunks looked at.
     pub chunks: usize,

@@ -47,7 +47,13 @@ struct Split {
 pub enum BallastError {
     /// `--ballast-mb` above the machine's physical memory.
     #[error("--ballast-mb {mb}: more than this machine's physical memory ({phys_mb} MiB)")]
-    Memory { mb: u64, phys_mb: u64 },
+    Memory {
+        /// The `--ballast-mb` asked for.
+        mb: u64,
+        /// The machine's physical memory in MiB: a ballast above it would
+        /// swap, and the timing would measure the disk.
+        phys_mb: u64,
+    },
     /// `--ballast-regions` past the system's limit on mappings.
     #[error(
         "--ballast-regions {n}: {n} mappings plus the {current} present and {spare} spare \
@@ -55,13 +61,25 @@ pub enum BallastError {
         spare = churn::HEADROOM
     )]
     Regions {
+        /// The `--ballast-regions` asked for.
         n: u64,
+        /// Mappings the process has now (libraries, stacks, heap).
         current: u64,
+        /// The limit they would pass, from [`churn::map_limit`].
         limit: u64,
+        /// Where the limit comes from (`vm.max_map_count`, or the suite's
+        /// cap on macOS), so the message says which knob it is.
         what: &'static str,
     },
+    /// The system refused to map or split the ballast although the limit
+    /// check passed (memory exhausted, or a limit the check cannot see).
     #[error("--ballast-regions {n}: mmap or mprotect failed: {errno}")]
-    Map { n: u64, errno: nix::errno::Errno },
+    Map {
+        /// The `--ballast-regions` asked for.
+        n: u64,
+        /// What `mmap` or `mprotect` set.
+        errno: nix::errno::Errno,
+    },
 }
 
 impl Ballast {
@@ -112,6 +130,8 @@ impl Ballast {
         self.heap.len() + self.split.as_ref().map_or(0, |s| s.region * s.regions)
     }
 
+    /// No ballast bytes at all (`--ballast-mb 0`, the default, with a single
+    /// region): the parent has only its own weight.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -38,7 +38,10 @@ pub const HEADROOM: u64 = 1024;
 /// The limit on the number of mappings and where it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapLimit {
+    /// Mappings one process may have.
     pub limit: u64,
+    /// Where [`MapLimit::limit`] comes from, in words for the one-line
+    /// refusal: `vm.max_map_count`, its default, or the suite's cap.
     pub source: &'static str,
 }
 
@@ -93,22 +96,39 @@ pub fn protection(index: usize) -> libc::c_int {
     }
 }
 
+/// A `--map-churn` the run cannot carry through: refused before it starts,
+/// or, rarely, an `mmap` that fails during it.
 #[derive(Debug, thiserror::Error)]
 pub enum ChurnError {
+    /// All the mappings of the run together would pass the system's limit;
+    /// found before the run, not after hours of it.
     #[error(
         "--map-churn {n}: {n} x {calls} calls = {total} new mappings plus the {current} present \
          and {HEADROOM} spare would pass {what} = {limit}; lower --map-churn, --numcalls or --repeat"
     )]
     OverLimit {
+        /// The `--map-churn` asked for: mappings added before each call.
         n: u64,
+        /// Calls of the whole run (`--numcalls` times `--repeat`).
         calls: u64,
+        /// `n * calls`, the mappings the run would add.
         total: u64,
+        /// Mappings the process has now.
         current: u64,
+        /// The limit they would pass, from [`map_limit`].
         limit: u64,
+        /// Where the limit comes from ([`MapLimit::source`]).
         what: &'static str,
     },
+    /// The kernel refused a mapping during the run although the limit check
+    /// passed (memory exhausted, or a limit the check cannot see).
     #[error("--map-churn: mmap of mapping {index} failed: {errno}")]
-    Mmap { index: usize, errno: nix::errno::Errno },
+    Mmap {
+        /// 0-based number of the mapping that failed, counted over the run.
+        index: usize,
+        /// What `mmap` set.
+        errno: nix::errno::Errno,
+    },
 }
 
 /// The growing set of mappings. Dropping it unmaps them.
@@ -144,6 +164,8 @@ impl MapChurn {
         })
     }
 
+    /// The `--map-churn` value: mappings added by each
+    /// [`before_call`](MapChurn::before_call).
     pub fn n_per_call(&self) -> u64 {
         self.n_per_call
     }

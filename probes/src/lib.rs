@@ -11,6 +11,8 @@
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
 //!   and Mach ports on macOS) read after every chunk.
 
+#![warn(missing_docs)]
+
 pub mod ballast;
 pub mod churn;
 pub mod hygiene;

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 /// or file instead, as `probes/tests/hygiene.rs` does.
 static FORK_MTX: Mutex<()> = Mutex::new(());
 
-/// Takes [`FORK_MTX`]. A test that panicked while holding it poisons it;
+/// Takes `FORK_MTX` (above). A test that panicked while holding it poisons it;
 /// the next test takes it all the same (the failure is already reported).
 pub fn lock() -> MutexGuard<'static, ()> {
     FORK_MTX.lock().unwrap_or_else(|e| e.into_inner())

@@ -8,11 +8,16 @@ use std::time::Instant;
 /// User and system CPU seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuTimes {
+    /// `ru_utime`: time in the process's own code (all its threads).
     pub user: f64,
+    /// `ru_stime`: time in the kernel on the process's behalf (fork, page
+    /// tables, pipes, wait). Where the seed's macOS transcripts show the
+    /// drift: `sys: 9.75 s` against `user 398 ms`.
     pub sys: f64,
 }
 
 impl CpuTimes {
+    /// `user + sys`, the third figure of `%time`'s `CPU times:` line.
     pub fn total(&self) -> f64 {
         self.user + self.sys
     }
@@ -55,14 +60,21 @@ pub fn peak_rss_bytes() -> u64 {
 /// One reading of every clock.
 #[derive(Clone, Copy, Debug)]
 pub struct Snapshot {
+    /// The monotonic clock, as `time.perf_counter()` (never the calendar
+    /// clock, which can jump during an hour-long run).
     pub wall: Instant,
+    /// `getrusage(RUSAGE_SELF)`: the parent, what `%time` reads.
     pub own: CpuTimes,
+    /// `getrusage(RUSAGE_CHILDREN)`: every child reaped so far, so only
+    /// differences between two snapshots mean anything.
     pub children: CpuTimes,
 }
 
 /// What happened between two snapshots.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
+    /// Elapsed seconds on the monotonic clock: the `delta` of the chunk lines
+    /// and `%time`'s `Wall time`.
     pub wall: f64,
     /// `RUSAGE_SELF`: the parent, what `%time` prints.
     #[serde(rename = "self")]
@@ -72,6 +84,8 @@ pub struct Interval {
 }
 
 impl Snapshot {
+    /// Reads every clock now: two `getrusage` calls, then the monotonic
+    /// clock. Cheap enough to take around every chunk of 100 calls.
     pub fn now() -> Snapshot {
         let own = cpu_times(UsageWho::RUSAGE_SELF).0;
         let children = cpu_times(UsageWho::RUSAGE_CHILDREN).0;
@@ -82,6 +96,8 @@ impl Snapshot {
         }
     }
 
+    /// What happened from `start` to this snapshot; `start` must be the
+    /// earlier one (the CPU times are plain differences, not checked).
     pub fn since(&self, start: &Snapshot) -> Interval {
         Interval {
             wall: self.wall.duration_since(start.wall).as_secs_f64(),

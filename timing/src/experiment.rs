@@ -30,6 +30,8 @@ pub fn chunk_sizes(numcalls: u64) -> impl Iterator<Item = u64> {
 /// How a run ended, for the record and the exit code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every call of every repeat was done (or stdout closed, which
+    /// [`Experiment::finish`] records as an interruption).
     Completed,
     /// SIGINT or SIGTERM (the number); the exit code is 128 + it.
     Interrupted(i32),
@@ -37,7 +39,12 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// One process's run: every `%time bar()` of the author's session, the
+/// record they fill in, and where it is written. Created before any worker
+/// exists, so a bad `--json` path costs nothing.
 pub struct Experiment {
+    /// The record so far. Public so a binary can add what only it knows
+    /// (test_fork_sleep's faults per job) before [`Experiment::finish`].
     pub record: RunRecord,
     line: LineFormat,
     json: Option<JsonSink>,
@@ -135,7 +142,7 @@ impl Experiment {
     /// Ends the run as every binary of the suite does: [`Experiment::finish`],
     /// then one line on stderr for an interruption (with `cleanup`, what was
     /// done to the workers) or a failure, and the exit code: 0, 128 + signal
-    /// (130, 143), or 1. A closed stdout (`SIGPIPE`, see [`crate::output`])
+    /// (130, 143), or 1. A closed stdout (`SIGPIPE`, see [`cli::output`])
     /// is 0 with no message, as ripgrep; stdout failing otherwise is 1.
     pub fn conclude(self, tool: &str, outcome: &Outcome, cleanup: &str) -> Result<ExitCode, RecordError> {
         let record = self.finish(outcome)?;

@@ -14,6 +14,8 @@
 //! or the process conventions (`cli`: arguments, signals, stdout, output
 //! files).
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod experiment;
 pub mod extra_lines;

@@ -13,16 +13,37 @@ pub enum LineFormat {
     /// `test_parallel_sleep_v2.sage`; with `label = "maxworkers"` the
     /// `ProcessPoolExecutor` of `test_executor_sleep.sage`.
     /// `{delta:.3f}s per {n} x {w} @para sleep({T:.3f}). Cost/{label}/calls is {(delta/n - T)/w:.6f}s.`
-    Para { workers: usize, sleep: f64, label: String },
+    Para {
+        /// `ncpus` or `maxworkers`: the jobs of one call, the `x {w}`.
+        workers: usize,
+        /// `T`, the seconds each job sleeps.
+        sleep: f64,
+        /// The word in `Cost/{label}/calls`: `ncpus` for `@parallel`,
+        /// `maxworkers` for the executor.
+        label: String,
+    },
     /// `multiprocessing.Pool`, `test_pool_fork_sleep.py`, `test_pool_spawn_sleep.py`:
     /// as `Para` without `@para`, label `maxworkers`.
-    Pool { workers: usize, sleep: f64 },
+    Pool {
+        /// `maxworkers`: the pool's size and the jobs of one call.
+        workers: usize,
+        /// `T`, the seconds each job sleeps.
+        sleep: f64,
+    },
     /// No original prints timing for the RealField scripts; ours is
     /// `{delta:.3f}s per {n} x {w} RealField({p}).sin(). Cost/ncpus/calls is {delta/n/w:.6f}s.`
-    RealField { workers: usize, precision: u32 },
+    RealField {
+        /// `ncpus`: the pool's size and the jobs of one call.
+        workers: usize,
+        /// The `RealField` precision in bits (the scripts' `precision=100`).
+        precision: u32,
+    },
 }
 
 impl LineFormat {
+    /// The `@parallel` line of `test_pyparallel_sleep.py` and
+    /// `test_parallel_sleep_v2.sage`, label `ncpus`: the common case, so it
+    /// gets a shorthand.
     pub fn para(ncpus: usize, sleep: f64) -> Self {
         LineFormat::Para {
             workers: ncpus,
@@ -31,6 +52,8 @@ impl LineFormat {
         }
     }
 
+    /// The jobs per call, whatever the family calls it (`ncpus`,
+    /// `maxworkers`).
     pub fn workers(&self) -> usize {
         match self {
             LineFormat::Para { workers, .. }

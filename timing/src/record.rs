@@ -12,20 +12,29 @@ use std::path::Path;
 /// Bumped whenever a field changes meaning.
 pub const SCHEMA: u32 = 1;
 
+/// Everything one process measured, as `--json` writes it and `report` reads
+/// it back: enough to compare runs across machines without the transcript.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// [`SCHEMA`] when written, so that a reader can tell an old record.
     pub schema: u32,
     /// The binary: `test_fork_sleep`, ...
     pub tool: String,
+    /// The suite's version (the workspace's, which every crate shares) that
+    /// wrote the record.
     pub version: String,
     /// What dispatches the jobs: `fork-per-job/pipe`, `pool/forkserver`, ...
     pub strategy: String,
     /// Every flag of the run, as the binary names them.
     pub params: serde_json::Value,
+    /// The chunk line family with its workers and `T`: `report` takes the
+    /// run's worker count and sleep from here, as from a transcript's lines.
     pub line_format: LineFormat,
+    /// The machine and OS, read once at the start of the run.
     pub system: SystemInfo,
     /// Seconds since the Unix epoch at the start of the run.
     pub started_unix: f64,
+    /// One entry per `%time bar()`, in order: the drift shows across them.
     pub repeats: Vec<Repeat>,
     /// The run was stopped by SIGINT or SIGTERM; `repeats` holds what was done.
     pub interrupted: bool,
@@ -39,8 +48,10 @@ pub struct RunRecord {
     pub verdict: Option<Verdict>,
 }
 
+/// One bar() of the run (one `%time bar()` of the author's session).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Repeat {
+    /// Every chunk that was timed, the last one possibly cut short.
     pub chunks: Vec<Chunk>,
     /// Calls completed, including those of an unfinished last chunk.
     pub calls: u64,
@@ -49,11 +60,16 @@ pub struct Repeat {
     pub totals: Option<Interval>,
 }
 
+/// One printed chunk line's measurements (up to 100 calls).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
+    /// Calls in this chunk: 100, or the remainder `r` of
+    /// `divmod(numcalls, 100)`.
     pub calls: u64,
     /// The printed per-job cost of this chunk (family formula, seconds).
     pub cost_per_job: f64,
+    /// Wall and CPU times of the chunk, flattened into the chunk's own
+    /// JSON object (`wall`, `self`, `children`).
     #[serde(flatten)]
     pub time: Interval,
     /// Binary-specific extra measurements of this chunk (for example the
@@ -67,6 +83,9 @@ pub struct Chunk {
 }
 
 impl RunRecord {
+    /// An empty record stamped with the start time and the machine
+    /// ([`SystemInfo::collect`], which starts no thread, so this is safe
+    /// in a parent that will fork).
     pub fn new(tool: &str, strategy: &str, params: serde_json::Value, line_format: LineFormat) -> Self {
         let started_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -139,7 +158,7 @@ impl RunRecord {
     }
 }
 
-/// `--json PATH` that cannot be written (see [`crate::sink`]).
+/// `--json PATH` that cannot be written (see [`cli::sink`]).
 pub type RecordError = SinkError;
 
 /// Where `--json` goes: a [`Sink`], checked when created, so that an
@@ -148,15 +167,17 @@ pub type RecordError = SinkError;
 pub struct JsonSink(Sink);
 
 impl JsonSink {
+    /// Checks `path` now, under the flag name `--json`.
     pub fn new(path: &Path) -> Result<JsonSink, RecordError> {
         Sink::new("--json", path).map(JsonSink)
     }
 
+    /// The path as given on `--json` (`-` for standard output).
     pub fn path(&self) -> &Path {
         self.0.path()
     }
 
-    /// Writes the record by the rules of [`crate::sink`]: a regular file is
+    /// Writes the record by the rules of [`cli::sink`]: a regular file is
     /// replaced atomically, a device or FIFO written through, `-` is stdout.
     pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
         let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| SinkError {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The machine a record was made on: a drift seen on one machine and not on
+/// another is only comparable if the record says which was which.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemInfo {
     /// `uname -s`: `Linux`, `Darwin`.
@@ -13,8 +15,13 @@ pub struct SystemInfo {
     pub kernel: String,
     /// `uname -m`: `x86_64`, `arm64`, `aarch64`.
     pub arch: String,
+    /// The CPU's name (`machdep.cpu.brand_string` on macOS, `model name` of
+    /// `/proc/cpuinfo` on Linux), or the architecture where neither exists.
     pub cpu_model: String,
+    /// Logical CPUs: the originals' default `ncpus=8` is more than a 2-core
+    /// machine has, which changes what a call costs.
     pub logical_cores: usize,
+    /// Physical cores (fewer than logical ones with SMT).
     pub physical_cores: usize,
     // The fields below came later: `serde(default)` keeps older records
     // readable (0 / null there means "not recorded").

@@ -5,7 +5,7 @@
 //! (prompts, banners, prose, `--check` lists, our own `(extra)` lines) adds
 //! no point.
 //!
-//! A document is one run per interpreter *session* ([`session`] says what
+//! A document is one run per interpreter *session* (the `session` module says what
 //! ends one) and, within a session, per mechanism: a change of line family,
 //! `ncpus`, `sleep(T)`, start method or executor starts a new run. Each bar()
 //! of a run (a `Using ...` header, a prompt, or chunk lines after a `Wall

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub enum Kind {
     /// One pipe per job, as test_pyparallel_sleep.py.
     Pipe,
-    /// Sage's own protocol: per-call temp dir, <pid>.out and <pid>.sobj files.
+    /// Sage's own protocol: per-call temp dir, `<pid>.out` and `<pid>.sobj` files.
     File,
 }
 

@@ -13,4 +13,4 @@ pub mod stats;
 pub mod verdict;
 
 pub use attribution::{Association, Attribution};
-pub use verdict::{Trend, Verdict, MAX_P, MIN_CHUNKS, MIN_SLOPE_PCT, RULE};
+pub use verdict::{chunk_points, Trend, Verdict, MAX_P, MIN_CHUNKS, MIN_SLOPE_PCT, RULE};

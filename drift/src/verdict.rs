@@ -147,6 +147,22 @@ impl Verdict {
     }
 }
 
+/// `(position in calls, seconds per 100 calls)` of chunks given as `(calls,
+/// wall seconds)` in time order, empty chunks left out: the points the
+/// verdict looks at. The position is the middle of the chunk counted from the
+/// first call of the run, so a remainder chunk of `r < 100` calls sits where
+/// it really is. Records (`timing`) and transcripts (`report`) both place
+/// their chunks with it.
+pub fn chunk_points(chunks: impl IntoIterator<Item = (u64, f64)>) -> Vec<(f64, f64)> {
+    let mut done = 0u64;
+    let mut out = Vec::new();
+    for (calls, wall) in chunks.into_iter().filter(|c| c.0 > 0) {
+        out.push((done as f64 + calls as f64 / 2.0, wall * 100.0 / calls as f64));
+        done += calls;
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -104,15 +104,7 @@ impl Run {
     /// `(position in calls, seconds per 100 calls)`, as
     /// [`timing::RunRecord::points`] places the chunks of a record.
     pub fn xy(&self) -> Vec<(f64, f64)> {
-        let mut done = 0u64;
-        self.points
-            .iter()
-            .map(|p| {
-                let x = done as f64 + p.calls as f64 / 2.0;
-                done += p.calls;
-                (x, p.secs_per_100())
-            })
-            .collect()
+        drift::chunk_points(self.points.iter().map(|p| (p.calls, p.wall)))
     }
 
     pub fn verdict(&self) -> Verdict {

@@ -113,13 +113,12 @@ impl RunRecord {
     /// position is the middle of the chunk counted from the first call of the
     /// run, so a remainder chunk of `r < 100` calls sits where it really is.
     pub fn points(&self) -> Vec<(f64, f64)> {
-        let mut done = 0u64;
-        let mut out = Vec::new();
-        for c in self.repeats.iter().flat_map(|r| &r.chunks).filter(|c| c.calls > 0) {
-            out.push((done as f64 + c.calls as f64 / 2.0, c.time.wall * 100.0 / c.calls as f64));
-            done += c.calls;
-        }
-        out
+        drift::chunk_points(
+            self.repeats
+                .iter()
+                .flat_map(|r| &r.chunks)
+                .map(|c| (c.calls, c.time.wall)),
+        )
     }
 
     /// One series per resource counter that every non-empty chunk has, in the

@@ -310,6 +310,7 @@ mod tests {
 
     #[test]
     fn dirty_writes_its_pages_in_the_ballast_or_its_own_buffer() {
+        let _one = crate::regions_lock();
         let page = crate::page_size();
         // 64 KiB of 1 MiB of ballast: all in the ballast.
         let mut b = Ballast::shaped(1, 1, 64).unwrap();

@@ -244,6 +244,7 @@ mod tests {
 
     #[test]
     fn refuses_runs_over_the_limit_before_mapping_anything() {
+        let _one = crate::regions_lock();
         let lim = map_limit();
         assert!(lim.limit > 0);
         let err = MapChurn::new(lim.limit, 2).unwrap_err().to_string();
@@ -258,6 +259,7 @@ mod tests {
 
     #[test]
     fn mappings_grow_call_after_call_and_go_on_drop() {
+        let _one = crate::regions_lock();
         let mut churn = MapChurn::new(100, 5).unwrap();
         let Some(before) = current_mappings() else {
             // Neither /proc/self/maps nor a Mach walk: only the bookkeeping
@@ -286,6 +288,7 @@ mod tests {
 
     #[test]
     fn each_mapping_is_one_page_of_the_systems_size() {
+        let _one = crate::regions_lock();
         let mut churn = MapChurn::new(2, 1).unwrap();
         assert_eq!(churn.page_size(), crate::page_size());
         churn.before_call().unwrap();

@@ -40,3 +40,12 @@ pub fn max_map_count() -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// Tests that map, unmap or count this process's regions run one at a time:
+/// the harness runs tests on parallel threads of one process, and one test's
+/// mappings would move another's counts.
+#[cfg(test)]
+pub(crate) fn regions_lock() -> std::sync::MutexGuard<'static, ()> {
+    static REGIONS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    REGIONS.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -67,7 +67,7 @@ impl Sampler {
         put("voluntary_switches", Some((now.nvcsw - last.nvcsw) as f64));
         put("involuntary_switches", Some((now.nivcsw - last.nivcsw) as f64));
         put("threads", threads().map(|v| v as f64));
-        put("open_fds", Some(open_fds() as f64));
+        put("open_fds", Some(crate::hygiene::open_fds() as f64));
         for (k, v) in platform::extra() {
             put(k, Some(v as f64));
         }
@@ -86,17 +86,6 @@ fn rusage() -> Rusage {
         nvcsw: u.ru_nvcsw as i64,
         nivcsw: u.ru_nivcsw as i64,
     }
-}
-
-/// Minor (copy-on-write, zero-fill) page faults of this process so far.
-pub fn minor_faults() -> u64 {
-    rusage().minflt.max(0) as u64
-}
-
-/// Open descriptors of this process: the entries of `/dev/fd` (Linux and
-/// macOS both have it), less the one the listing itself opens.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/dev/fd").map_or(0, |d| d.count().saturating_sub(1))
 }
 
 /// Memory regions (mappings) of this process: the lines of
@@ -291,6 +280,7 @@ mod tests {
     #[test]
     #[cfg(any(target_os = "linux", target_os = "macos"))]
     fn counters_are_read_and_move_with_the_process() {
+        let _one = crate::regions_lock();
         let mut s = Sampler::new();
         let before = s.sample();
         for key in ["vm_regions", "rss_bytes", "minor_faults", "threads", "open_fds"] {

@@ -28,14 +28,10 @@ struct Worker {
     busy: Option<usize>,
     /// Known dead (reaped by us, or reported by the forkserver).
     gone: bool,
-    /// Forked by the forkserver: the server reaps it, not us.
-    server_child: bool,
 }
 
 /// A pool of `n` worker processes (see the crate docs).
 pub struct Pool {
-    start: StartMethod,
-    job: Job,
     workers: Vec<Worker>,
     server: Option<forkserver::Handle>,
     interrupt: Option<fn() -> bool>,
@@ -56,9 +52,11 @@ impl Pool {
     /// As [`Pool::new`], the spawn workers or the forkserver made `via`
     /// `posix_spawn` or `fork` + `exec` (no effect on a `fork` pool).
     pub fn with_spawn_via(start: StartMethod, via: SpawnVia, n: usize, job: Job) -> Result<Pool, PoolError> {
+        if n == 0 {
+            // A map over no worker could never finish.
+            return Err(os("a pool of 0 workers", std::io::ErrorKind::InvalidInput));
+        }
         let mut pool = Pool {
-            start,
-            job,
             workers: Vec::with_capacity(n),
             server: None,
             interrupt: None,
@@ -86,22 +84,12 @@ impl Pool {
         Ok(pool)
     }
 
-    /// How the workers were started.
-    pub fn start_method(&self) -> StartMethod {
-        self.start
-    }
-
-    /// The job the workers run.
-    pub fn job(&self) -> Job {
-        self.job
-    }
-
     /// Number of workers.
     pub fn len(&self) -> usize {
         self.workers.len()
     }
 
-    /// No workers (a pool of 0).
+    /// No workers: never true of a pool [`Pool::new`] made (it refuses 0).
     pub fn is_empty(&self) -> bool {
         self.workers.is_empty()
     }
@@ -384,11 +372,6 @@ impl Pool {
         }
     }
 
-    /// Closes the pool now: what drop does.
-    pub fn close(mut self) {
-        self.shutdown();
-    }
-
     fn shutdown(&mut self) {
         // The sentinel: end-of-file on every request pipe.
         for w in &mut self.workers {
@@ -398,11 +381,10 @@ impl Pool {
         let deadline = Instant::now() + GRACE;
         if let Some(server) = self.server.take() {
             // The server reaps its own workers; it is ours to reap.
-            let pids: Vec<ChildPid> = self.workers.iter().filter(|w| !w.gone).map(|w| w.pid).collect();
-            server.stop(&pids, deadline);
+            server.stop(deadline);
         } else {
             for w in &mut self.workers {
-                if !w.gone && !w.server_child {
+                if !w.gone {
                     w.pid.reap_by(deadline);
                     w.gone = true;
                 }
@@ -427,7 +409,6 @@ impl Pool {
             rep: Some(rep),
             busy: None,
             gone: false,
-            server_child: self.start == StartMethod::Forkserver,
         });
     }
 }

@@ -16,7 +16,8 @@ struct Sums {
 }
 
 /// Shared between the call closure and the chunk-line hook; `None` when off,
-/// so that a plain run reads no clock at all.
+/// so that a plain run reads no clock for the breakdown (the runner still
+/// notes each child's birth, one vDSO clock read per job, for `--timeout`).
 #[derive(Clone)]
 pub struct Shared(Option<Rc<Sums>>);
 

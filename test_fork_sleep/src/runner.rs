@@ -181,7 +181,9 @@ impl Parallel {
             if let Some(sig) = signals::interrupted() {
                 return Err(Outcome::Interrupted(sig as i32));
             }
-            if let Some(oldest) = self.live.iter().min_by_key(|l| l.born) {
+            // Only with --timeout: a plain run scans nothing before wait().
+            let oldest = self.timeout.0.and(self.live.iter().min_by_key(|l| l.born));
+            if let Some(oldest) = oldest {
                 if let Err(limit) = self.timeout.arm(oldest.born) {
                     let (a, pid) = (oldest.a, oldest.pid);
                     return Err(fail(format!(

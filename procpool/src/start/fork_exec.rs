@@ -47,10 +47,17 @@ pub(crate) fn spawn(
         Ok(Forked::Parent(pid)) => {
             drop((err_w, stdin, stdout));
             match exec_errno(&err_r) {
-                None => Ok(pid),
-                Some(errno) => {
-                    // The child _exits at once: reap it before saying why.
+                Ok(None) => Ok(pid),
+                Ok(Some(errno)) => {
+                    // The child reported its errno and _exits at once: reap
+                    // it before saying why.
                     while pid.waitpid(None) == Err(Errno::EINTR) {}
+                    Err(std::io::Error::from_raw_os_error(errno))
+                }
+                Err(errno) => {
+                    // The pipe could not be read: the child may be a worker
+                    // by now, so it is killed, not waited for.
+                    pid.kill_and_reap();
                     Err(std::io::Error::from_raw_os_error(errno))
                 }
             }
@@ -79,9 +86,10 @@ fn child(
     }
 }
 
-/// Reads the error pipe: `None` at end-of-file (the exec happened),
-/// `Some(errno)` if the child reported one.
-fn exec_errno(err_r: &OwnedFd) -> Option<i32> {
+/// Reads the error pipe: `Ok(None)` at end-of-file (the exec happened),
+/// `Ok(Some(errno))` if the child reported one, `Err(errno)` if the pipe
+/// itself could not be read.
+fn exec_errno(err_r: &OwnedFd) -> Result<Option<i32>, i32> {
     let mut buf = [0u8; 4];
     let mut got = 0;
     while got < buf.len() {
@@ -91,13 +99,13 @@ fn exec_errno(err_r: &OwnedFd) -> Option<i32> {
             0 => break,
             n if n > 0 => got += n as usize,
             _ if Errno::last() == Errno::EINTR => {}
-            _ => return Some(Errno::last_raw()),
+            _ => return Err(Errno::last_raw()),
         }
     }
     match got {
-        0 => None,
-        4 => Some(i32::from_ne_bytes(buf)),
-        _ => Some(libc::EPROTO),
+        0 => Ok(None),
+        4 => Ok(Some(i32::from_ne_bytes(buf))),
+        _ => Ok(Some(libc::EPROTO)),
     }
 }
 

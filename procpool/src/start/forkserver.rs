@@ -68,13 +68,18 @@ impl Handle {
         let msg = encode(TAG_FORK, 0, 0, 0);
         let fds = [req_r.as_raw_fd(), rep_w.as_raw_fd()];
         let cmsg = [ControlMessage::ScmRights(&fds)];
+        // A server that takes nothing for this long is stuck: an error, not a hang.
+        let send_by = Instant::now() + Duration::from_secs(10);
         loop {
             match sendmsg::<()>(self.fd(), &[IoSlice::new(&msg)], &cmsg, MsgFlags::empty(), None) {
                 Ok(n) if n == MSG => break,
                 Ok(_) => return Err(os("sendmsg to the forkserver", std::io::Error::other("short send"))),
                 Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) if Instant::now() >= send_by => {
+                    return Err(os("sendmsg to the forkserver", std::io::ErrorKind::TimedOut))
+                }
                 Err(Errno::EAGAIN) => {
-                    let _ = frame::wait_fd(self.fd(), libc::POLLOUT, Some(Instant::now() + Duration::from_secs(1)));
+                    let _ = frame::wait_fd(self.fd(), libc::POLLOUT, Some(send_by));
                 }
                 Err(e) => return Err(os("sendmsg to the forkserver", e)),
             }
@@ -141,8 +146,12 @@ impl Handle {
     }
 
     /// Closes the socket (the server's sentinel), then reaps the server,
-    /// killing it and `workers` if it is not gone by the deadline.
-    pub fn stop(mut self, workers: &[ChildPid], deadline: Instant) {
+    /// killing it if it is not gone by the deadline. Its workers are the
+    /// server's children, not ours: we never signal them (their pids may be
+    /// reaped and reused by then); they have end-of-file on their request
+    /// pipes and leave on their own, and a live server kills and reaps
+    /// stragglers itself.
+    pub fn stop(mut self, deadline: Instant) {
         self.sock = None;
         // The server reaps its workers first: give it twice the grace.
         let deadline = deadline + (deadline - Instant::now().min(deadline)) + Duration::from_millis(200);
@@ -152,9 +161,6 @@ impl Handle {
                 _ => return,
             }
             if Instant::now() >= deadline {
-                for w in workers {
-                    let _ = w.kill(Signal::SIGKILL);
-                }
                 self.pid.kill_and_reap();
                 return;
             }

@@ -54,16 +54,6 @@ impl std::fmt::Display for StartMethod {
     }
 }
 
-impl std::str::FromStr for StartMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        StartMethod::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("expected one of fork, forkserver, spawn, got '{s}'"))
-    }
-}
-
 /// A worker just started: its pid and the parent's pipe ends.
 pub(crate) struct Started {
     pub pid: ChildPid,

@@ -46,25 +46,9 @@ impl SpawnVia {
     }
 }
 
-impl Default for SpawnVia {
-    fn default() -> SpawnVia {
-        SpawnVia::DEFAULT
-    }
-}
-
 impl std::fmt::Display for SpawnVia {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for SpawnVia {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SpawnVia::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("expected one of posix-spawn, fork-exec, got '{s}'"))
     }
 }
 

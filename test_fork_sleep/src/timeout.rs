@@ -49,7 +49,10 @@ fn set_alarm(secs: f64) {
     };
     let every = if secs > 0.0 { REARM } else { 0 };
     let it = libc::itimerval {
-        it_interval: libc::timeval { tv_sec: 0, tv_usec: every },
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: every,
+        },
         it_value: tv,
     };
     // SAFETY: valid itimerval, null old value.

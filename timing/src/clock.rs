@@ -28,6 +28,14 @@ impl CpuTimes {
             sys: self.sys - earlier.sys,
         }
     }
+
+    /// `self` less `other`, never below zero.
+    fn less(&self, other: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: (self.user - other.user).max(0.0),
+            sys: (self.sys - other.sys).max(0.0),
+        }
+    }
 }
 
 fn cpu_times(who: UsageWho) -> (CpuTimes, i64) {
@@ -83,6 +91,33 @@ pub struct Interval {
     pub children: CpuTimes,
 }
 
+impl Interval {
+    /// `self` less `other` (the suite's own work inside a timed interval),
+    /// never below zero.
+    pub fn less(&self, other: &Interval) -> Interval {
+        Interval {
+            wall: (self.wall - other.wall).max(0.0),
+            own: self.own.less(&other.own),
+            children: self.children.less(&other.children),
+        }
+    }
+
+    /// `self` plus `other`.
+    pub fn plus(&self, other: &Interval) -> Interval {
+        Interval {
+            wall: self.wall + other.wall,
+            own: CpuTimes {
+                user: self.own.user + other.own.user,
+                sys: self.own.sys + other.own.sys,
+            },
+            children: CpuTimes {
+                user: self.children.user + other.children.user,
+                sys: self.children.sys + other.children.sys,
+            },
+        }
+    }
+}
+
 impl Snapshot {
     /// Reads every clock now: two `getrusage` calls, then the monotonic
     /// clock. Cheap enough to take around every chunk of 100 calls.
@@ -93,6 +128,19 @@ impl Snapshot {
             wall: Instant::now(),
             own,
             children,
+        }
+    }
+
+    /// Reads every clock at the end of an interval: the monotonic clock
+    /// first, then the two `getrusage` calls, so that (with [`Snapshot::now`]
+    /// at the start, which reads it last) the wall time holds the timed code
+    /// alone, as a `perf_counter()` pair does.
+    pub fn stop() -> Snapshot {
+        let wall = Instant::now();
+        Snapshot {
+            wall,
+            own: cpu_times(UsageWho::RUSAGE_SELF).0,
+            children: cpu_times(UsageWho::RUSAGE_CHILDREN).0,
         }
     }
 

@@ -6,7 +6,7 @@
 //! one session (`for _ in range(5): %time bar()`): the drift shows across
 //! repeats, so one [`Experiment`] holds every repeat of one process.
 
-use crate::clock::Snapshot;
+use crate::clock::{Interval, Snapshot};
 use crate::lines::{time_block, LineFormat};
 use crate::record::{seal, Chunk, JsonSink, RecordError, Repeat, RunRecord};
 use std::path::Path;
@@ -50,6 +50,10 @@ pub struct Experiment {
     json: Option<JsonSink>,
     /// The parent's counters, read after every chunk (`probes::resources`).
     resources: probes::Sampler,
+    /// What reading them cost in the current bar(): taken out of its `%time`
+    /// totals, which hold the original's work alone (the walk of the regions
+    /// grows with what `--map-churn` adds).
+    probe_cost: Interval,
 }
 
 /// One bar() in progress.
@@ -73,6 +77,7 @@ impl Experiment {
             line,
             json,
             resources: probes::Sampler::new(),
+            probe_cost: Interval::default(),
         })
     }
 
@@ -81,9 +86,10 @@ impl Experiment {
     /// chunks done so far stay in the record.
     pub fn bar<E>(&mut self, body: impl FnOnce(&mut Bar<'_>) -> Result<(), E>) -> Result<(), E> {
         self.record.repeats.push(Repeat::default());
+        self.probe_cost = Interval::default();
         let start = Snapshot::now();
         body(&mut Bar { exp: self })?;
-        let totals = Snapshot::now().since(&start);
+        let totals = Snapshot::stop().since(&start).less(&self.probe_cost);
         for l in time_block(&totals) {
             cli::outln!("{l}");
         }
@@ -190,7 +196,7 @@ impl Bar<'_> {
                 index.call += 1;
                 self.exp.current().calls += 1;
             }
-            let time = Snapshot::now().since(&start);
+            let time = Snapshot::stop().since(&start);
             cli::outln!("{}", self.exp.line.chunk_line(time.wall, n));
             let extra = extra().map(|(line, value)| {
                 cli::outln!("{line}");
@@ -220,7 +226,7 @@ impl Bar<'_> {
             self.exp.resources.start_chunk();
             let start = Snapshot::now();
             call(CallIndex { chunk: k, call: k })?;
-            let time = Snapshot::now().since(&start);
+            let time = Snapshot::stop().since(&start);
             cli::outln!("{}", after(time.wall));
             self.exp.current().calls += 1;
             self.push_chunk(1, time, None);
@@ -229,9 +235,11 @@ impl Bar<'_> {
     }
 
     /// Records a finished chunk of `calls` calls with its family's cost per job.
-    fn push_chunk(&mut self, calls: u64, time: crate::clock::Interval, extra: Option<serde_json::Value>) {
+    fn push_chunk(&mut self, calls: u64, time: Interval, extra: Option<serde_json::Value>) {
         let cost_per_job = self.exp.line.cost_per_job(time.wall, calls);
+        let t0 = Snapshot::now();
         let resources = Some(self.exp.resources.sample());
+        self.exp.probe_cost = self.exp.probe_cost.plus(&Snapshot::stop().since(&t0));
         self.exp.current().chunks.push(Chunk {
             calls,
             cost_per_job,

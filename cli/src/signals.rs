@@ -48,7 +48,8 @@ pub fn take(sig: Signal) -> bool {
     RECEIVED.fetch_and(!bit, Ordering::SeqCst) & bit != 0
 }
 
-/// The shell's exit code for a run stopped by `sig`: 130 for SIGINT, 143 for SIGTERM.
-pub fn exit_code(sig: Signal) -> u8 {
-    128 + sig as u8
+/// The shell's exit code for a run stopped by signal number `sig`: 130 for
+/// SIGINT, 143 for SIGTERM. The one place the 128 + n rule is written.
+pub fn exit_code(sig: i32) -> u8 {
+    128u8.wrapping_add(sig as u8)
 }

@@ -1,10 +1,11 @@
 //! The three bar() shapes of the sleep pool originals (see the crate docs).
 
-use crate::job::{decode_result, encode_whoami, JOBS, MARK};
-use crate::stop::{check_signals, interrupted, outcome_of};
+use crate::job::{decode_result, encode_whoami, JOBS};
+use crate::stop::{interrupted, outcome_of};
 use crate::Settings;
 use cli::outln;
 use probes::churn::MapChurn;
+use procpool::diag;
 use procpool::{Pool, StartMethod};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -14,7 +15,7 @@ use timing::{CallIndex, Outcome};
 /// What happens in the parent before every call: a stop on Ctrl-C, and the
 /// `--map-churn` mappings (a no-op without the flag).
 fn before_call(churn: &mut MapChurn) -> Result<(), Outcome> {
-    check_signals()?;
+    Outcome::check_interrupt()?;
     churn.before_call().map_err(|e| Outcome::Failed(e.to_string()))
 }
 
@@ -32,14 +33,9 @@ fn show_workers(pool: &mut Pool) -> Result<(), Outcome> {
     let jobs: Vec<_> = (0..pool.len() as u64).map(encode_whoami).collect();
     let res = pool.map(&jobs).map_err(|e| outcome_of(e, 0))?;
     let me = std::process::id();
-    let mark = MARK.load(Ordering::SeqCst);
+    let mark = diag::MARK.load(Ordering::SeqCst);
     for r in res {
-        let b: [u8; 16] = r[..]
-            .try_into()
-            .map_err(|_| Outcome::Failed("bad --workers answer".into()))?;
-        let pid = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let ppid = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        let their_mark = u64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        let (pid, ppid, their_mark) = diag::decode(&r).ok_or_else(|| Outcome::Failed("bad --workers answer".into()))?;
         let parent = if ppid == me {
             "this process".to_string()
         } else if Some(ppid as i32) == pool.server_pid() {

@@ -2,7 +2,6 @@
 //! `time.sleep(fT)` then `None` or `a**2`.
 
 use procpool::{Fault, Job};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of a job's payload: `a` (u64), the sleep in ns (u64), check, the
 /// injected fault ([`Fault::code`], 0 for none), who-am-I.
@@ -28,16 +27,13 @@ pub fn encode_job(a: u64, sleep: f64, check: bool, fault: u8) -> [u8; JOB_LEN] {
     b
 }
 
-/// The `--workers` job: answer pid, parent pid and [`MARK`] instead.
+/// The `--workers` job: answer what `procpool::diag::whoami` answers (pid,
+/// parent pid, [`procpool::diag::MARK`]) instead.
 pub fn encode_whoami(a: u64) -> [u8; JOB_LEN] {
     let mut b = encode_job(a, 0.0, false, 0);
     b[18] = 1;
     b
 }
-
-/// A value the parent sets before creating pools: a worker forked from the
-/// parent sees it, a fresh exec (spawn, forkserver) sees 0.
-pub static MARK: AtomicU64 = AtomicU64::new(0);
 
 /// The job function, run in a worker: `time.sleep(fT)` (nanosleep, resumed
 /// after a signal as Python does), then `None` or `a**2` (as u128, exact for
@@ -49,10 +45,7 @@ pub fn sleep_job(input: &[u8], output: &mut Vec<u8>) -> Result<(), i32> {
     let ns = u64::from_le_bytes(input[8..16].try_into().map_err(|_| 1)?);
     let check = input[16] != 0;
     if input[18] != 0 {
-        output.extend_from_slice(&std::process::id().to_le_bytes());
-        output.extend_from_slice(&(nix::unistd::getppid().as_raw() as u32).to_le_bytes());
-        output.extend_from_slice(&MARK.load(Ordering::SeqCst).to_le_bytes());
-        return Ok(());
+        return procpool::diag::whoami(input, output);
     }
     if let Some(fault) = Fault::from_code(input[17]) {
         fault.strike();

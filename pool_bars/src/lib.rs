@@ -20,7 +20,7 @@ mod bars;
 pub mod job;
 pub mod stop;
 
-pub use job::{decode_result, encode_job, parse_inject, sleep_job, JOBS, JOB_LEN, MARK};
+pub use job::{decode_result, encode_job, parse_inject, sleep_job, JOBS, JOB_LEN};
 
 use cli::args::usage;
 use cli::args::RunArgs;
@@ -162,7 +162,7 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     let mut churn = MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)).map_err(usage)?;
     cli::limits::ensure_open_files("--maxworkers", s.workers as u64).map_err(usage)?;
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
-    MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
+    procpool::diag::MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
     let outcome = exp.repeat(s.repeat, |b| match s.mode {
         Mode::Pool(m) => bars::pool_bar(b, s, m, &mut churn),
         Mode::Executor(m) => bars::executor_bar(b, s, m, &mut churn),

@@ -12,14 +12,6 @@ pub fn interrupted() -> bool {
     signals::interrupted().is_some()
 }
 
-/// Before every call: stop on a signal that has come.
-pub fn check_signals() -> Result<(), Outcome> {
-    match signals::interrupted() {
-        Some(sig) => Err(Outcome::Interrupted(sig as i32)),
-        None => Ok(()),
-    }
-}
-
 /// A pool error as a one-line cause naming the job by its argument: the
 /// batch's job `j` is the original's `a = first + j`.
 pub fn outcome_of(e: PoolError, first: u64) -> Outcome {

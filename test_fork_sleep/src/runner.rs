@@ -17,7 +17,6 @@ use crate::parent::Habits;
 use crate::timeout::Timeout;
 use crate::Cli;
 use childpid::{ChildPid, Forked};
-use cli::signals;
 use nix::errno::Errno;
 use nix::sys::wait::{wait, WaitStatus};
 use probes::churn::MapChurn;
@@ -81,9 +80,7 @@ impl Parallel {
 
     /// One call: `list(foo((a, fT, check) for a in range(m, m+ncpus)))`.
     pub fn call(&mut self, m: u64) -> Result<(), Outcome> {
-        if let Some(sig) = signals::interrupted() {
-            return Err(Outcome::Interrupted(sig as i32));
-        }
+        Outcome::check_interrupt()?;
         self.churn.before_call().map_err(|e| fail(e.to_string()))?;
         self.results.clear();
         self.ipc.open_call().map_err(fail)?;
@@ -178,9 +175,7 @@ impl Parallel {
     /// `os.wait()`, retried after a signal, under the `--timeout` alarm.
     fn wait_any(&mut self) -> Result<WaitStatus, Outcome> {
         loop {
-            if let Some(sig) = signals::interrupted() {
-                return Err(Outcome::Interrupted(sig as i32));
-            }
+            Outcome::check_interrupt()?;
             // Only with --timeout: a plain run scans nothing before wait().
             let oldest = self.timeout.0.and(self.live.iter().min_by_key(|l| l.born));
             if let Some(oldest) = oldest {

@@ -11,10 +11,10 @@ use pool_bars::{Mode, Settings};
 use procpool::StartMethod;
 use std::process::ExitCode;
 
-const ABOUT: &str = "A pool of long-lived workers (fork or forkserver), mapped over again and again.";
+const ABOUT: &str = "A pool of long-lived workers (fork, forkserver or spawn), mapped over again and again.";
 
 const LONG_ABOUT: &str = "\
-A pool of long-lived workers (fork or forkserver), mapped over again and again.
+A pool of long-lived workers (fork, forkserver or spawn), mapped over again and again.
 
 Hypothesis under test: on macOS 15 the slowdown of SageMath's @parallel comes
 from forking a fresh child per job; a pool whose workers are forked once and

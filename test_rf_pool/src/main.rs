@@ -15,7 +15,7 @@
 use clap::Parser;
 use cli::args::{int_in, usage};
 use cli::{outln, signals};
-use pool_bars::stop::{check_signals, interrupted, outcome_of};
+use pool_bars::stop::{interrupted, outcome_of};
 use procpool::{Fault, Pool, SpawnVia, StartMethod};
 use rug::Float;
 use std::process::ExitCode;
@@ -196,7 +196,7 @@ fn bar(b: &mut timing::Bar<'_>, s: &Settings) -> Result<(), Outcome> {
         let mut pool = Pool::with_spawn_via(s.start, s.spawn_via, s.ncpus, JOBS[0]).map_err(|e| outcome_of(e, 0))?;
         pool.set_interrupt_check(interrupted);
         b.chunks(s.numcalls, |_| {
-            check_signals()?;
+            Outcome::check_interrupt()?;
             pool.map_into(&jobs, &mut out).map_err(|e| outcome_of(e, 0))?;
             for (a, (r, into)) in out.iter().zip(results.iter_mut()).enumerate() {
                 if !test_rf_pool::decode_result(r, into) {

@@ -31,6 +31,7 @@ extra information is on lines labelled (extra).";
 #[derive(Parser, Debug)]
 #[command(name = "test_spawn_sleep", version, about = ABOUT, long_about = LONG_ABOUT,
     mut_arg("numcalls", |a| a.help("Calls per bar() (default 1000, timed in chunks of 100; 10 with --per-call, each timed).")),
+    mut_arg("check", |a| a.help("Jobs return a*a; print the last call's results (input order, as pool.map).")),
 )]
 struct Cli {
     #[command(flatten)]

@@ -172,9 +172,7 @@ fn bars(exp: &mut Experiment, runner: &mut Runner, churn: &mut MapChurn, cli: &C
     exp.repeat(cli.run.repeat, |b| {
         runner.begin_bar().map_err(|e| failed(&e))?;
         let done = b.chunks(numcalls, |_| {
-            if let Some(sig) = signals::interrupted() {
-                return Err(Outcome::Interrupted(sig as i32));
-            }
+            Outcome::check_interrupt()?;
             churn.before_call().map_err(|e| failed(&e))?;
             runner.call().map_err(|e| failed(&e))
         });

@@ -61,6 +61,18 @@ pub struct Bar<'a> {
     exp: &'a mut Experiment,
 }
 
+impl Outcome {
+    /// Before each call of every strategy: `Err(Interrupted)` once a SIGINT
+    /// or SIGTERM has come (or stdout has closed), so that the caller stops,
+    /// reaps what it started and keeps what it has.
+    pub fn check_interrupt() -> Result<(), Outcome> {
+        match cli::signals::interrupted() {
+            Some(sig) => Err(Outcome::Interrupted(sig as i32)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Experiment {
     /// Checks `--json` before anything runs.
     pub fn new(
@@ -163,7 +175,7 @@ impl Experiment {
             Outcome::Interrupted(sig) => {
                 let done: u64 = record.repeats.iter().map(|r| r.calls).sum();
                 eprintln!("{tool}: interrupted after {done} calls; {cleanup}");
-                ExitCode::from(128 + *sig as u8)
+                ExitCode::from(cli::signals::exit_code(*sig))
             }
             Outcome::Failed(why) => {
                 eprintln!("{tool}: {why}");

@@ -65,11 +65,10 @@ pub fn map_limit() -> MapLimit {
     }
 }
 
-/// Mappings of this process now: the lines of `/proc/self/maps` on Linux,
-/// the regions of a Mach walk on macOS (see [`crate::resources::vm_regions`]);
-/// `None` where neither exists.
+/// Mappings of this process now: its map entries (see
+/// [`crate::resources::vm_map_entries`]); `None` where they cannot be counted.
 pub fn current_mappings() -> Option<u64> {
-    crate::resources::vm_regions()
+    crate::resources::vm_map_entries()
 }
 
 /// Room for `new` more mappings under the system's limit, with

@@ -42,8 +42,9 @@ pub struct ParentArgs {
     /// region) nor the port rights; if each fork leaves a region behind, each
     /// later fork has more to copy and fork-per-job drifts. How to read a pair
     /// of runs: on an afflicted Mac, `leak` drifting while `free` and `off`
-    /// stay flat says the leak is the cause; the record's vm_regions and
-    /// mach_ports counters show which resource grows. On Linux both read
+    /// stay flat says the leak is the cause; the record's vm_map_entries,
+    /// mach_msg_regions and task_port_urefs counters show what grows (port
+    /// names do not: the same name gains references). On Linux both read
     /// /proc/self/stat (open, fstat, read, close) and nothing leaks, so `leak`
     /// and `free` must agree.
     #[arg(long, value_enum, value_name = "MODE")]
@@ -145,7 +146,7 @@ impl Habits {
 /// Python (≈ 35) or Sage (≈ 86) parent.
 pub fn faults_per_job(record: &mut timing::RunRecord, ncpus: u64) {
     for chunk in record.repeats.iter_mut().flat_map(|r| &mut r.chunks) {
-        let faults = chunk.resources.as_ref().and_then(|r| r.get("minor_faults")).copied();
+        let faults = chunk.resources.as_ref().and_then(|r| r.get("minor_faults")).map(|&f| f as f64);
         let (Some(faults), true) = (faults, chunk.calls > 0) else {
             continue;
         };

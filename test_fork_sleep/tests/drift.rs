@@ -11,7 +11,7 @@
 use std::process::Command;
 
 #[test]
-fn map_churn_drifts_and_names_vm_regions() {
+fn map_churn_drifts_and_names_vm_map_entries() {
     let out = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"))
         .args(["--map-churn", "4", "--numcalls", "1200", "--ncpus", "2", "--sleep", "0"])
         .output()
@@ -27,11 +27,11 @@ fn map_churn_drifts_and_names_vm_regions() {
     );
     assert!(
         attribution.starts_with("Drift attribution (extra): chunk time grows with ")
-            && attribution.contains("vm_regions (Kendall tau "),
+            && attribution.contains("vm_map_entries (Kendall tau "),
         "{attribution}"
     );
-    // The regions grew by the 4 x 1200 mappings, give or take the first chunk's.
-    let after = attribution.split("vm_regions (").nth(1).unwrap();
+    // The map entries grew by the 4 x 1200 mappings, give or take the first chunk's.
+    let after = attribution.split("vm_map_entries (").nth(1).unwrap();
     let range = after.split("; ").nth(1).unwrap().split(')').next().unwrap();
     let (first, last) = range.split_once(" -> ").unwrap();
     let (first, last): (u64, u64) = (first.parse().unwrap(), last.parse().unwrap());

@@ -158,7 +158,7 @@ fn dirty_kib_64_adds_at_least_16_minor_faults_per_job() {
 #[test]
 fn ballast_regions_500_gives_500_more_regions() {
     let _g = lock();
-    let regions = |c: &serde_json::Value| c["resources"]["vm_regions"].as_f64().unwrap();
+    let regions = |c: &serde_json::Value| c["resources"]["vm_map_entries"].as_f64().unwrap();
     let with = |n: &'static str| {
         let mut args = BASE.to_vec();
         args.extend(["--ballast-regions", n]);

@@ -78,7 +78,11 @@ pub struct Chunk {
     pub extra: Option<serde_json::Value>,
     /// The parent's counters read after the chunk's clock stopped (see
     /// `probes::resources`; cumulative ones are this chunk's share).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "probes::resources::read_compat"
+    )]
     pub resources: Option<probes::Reading>,
 }
 
@@ -138,7 +142,7 @@ impl RunRecord {
             .filter_map(|k| {
                 let series: Option<Vec<f64>> = chunks
                     .iter()
-                    .map(|c| c.resources.as_ref().and_then(|r| r.get(k)).copied())
+                    .map(|c| c.resources.as_ref().and_then(|r| r.get(k)).map(|&v| v as f64))
                     .collect();
                 series.map(|s| (k.clone(), s))
             })

@@ -1,0 +1,105 @@
+//! `probes::resources` as a C-ABI library (`libprobes_capi.so` /
+//! `.dylib`), so that `ci/compare/harness.py` reads *inside an original's
+//! own interpreter* the very counters the ports read after every chunk
+//! (issue 20). One implementation: the Mach and `/proc` calls stay in
+//! `probes` (tested here, type-checked for macOS by the Apple-target clippy);
+//! written again in Python they would be code nothing here can check.
+//!
+//! Two calls, both for the interpreter's main thread, in the parent only:
+//! - [`probes_counters_words`]: one reading, as `probes::resources::words`;
+//! - [`probes_standin_leak`]: the Linux stand-in for CPython's macOS leak,
+//!   one more one-page map entry kept for good (`probes::churn`'s
+//!   mappings, which cannot merge with their neighbours).
+
+use probes::churn::MapChurn;
+use probes::resources::{words, Sampler};
+use std::sync::Mutex;
+
+/// The sampler of this process: cumulative counters (faults, switches) are
+/// differences from the previous reading, as a port's are per chunk.
+static SAMPLER: Mutex<Option<Sampler>> = Mutex::new(None);
+/// The stand-in leak's pages, never unmapped (the point is that they stay).
+static LEAK: Mutex<Option<Kept>> = Mutex::new(None);
+
+/// The leaked pages belong to the process, not to a thread.
+struct Kept(MapChurn);
+// SAFETY: MapChurn holds only the addresses of private mappings of this
+// process; nothing is tied to the thread that made them, and every use is
+// under the LEAK mutex.
+unsafe impl Send for Kept {}
+
+/// Writes one reading into `buf` as NUL-terminated `name=value` words and
+/// returns their length, or `-needed` (the length the text needs, NUL
+/// included) when `cap` is too small, leaving `buf` as it was.
+///
+/// # Safety
+/// `buf` must be valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn probes_counters_words(buf: *mut u8, cap: usize) -> isize {
+    let reading = {
+        let mut s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+        s.get_or_insert_with(Sampler::new).sample()
+    };
+    let text = words(&reading);
+    let n = text.len();
+    if n + 1 > cap {
+        return -isize::try_from(n + 1).unwrap_or(isize::MAX);
+    }
+    // SAFETY: the caller gives cap >= n + 1 writable bytes at buf.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf, n);
+        *buf.add(n) = 0;
+    }
+    n as isize
+}
+
+/// Maps one more page that cannot merge with its neighbour, touches it and
+/// keeps it: one new map entry per call, as each `os.fork()` leaves one on
+/// macOS under the hypothesis. Returns 0, or the errno of a failed `mmap`.
+#[no_mangle]
+pub extern "C" fn probes_standin_leak() -> libc::c_int {
+    let mut leak = LEAK.lock().unwrap_or_else(|e| e.into_inner());
+    if leak.is_none() {
+        match MapChurn::new(1, 0) {
+            Ok(c) => *leak = Some(Kept(c)),
+            Err(_) => return libc::ENOMEM,
+        }
+    }
+    match leak.as_mut().map(|k| k.0.before_call()) {
+        Some(Ok(())) => 0,
+        Some(Err(probes::churn::ChurnError::Mmap { errno, .. })) => errno as libc::c_int,
+        _ => libc::ENOMEM,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read() -> probes::Reading {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: buf holds 4096 writable bytes.
+        let n = unsafe { probes_counters_words(buf.as_mut_ptr(), buf.len()) };
+        assert!(n > 0, "{n}");
+        assert_eq!(buf[n as usize], 0, "NUL-terminated");
+        probes::resources::parse_words(std::str::from_utf8(&buf[..n as usize]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reads_the_ports_counters_and_leaks_one_entry_per_call() {
+        let mut small = [7u8; 4];
+        // SAFETY: small holds 4 writable bytes.
+        let needed = unsafe { probes_counters_words(small.as_mut_ptr(), small.len()) };
+        assert!(needed < -4 && small == [7; 4], "too small: {needed}, untouched");
+        let before = read();
+        assert!(before["vm_map_entries"] >= 5 && before.contains_key("open_fds"), "{before:?}");
+        for _ in 0..200 {
+            assert_eq!(probes_standin_leak(), 0);
+        }
+        let after = read();
+        // 200 pages that cannot merge: 200 entries, give or take what the
+        // test harness's other threads map meanwhile.
+        let grew = after["vm_map_entries"] as i64 - before["vm_map_entries"] as i64;
+        assert!((190..=260).contains(&grew), "{before:?} -> {after:?}");
+    }
+}

@@ -21,12 +21,24 @@
 #                no full `sage` is here (default: python3)
 #   CC           C compiler for test_openmp_sleep.c (default: cc)
 #   COMPARE_BIN  a directory holding already built ports: no cargo build
+#   STANDIN=1    also run test_pyparallel_sleep.py with the harness's
+#                --standin-leak (one map entry kept per fork: the Linux
+#                stand-in for the macOS leak), with the real os.fork and the
+#                control, under every python3.N
 #
 # How each original runs (ci/compare/harness.py does the Python side):
 # - test_pyparallel_sleep.py under every python3.N on the PATH (rows labelled
-#   ORIGINAL@python3.N: CPython 3.12+ does more work after each fork); the
+#   ORIGINAL@python3.N: CPython 3.12+ does more work after each fork), and,
+#   under every CPython >= 3.12, once more with the control (the harness's
+#   --fork-without-thread-count; transcript ORIGINAL@python3.N+control); the
 #   other .py sleep scripts under python3.
-# - .sage: with the full SageMath when `sage -c 'import sage.all'` works (`sage
+# - Every Python original reads the suite's counters in its own process after
+#   each chunk line (the harness's --counters with libprobes_capi, built here),
+#   so `report` attributes an original's drift as it does a port's, and prints
+#   Findings for runs that differ in one factor (CPython version, the control,
+#   the stand-in leak).
+# - .sage: the @parallel ones also with the control when Sage's Python is
+#   3.12 or later; with the full SageMath when `sage -c 'import sage.all'` works (`sage
 #   -python` runs a driver that calls Sage's load()); otherwise under
 #   SAGE_PYTHON when it imports sage.parallel.decorate and sage.repl.preparse:
 #   a driver generated in OUTDIR preparses the script and executes it as load()
@@ -73,7 +85,7 @@ if [ -n "${COMPARE_BIN:-}" ]; then
   bin=$(cd "$COMPARE_BIN" && pwd) || exit 2
 else
   set --
-  for p in report test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
+  for p in report probes_capi test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
     have_port "$p" && set -- "$@" -p "$p"
   done
   have_port report || { echo "compare.sh: the report binary is not in this workspace" >&2; exit 1; }
@@ -81,6 +93,12 @@ else
   bin=${CARGO_TARGET_DIR:-$root/target}/release
 fi
 [ -x "$bin/report" ] || { echo "compare.sh: no report binary in $bin" >&2; exit 1; }
+# The counters inside the originals' interpreters (ci/compare/harness.py --counters).
+counters=''
+for f in "$bin/libprobes_capi.so" "$bin/libprobes_capi.dylib"; do [ -f "$f" ] && counters=$f; done
+[ -n "$counters" ] || echo "compare.sh: no libprobes_capi in $bin: the originals run without counters" >&2
+# Options every harness run gets (a word list without blanks inside).
+hopts=${counters:+--counters $counters}
 
 # --- Interpreters -----------------------------------------------------------
 first_line() { grep -m 1 . "$1" | cut -c1-200; }
@@ -182,18 +200,36 @@ pair() {
 }
 
 py_run() { # PYTHON MODULE HARNESS_OPTIONS...
-  local py=$1
-  shift
-  "$py" "$harness" py "$@"
+  local py=$1 m=$2
+  shift 2
+  # shellcheck disable=SC2086 # hopts holds no blanks
+  "$py" "$harness" py "$m" $hopts "$@"
 }
+# at_least_312 PYTHON: CPython 3.12 or later (it counts threads after each fork).
+at_least_312() { "$@" -c 'import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 12)))' 2>/dev/null; }
 
-# 1. The pure-Python emulation of @parallel, under every python3.N.
+# 1. The pure-Python emulation of @parallel, under every python3.N; the
+#    control under every CPython >= 3.12; the stand-in leak with STANDIN=1.
+variants="real"
+[ "${STANDIN:-0}" = 1 ] && [ -n "$counters" ] && variants="$variants standin standin+control"
+[ "${STANDIN:-0}" = 1 ] && [ -z "$counters" ] && skip "test_pyparallel_sleep.py+standin" "no libprobes_capi (the stand-in leak maps its pages through it)"
 for p in $pythons; do
   py=${p%%:*} label=${p%%:*}
   [ "$py" = python3 ] && label=python${p#*:}
-  pair "test_pyparallel_sleep.py@$label" test_pyparallel_sleep.py \
-    test_fork_sleep test_fork_sleep --numcalls "$N" --ncpus "$W" --repeat "$K" -- \
-    py_run "$py" test_pyparallel_sleep --repeat "$K" --kw "numcalls=$N" --kw "ncpus=$W"
+  vs=$variants
+  at_least_312 "$py" && vs="$vs control"
+  for v in $vs; do
+    case $v in
+      real) suffix='' extra='' ;;
+      control) suffix=+control extra=--fork-without-thread-count ;;
+      standin) suffix=+standin extra=--standin-leak ;;
+      standin+control) suffix=+standin+control extra='--standin-leak --fork-without-thread-count' ;;
+    esac
+    # shellcheck disable=SC2086 # extra holds no blanks inside a word
+    pair "test_pyparallel_sleep.py@$label$suffix" test_pyparallel_sleep.py \
+      test_fork_sleep test_fork_sleep --numcalls "$N" --ncpus "$W" --repeat "$K" -- \
+      py_run "$py" test_pyparallel_sleep --repeat "$K" --kw "numcalls=$N" --kw "ncpus=$W" $extra
+  done
 done
 [ -n "$pythons" ] || skip test_pyparallel_sleep.py "no python3 here"
 
@@ -209,28 +245,40 @@ pair test_pool_spawn_sleep.py test_pool_spawn_sleep.py \
 sage_run() { # SCRIPT HARNESS_OPTIONS...
   local s=$1
   shift
+  # shellcheck disable=SC2086 # hopts holds no blanks
   sage_python "$harness" driver "$orig/$s" "$out/drive_${s%.sage}.py" &&
-    sage_python "$out/drive_${s%.sage}.py" "$@"
+    sage_python "$out/drive_${s%.sage}.py" $hopts "$@"
 }
 sage_pair() { # SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- HARNESS_OPTIONS...
-  local s=$1 pname=$2 pwords=''
+  local s=$1 pname=$2 pwords='' label=$1
   shift 2
+  case " $* " in *" --fork-without-thread-count "*) label=$s+control ;; esac
   if [ -n "$sage_why" ]; then
-    if [ -f "$orig/$s" ]; then skip "$s" "$sage_why"; else skip "$s" "not in $orig"; fi
+    if [ -f "$orig/$s" ]; then skip "$label" "$sage_why"; else skip "$label" "not in $orig"; fi
     return
   fi
   while [ "$1" != -- ]; do pwords="$pwords $1"; shift; done
   shift
   # shellcheck disable=SC2086 # port words hold no blanks
-  pair "$s" "$s" "$pname" $pwords -- sage_run "$s" "$@"
+  pair "$label" "$s" "$pname" $pwords -- sage_run "$s" "$@"
 }
 q=$((N / 100)); [ $q -gt 0 ] || q=1
-sage_pair test_parallel_sleep_v2.sage test_fork_sleep-ipc-file test_fork_sleep \
-  --numcalls "$N" --ncpus "$W" --ipc file --repeat "$K" -- \
-  --repeat "$K" --set "ncpus=$W" --kw "numcalls=$N"
-sage_pair test_parallel_sleep.sage test_fork_sleep-ipc-file-sleep-0.005 test_fork_sleep \
-  --numcalls "$N" --ncpus 8 --sleep 0.005 --ipc file --repeat "$K" -- \
-  --repeat "$K" --mode chunks --calls "$N" --ncpus 8 --sleep 0.005
+# Sage's @parallel forks with os.fork(): the control too where its Python counts threads.
+sage_312=0
+[ $sage_mode = full ] && at_least_312 sage -python && sage_312=1
+[ $sage_mode = passagemath ] && at_least_312 "$sage_py" && sage_312=1
+for v in real control; do
+  [ $v = real ] || [ $sage_312 = 1 ] || continue
+  c=''; [ $v = control ] && c=--fork-without-thread-count
+  # shellcheck disable=SC2086 # c holds no blanks
+  sage_pair test_parallel_sleep_v2.sage test_fork_sleep-ipc-file test_fork_sleep \
+    --numcalls "$N" --ncpus "$W" --ipc file --repeat "$K" -- \
+    --repeat "$K" --set "ncpus=$W" --kw "numcalls=$N" $c
+  # shellcheck disable=SC2086 # c holds no blanks
+  sage_pair test_parallel_sleep.sage test_fork_sleep-ipc-file-sleep-0.005 test_fork_sleep \
+    --numcalls "$N" --ncpus 8 --sleep 0.005 --ipc file --repeat "$K" -- \
+    --repeat "$K" --mode chunks --calls "$N" --ncpus 8 --sleep 0.005 $c
+done
 sage_pair test_executor_sleep.sage test_pool_sleep-api-executor test_pool_sleep \
   --numcalls "$N" --maxworkers 8 --api executor --repeat "$K" -- \
   --repeat "$K" --kw "numcalls=$N"
@@ -247,7 +295,7 @@ for m in fork spawn forkserver; do
   fi
   # shellcheck disable=SC2086 # rf_opts holds no blanks
   pair "$s" "$s" "test_rf_pool-start-$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- \
-    sage_python "$harness" py "test_pool_${m}_RF" $rf_opts
+    sage_python "$harness" py "test_pool_${m}_RF" $hopts $rf_opts
 done
 # shellcheck disable=SC2086 # rf_opts holds no blanks
 sage_pair test_pool_fork_RF.sage test_rf_pool-start-fork test_rf_pool \

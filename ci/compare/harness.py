@@ -34,6 +34,34 @@ OPTIONS (``py`` and drivers):
   --set NAME=EXPR  global set before the script is loaded (.sage: the
                  scripts keep an existing ``ncpus``/``maxworkers``)
   --calls N, --ncpus N, --sleep T, --precision B  for the chunk lines
+  --counters LIB the suite's C-ABI counter library (libprobes_capi.so or
+                 .dylib, built by ``cargo build --release -p probes_capi``):
+                 after every chunk line the original prints, one line
+                 ``Counters (extra): vm_map_entries=N ...``, read inside this
+                 interpreter by the very code the ports use
+                 (``probes::resources``), for ``report``'s attribution
+  --fork-without-thread-count
+                 the control: ``os.fork`` replaced by what it does minus the
+                 thread count of CPython >= 3.12 (see ``ForkWithoutThreadCount``)
+  --standin-leak after each fork in the parent, one more map entry kept (needs
+                 --counters): the Linux stand-in for the macOS leak
+
+Where the counters are read, against the originals' clocks: every original
+takes ``delta = time.perf_counter() - start`` before it prints its chunk line
+and the next ``start = time.perf_counter()`` after it (test_pyparallel_sleep.py,
+test_parallel_sleep_v2.sage, test_executor_sleep.sage, test_pool_*_sleep.py;
+test_parallel_spawn_sleep.sage prints `` Cost/ncpus is`` after its ``delta``
+and its next ``start`` follows the next ``Now spawning`` line). The reading
+happens inside that ``print``, so it falls outside every timed region; in
+``--mode chunks`` and ``--mode rf`` the harness reads after its own clock
+stops. It does fall inside the ``%time`` block of the bar(): the harness's own
+``CPU times``/``Wall time`` lines include it (about 0.1 ms a reading with 35
+map entries, 2.4 ms with 5000, on Linux: docs/counters.md).
+
+Before anything else the harness prints one line, ``Harness (extra): Python
+3.12.1 (CPython) on Linux x86_64; os.fork: real; stand-in leak: off;
+counters: on``, which ``report`` reads to label the run and to find runs that
+differ in one factor only.
 
 After every repeat the harness prints IPython's ``%time`` block (``CPU times:``
 and ``Wall time:`` lines), which also tells ``report`` where a bar() ends.
@@ -41,8 +69,11 @@ and ``Wall time:`` lines), which also tells ``report`` where a bar() ends.
 
 import argparse
 import ast
+import ctypes
 import math
 import os
+import platform
+import re
 import resource
 import subprocess
 import sys
@@ -108,6 +139,131 @@ def rf_line(delta, n, ncpus, precision):
             f"Cost/ncpus/calls is {delta / n / ncpus:.6f}s.")
 
 
+class Counters:
+    """The suite's counters (``probes::resources``), read through its C-ABI
+    library ``probes_capi``: one implementation for the ports and for the
+    originals."""
+
+    def __init__(self, path):
+        self.lib = ctypes.CDLL(os.path.abspath(path))
+        self.lib.probes_counters_words.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.lib.probes_counters_words.restype = ctypes.c_ssize_t
+        self.lib.probes_standin_leak.argtypes = []
+        self.lib.probes_standin_leak.restype = ctypes.c_int
+        self.buf = ctypes.create_string_buffer(8192)
+
+    def line(self):
+        n = self.lib.probes_counters_words(self.buf, len(self.buf))
+        if n < 0:
+            self.buf = ctypes.create_string_buffer(-n)
+            n = self.lib.probes_counters_words(self.buf, len(self.buf))
+        return "Counters (extra): " + self.buf.value.decode()
+
+    def leak_one_entry(self):
+        err = self.lib.probes_standin_leak()
+        if err:
+            raise OSError(err, "stand-in leak: " + os.strerror(err))
+
+
+# The end of every chunk line of the originals' families (ORIGINALS.md):
+# "... Cost/ncpus/calls is 0.001234s." and the spawn script's " Cost/ncpus is".
+CHUNK_END = re.compile(r"Cost/\w+(?:/calls)? is -?\d+\.\d+s\.$")
+
+
+class ChunkTap:
+    """``sys.stdout`` while an original runs: everything passes through
+    unchanged; after each complete chunk line, one ``Counters (extra):``
+    line. The original's own lines stay byte for byte."""
+
+    def __init__(self, stream, counters):
+        self.stream, self.counters, self.partial = stream, counters, ""
+
+    def write(self, text):
+        n = self.stream.write(text)
+        self.partial += text
+        if "\n" in self.partial:
+            *done, self.partial = self.partial.split("\n")
+            for line in done:
+                if CHUNK_END.search(line):
+                    self.stream.write(self.counters.line() + "\n")
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class ForkWithoutThreadCount:
+    """The control: what ``os.fork()`` does (CPython's ``os_fork_impl``,
+    Modules/posixmodule.c) minus the thread count that CPython >= 3.12 makes
+    in the parent after every fork (``warn_about_fork_with_threads``, which
+    on macOS calls ``task_for_pid`` + ``task_threads`` and frees nothing):
+    ``PyOS_BeforeFork()``, ``fork()``, then ``PyOS_AfterFork_Child()`` or
+    ``PyOS_AfterFork_Parent()`` (which also runs the ``os.register_at_fork``
+    hooks). Every call goes through ``ctypes.PyDLL``, which keeps the GIL
+    held across the call, as ``os.fork`` holds it. A failed ``fork()`` raises
+    ``OSError`` with its errno, as ``os.fork`` does. What it leaves out
+    besides the count: the ``os.fork`` audit event and the DeprecationWarning
+    for forking a multi-threaded process (and 3.12+'s refusal to fork during
+    finalization or from an isolated subinterpreter)."""
+
+    def __init__(self):
+        api = ctypes.pythonapi  # PyDLL of this interpreter: GIL held
+        libc = ctypes.PyDLL(None, use_errno=True)
+        self.before, self.child, self.parent = (
+            api.PyOS_BeforeFork, api.PyOS_AfterFork_Child, api.PyOS_AfterFork_Parent)
+        for f in (self.before, self.child, self.parent):
+            f.argtypes, f.restype = [], None
+        self.fork = libc.fork
+        self.fork.argtypes, self.fork.restype = [], ctypes.c_int
+        self.in_control = False  # inside the parent's PyOS_AfterFork_Parent
+
+    def __call__(self):
+        self.before()
+        pid = self.fork()
+        if pid == 0:
+            self.child()
+            return 0
+        err = ctypes.get_errno()
+        self.in_control = True
+        try:
+            self.parent()
+        finally:
+            self.in_control = False
+        if pid < 0:
+            raise OSError(err, os.strerror(err))
+        return pid
+
+
+def install(opts):
+    """Sets up the options that change the interpreter, before the original
+    is imported or loaded (so that every later ``os.fork`` lookup, Sage's
+    ``use_fork.py`` and multiprocessing's ``popen_fork.py`` included, finds
+    the control), then prints the ``Harness (extra):`` line."""
+    counters = Counters(opts.counters) if opts.counters else None
+    if opts.standin_leak and counters is None:
+        sys.exit("harness: --standin-leak needs --counters LIB")
+    control = None
+    if opts.fork_without_thread_count:
+        control = ForkWithoutThreadCount()
+        os.fork = control
+    if opts.standin_leak:
+        # The stand-in belongs to the step the control removes (the thread
+        # count, between fork() and PyOS_AfterFork_Parent), so a fork made by
+        # the control leaks nothing: its after_in_parent hook skips it.
+        def leak():
+            if control is None or not control.in_control:
+                counters.leak_one_entry()
+        os.register_at_fork(after_in_parent=leak)
+    impl = platform.python_implementation()
+    out(f"Harness (extra): Python {platform.python_version()} ({impl}) on "
+        f"{platform.system()} {platform.machine()}; "
+        f"os.fork: {'without thread count' if control else 'real'}; "
+        f"stand-in leak: {'on' if opts.standin_leak else 'off'}; "
+        f"counters: {'on' if counters else 'off'}")
+    if counters is not None:
+        sys.stdout = ChunkTap(sys.stdout, counters)
+
+
 def sizes(calls):
     q, r = divmod(calls, 100)
     return [100] * q + ([r] if r else [])
@@ -163,6 +319,9 @@ def options(argv):
     p.add_argument("--ncpus", type=int, default=8)
     p.add_argument("--sleep", type=float, default=0.005)
     p.add_argument("--precision", type=int, default=100)
+    p.add_argument("--counters", metavar="LIB")
+    p.add_argument("--fork-without-thread-count", action="store_true")
+    p.add_argument("--standin-leak", action="store_true")
     return p.parse_args(argv)
 
 
@@ -199,6 +358,7 @@ def drive_sage(script, g, argv):
     for name, value in pairs(opts.set):
         g[name] = ast.literal_eval(value)
     if g.get("__name__") == "__main__":
+        install(opts)
         out(f"sage: load({os.path.basename(script)!r})")
     load_sage(script, g)
     if g.get("__name__") != "__main__":
@@ -256,6 +416,7 @@ def main(argv):
         write_driver(argv[1], argv[2])
     elif len(argv) >= 2 and argv[0] == "py":
         opts = options(argv[2:])
+        install(opts)
         out(f"In [1]: from {argv[1]} import bar")
         bar = __import__(argv[1]).bar
         run_bars(bar, opts, ast.literal_eval, lambda k: f"In [{k}]: ")

@@ -199,8 +199,8 @@ mod platform {
     /// in every revision of it.
     pub fn vm_map_entries() -> Option<u64> {
         let mut info = mach2::task_info::task_vm_info::default();
-        let mut count = (std::mem::size_of::<mach2::task_info::task_vm_info>()
-            / std::mem::size_of::<natural_t>()) as mach2::message::mach_msg_type_number_t;
+        let mut count = (std::mem::size_of::<mach2::task_info::task_vm_info>() / std::mem::size_of::<natural_t>())
+            as mach2::message::mach_msg_type_number_t;
         // SAFETY: our own task; info is a task_vm_info and count its size in
         // natural_t units, as the flavor requires.
         let kr = unsafe {
@@ -330,7 +330,12 @@ mod platform {
         let mut refs = 0;
         // SAFETY: our own task and its own name; refs is an out-pointer to a local.
         let kr = unsafe {
-            mach_port_get_refs(mach_task_self(), mach_task_self(), mach2::port::MACH_PORT_RIGHT_SEND, &mut refs)
+            mach_port_get_refs(
+                mach_task_self(),
+                mach_task_self(),
+                mach2::port::MACH_PORT_RIGHT_SEND,
+                &mut refs,
+            )
         };
         (kr == KERN_SUCCESS).then_some(u64::from(refs))
     }
@@ -410,7 +415,10 @@ mod tests {
             "{before:?} -> {after:?}"
         );
         #[cfg(target_os = "macos")]
-        assert!(after["vm_regions"] >= before["vm_regions"] + 60, "{before:?} -> {after:?}");
+        assert!(
+            after["vm_regions"] >= before["vm_regions"] + 60,
+            "{before:?} -> {after:?}"
+        );
         assert!(after["minor_faults"] >= 32, "{after:?}");
         drop(churn);
         let file = std::fs::File::open("/dev/null").unwrap();

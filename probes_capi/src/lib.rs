@@ -92,7 +92,10 @@ mod tests {
         let needed = unsafe { probes_counters_words(small.as_mut_ptr(), small.len()) };
         assert!(needed < -4 && small == [7; 4], "too small: {needed}, untouched");
         let before = read();
-        assert!(before["vm_map_entries"] >= 5 && before.contains_key("open_fds"), "{before:?}");
+        assert!(
+            before["vm_map_entries"] >= 5 && before.contains_key("open_fds"),
+            "{before:?}"
+        );
         for _ in 0..200 {
             assert_eq!(probes_standin_leak(), 0);
         }

@@ -6,9 +6,10 @@ use timing::Verdict;
 use timing::{LineFormat, RunRecord};
 
 /// Where a run came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SourceKind {
     /// A `--json` record of one of our binaries.
+    #[default]
     Record,
     /// Printed output of an original (or of a port), parsed line by line.
     Transcript,
@@ -31,12 +32,68 @@ impl Point {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// What a run was made under besides its strategy: the factors that
+/// Findings set side by side (see `findings`). `None` where the source does
+/// not say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Factors {
+    /// The interpreter's version (`3.12.5`), from a banner or the harness line.
+    pub python: Option<String>,
+    /// `real`, or `without thread count` (the harness's control).
+    pub os_fork: Option<String>,
+    /// The harness's stand-in leak.
+    pub standin_leak: Option<bool>,
+    /// test_fork_sleep's `--post-fork-check` (`off`, `leak`, `free`).
+    pub post_fork_check: Option<String>,
+}
+
+impl Factors {
+    /// `@python3.12, fork without thread count, stand-in leak` for a
+    /// transcript's row (nothing for what is not known or the default).
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(v) = self.python_minor() {
+            parts.push(format!("@python{v}"));
+        }
+        if let Some(f) = self.os_fork.as_deref().filter(|&f| f != "real") {
+            parts.push(format!("fork {f}"));
+        }
+        if self.standin_leak == Some(true) {
+            parts.push("stand-in leak".into());
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", parts.join(", "))
+        }
+    }
+
+    /// `3.12` of `3.12.5`.
+    pub fn python_minor(&self) -> Option<String> {
+        let v = self.python.as_deref()?;
+        let mut it = v.split('.');
+        Some(format!("{}.{}", it.next()?, it.next()?))
+    }
+
+    /// Whether the interpreter is CPython 3.12 or later (which counts threads
+    /// after every `os.fork()`); `None` when the version is not known.
+    pub fn counts_threads_after_fork(&self) -> Option<bool> {
+        let minor = self.python_minor()?;
+        let (major, minor) = minor.split_once('.')?;
+        Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?) >= (3, 12))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// `FILE (json)` for a record, `FILE:FIRST-LAST (transcript)` for a run of a transcript.
     pub source: String,
     pub kind: SourceKind,
+    /// The row's label: [`Run::base`] and what sets this run apart.
     pub strategy: String,
+    /// The strategy alone, without the factors (what Findings group by).
+    pub base: String,
+    pub factors: Factors,
     /// `Linux x86_64` style; `unknown` for transcripts.
     pub os_arch: String,
     pub ncpus: Option<usize>,
@@ -48,20 +105,35 @@ pub struct Run {
     pub counters: Vec<(String, Vec<f64>)>,
 }
 
-/// A record's strategy label: `strategy (tool)`, then the parent's habits
-/// that set runs of one strategy apart (test_fork_sleep's
-/// `--post-fork-check leak|free` and `--parent`), so that `off`, `leak` and
-/// `free` get rows of their own.
-fn label(rec: &RunRecord) -> String {
-    let mut label = format!("{} ({})", rec.strategy, rec.tool);
+/// A record's strategy label without its factor: `strategy (tool)`, then
+/// the parent's shape (`--parent`); and with it: test_fork_sleep's
+/// `--post-fork-check leak|free`, so that `off`, `leak` and `free` get rows
+/// of their own.
+fn labels(rec: &RunRecord) -> (String, String, Option<String>) {
+    let mut base = format!("{} ({})", rec.strategy, rec.tool);
     let p = &rec.params;
-    if let Some(check) = p["post_fork_check"].as_str().filter(|&c| c != "off") {
-        label += &format!(" post-fork-check={check}");
-    }
     if let Some(parent) = p["parent"].as_str() {
-        label += &format!(" parent={parent}");
+        base += &format!(" parent={parent}");
     }
-    label
+    let check = match p["post_fork_check"].as_str() {
+        Some(c) => Some(c.to_string()),
+        None if rec.tool == "test_fork_sleep" => Some("off".to_string()),
+        None => None,
+    };
+    let label = match check.as_deref().filter(|&c| c != "off") {
+        Some(c) => {
+            let (head, parent) = base
+                .split_once(" parent=")
+                .map_or((base.as_str(), None), |(h, p)| (h, Some(p)));
+            let mut l = format!("{head} post-fork-check={c}");
+            if let Some(parent) = parent {
+                l += &format!(" parent={parent}");
+            }
+            l
+        }
+        None => base.clone(),
+    };
+    (label, base, check)
 }
 
 impl Run {
@@ -89,10 +161,16 @@ impl Run {
         } else {
             &rec.system.os_version
         };
+        let (strategy, base, post_fork_check) = labels(rec);
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
-            strategy: label(rec),
+            strategy,
+            base,
+            factors: Factors {
+                post_fork_check,
+                ..Factors::default()
+            },
             os_arch: format!("{os}, {arch}"),
             ncpus: Some(rec.line_format.workers()),
             sleep,
@@ -152,6 +230,8 @@ mod tests {
             )
         };
         let label = |params| Run::from_record("x", &rec(params)).strategy;
+        let base = Run::from_record("x", &rec(serde_json::json!({"post_fork_check": "leak"}))).base;
+        assert_eq!(base, "fork-per-job/pipe (test_fork_sleep)");
         let plain = "fork-per-job/pipe (test_fork_sleep)";
         assert_eq!(label(serde_json::json!({})), plain);
         assert_eq!(label(serde_json::json!({"post_fork_check": "off"})), plain);

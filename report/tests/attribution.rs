@@ -21,8 +21,8 @@ fn record(drift: bool) -> RunRecord {
             } else {
                 0.25 + 0.001 * ((i * 7) % 5) as f64
             };
-            let regions = if drift { 434.0 + 400.0 * i as f64 } else { 40.0 };
-            let resources = [("vm_regions", regions), ("threads", 1.0)]
+            let regions = if drift { 434 + 400 * i as u64 } else { 40 };
+            let resources = [("vm_regions", regions), ("threads", 1)]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect();

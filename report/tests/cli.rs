@@ -49,8 +49,9 @@ fn both_seed_transcripts_are_drift() {
     // A transcript carries no resource counter: nothing to attribute.
     assert_eq!(sage[11], "-", "{table}");
     assert_eq!(py[10], "DRIFT", "{table}");
-    assert_eq!(sage[1], "fork-per-job (Sage @parallel)");
-    assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation)");
+    // The banners name the interpreters (Sage's "Using Python 3.12.5.", IPython's "Python 3.13.3 (...)").
+    assert_eq!(sage[1], "fork-per-job (Sage @parallel) @python3.12");
+    assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation) @python3.13");
     assert_eq!((sage[3].as_str(), sage[4].as_str()), ("8", "0.001 s"));
     // First and last chunk of each transcript, seconds per 100 calls.
     assert_eq!((sage[6].as_str(), sage[7].as_str()), ("1.131 s", "2.980 s"));

@@ -146,7 +146,11 @@ impl Habits {
 /// Python (≈ 35) or Sage (≈ 86) parent.
 pub fn faults_per_job(record: &mut timing::RunRecord, ncpus: u64) {
     for chunk in record.repeats.iter_mut().flat_map(|r| &mut r.chunks) {
-        let faults = chunk.resources.as_ref().and_then(|r| r.get("minor_faults")).map(|&f| f as f64);
+        let faults = chunk
+            .resources
+            .as_ref()
+            .and_then(|r| r.get("minor_faults"))
+            .map(|&f| f as f64);
         let (Some(faults), true) = (faults, chunk.calls > 0) else {
             continue;
         };

@@ -27,6 +27,7 @@ fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) 
         sleep,
         points,
         counters: Vec::new(),
+        ..Run::default()
     }
 }
 

@@ -18,6 +18,8 @@ struct Open {
     key: Key,
     run: Run,
     repeat: usize,
+    /// The harness's counters after each point (`Counters (extra):`).
+    readings: Vec<Option<probes::Reading>>,
     /// 1-based line range.
     first: usize,
     last: usize,
@@ -56,10 +58,18 @@ impl Builder {
                 self.close_bar();
                 self.mark.get_or_insert(at);
             }
-            Line::Shell { .. } | Line::Banner(_) => {
+            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } => {
                 self.mark.get_or_insert(at);
             }
-            Line::Heading | Line::Fence | Line::Other => {}
+            Line::Counters(reading) => {
+                if let Some(open) = &mut self.current {
+                    if let Some(last) = open.readings.last_mut() {
+                        *last = Some(reading);
+                        open.last = at;
+                    }
+                }
+            }
+            Line::PythonVersion(_) | Line::OsMention(_) | Line::Heading | Line::Fence | Line::Other => {}
         }
     }
 
@@ -96,15 +106,21 @@ impl Builder {
                         sleep: chunk.sleep,
                         points: Vec::new(),
                         counters: Vec::new(),
+                        ..Run::default()
                     },
                     repeat: 0,
+                    readings: Vec::new(),
                     first: mark.unwrap_or(at),
                     last: at,
                 })
             }
         };
-        open.run.strategy = session.strategy(&chunk.family);
+        open.run.base = session.strategy(&chunk.family);
+        open.run.factors = session.factors();
+        open.run.strategy = format!("{}{}", open.run.base, open.run.factors.label());
+        open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());
         open.last = at;
+        open.readings.push(None);
         open.run.points.push(Point {
             repeat: open.repeat,
             calls: chunk.calls,
@@ -132,7 +148,8 @@ impl Builder {
     }
 
     fn close_run(&mut self) {
-        if let Some(open) = self.current.take() {
+        if let Some(mut open) = self.current.take() {
+            open.run.counters = series(&open.readings);
             self.runs.push((open.run, open.first, open.last));
         }
         self.bar_closed = false;
@@ -154,6 +171,7 @@ impl Builder {
                     sleep: None,
                     points: Vec::new(),
                     counters: Vec::new(),
+                    ..Run::default()
                 };
                 self.runs.push((run, at, at));
             }
@@ -166,4 +184,22 @@ impl Builder {
             })
             .collect()
     }
+}
+
+/// One series per counter that every point has a reading of (the harness
+/// reads after each chunk line); none when a point has no reading.
+fn series(readings: &[Option<probes::Reading>]) -> Vec<(String, Vec<f64>)> {
+    let Some(Some(first)) = readings.first() else {
+        return Vec::new();
+    };
+    first
+        .keys()
+        .filter_map(|k| {
+            let s: Option<Vec<f64>> = readings
+                .iter()
+                .map(|r| r.as_ref().and_then(|r| r.get(k)).map(|&v| v as f64))
+                .collect();
+            s.map(|s| (k.clone(), s))
+        })
+        .collect()
 }

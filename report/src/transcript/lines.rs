@@ -64,8 +64,25 @@ pub(super) enum Line {
         interp: Interp,
         script: Option<String>,
     },
-    /// The first line(s) an interpreter prints.
-    Banner(Interp),
+    /// The first line(s) an interpreter prints, with the Python version and
+    /// platform when the line names them (`Python 3.13.3 (...) [...] on darwin`).
+    Banner(Interp, Option<String>, Option<String>),
+    /// The Sage banner's `Using Python 3.12.5.` line.
+    PythonVersion(String),
+    /// ci/compare/harness.py's first line: the run's interpreter, OS and
+    /// factors (`Harness (extra): Python 3.12.1 (CPython) on Linux x86_64;
+    /// os.fork: real; stand-in leak: off; counters: on`).
+    Harness {
+        python: String,
+        os: String,
+        os_fork: String,
+        standin_leak: bool,
+    },
+    /// The harness's `Counters (extra): name=value ...` after a chunk line.
+    Counters(probes::Reading),
+    /// An OS named in prose (`... on macOS 15.4.1 Sequoia`): the OS of the
+    /// session that follows.
+    OsMention(String),
     /// `number` is IPython's `N`; `script` what the input loads or imports.
     Prompt {
         style: PromptStyle,
@@ -90,6 +107,9 @@ struct Patterns {
     openmp: Regex,
     shell: Regex,
     banner: Regex,
+    python_version: Regex,
+    harness: Regex,
+    os_mention: Regex,
     prompt: Regex,
     script: Regex,
     import: Regex,
@@ -121,6 +141,9 @@ fn patterns() -> &'static Patterns {
             // `user@host dir` or `~/dir`) then the interpreter, then its arguments.
             shell: re(r"^(?:\(\S+\)\s*)?(?:\S*[@:~/.-]\S*(?:\s\S+)?\s?)?[$%#]\s+(sage|ipython\d*|python[\d.]*)(?:\s+(.*))?$"),
             banner: re(r"SageMath version \d|^IPython \d+\.\d+.* -- An enhanced Interactive Python|^Python \d+\.\d+\.\d+\S* \("),
+            python_version: re(r"^(?:Python (\d+\.\d+\.\d+)\S* \(.*?(?:\bon (\w+))?$|\W*Using Python (\d+\.\d+\.\d+)\.)"),
+            harness: re(r"^Harness \(extra\): Python (\S+) \(\w+\) on (.+?); os\.fork: ([^;]+); stand-in leak: (on|off);"),
+            os_mention: re(r"\bmacOS (\d+(?:\.\d+)*)"),
             prompt: re(r"^(?:(sage:)|In \[(\d+)\]:|(>>>))(?:\s(.*))?$"),
             script: re(r#"(?:\b(?:load|attach)\(\s*|\bexec\(\s*open\(\s*)["']([^"']+)["']|%run\s+(?:-\S+\s+)*(\S+)"#),
             import: re(r"^(?:from\s+([\w.]+)\s+import\s+(.*)|import\s+([\w.]+))"),
@@ -142,9 +165,30 @@ pub(super) fn classify(raw: &str, in_fence: bool) -> Line {
         return Line::Chunk(chunk);
     }
     header(line)
+        .or_else(|| harness(line))
         .or_else(|| prompt(line))
         .or_else(|| shell(line))
+        .or_else(|| os_mention(line))
         .unwrap_or(Line::Other)
+}
+
+/// The harness's own lines: its first line and the counters after a chunk.
+fn harness(line: &str) -> Option<Line> {
+    if let Some(words) = line.strip_prefix("Counters (extra): ") {
+        return probes::resources::parse_words(words).map(Line::Counters);
+    }
+    let c = patterns().harness.captures(line)?;
+    Some(Line::Harness {
+        python: c[1].to_string(),
+        os: c[2].to_string(),
+        os_fork: c[3].to_string(),
+        standin_leak: &c[4] == "on",
+    })
+}
+
+fn os_mention(line: &str) -> Option<Line> {
+    let c = patterns().os_mention.captures(line)?;
+    Some(Line::OsMention(format!("macOS {}", &c[1])))
 }
 
 fn is_heading(line: &str) -> bool {
@@ -217,7 +261,16 @@ fn header(line: &str) -> Option<Line> {
             s if s.starts_with("IPython") => Interp::IPython,
             _ => Interp::Python,
         };
-        Some(Line::Banner(interp))
+        let version = p.python_version.captures(line);
+        let python = version.as_ref().and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
+        let os = version.as_ref().and_then(|c| c.get(2)).map(|m| match m.as_str() {
+            "darwin" => "macOS".to_string(),
+            "linux" => "Linux".to_string(),
+            other => other.to_string(),
+        });
+        Some(Line::Banner(interp, python, os))
+    } else if let Some(v) = p.python_version.captures(line).and_then(|c| c.get(3)) {
+        Some(Line::PythonVersion(v.as_str().to_string()))
     } else {
         None
     }

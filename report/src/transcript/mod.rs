@@ -27,15 +27,22 @@ pub fn parse(file: &str, text: &str) -> Vec<Run> {
     let mut session = session::Session::default();
     let mut builder = builder::Builder::default();
     let mut in_fence = false;
+    // An OS named in prose once a session is under way: the next session's.
+    let mut next_os = None;
     for (k, raw) in text.lines().enumerate() {
         let line = lines::classify(raw, in_fence);
         if line == Line::Fence {
             in_fence = !in_fence;
             continue;
         }
+        if let Line::OsMention(os) = &line {
+            if session.os().is_some() {
+                next_os = Some(os.clone());
+            }
+        }
         if session.ends_at(&line) {
             builder.end_session();
-            session = session::Session::default();
+            session = session::Session::default().with_os(next_os.take());
         }
         session.note(&line);
         builder.feed(k + 1, line, &session);

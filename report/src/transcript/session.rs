@@ -13,6 +13,7 @@
 //! the session: see the builder.)
 
 use super::lines::{stem, Family, Interp, Line, PromptStyle};
+use crate::run::Factors;
 
 /// What is known of the current session.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +27,10 @@ pub(super) struct Session {
     start_method: Option<String>,
     executor: bool,
     openmp: bool,
+    /// The interpreter and the harness's factors, where printed.
+    factors: Factors,
+    /// The OS, where printed (harness line, banner, or prose before the session).
+    os: Option<String>,
     /// A prompt or an original's line was seen: a banner or a shell command
     /// now starts another session (before that, `$ ipython` and the banners
     /// it prints are one start).
@@ -36,7 +41,7 @@ impl Session {
     /// Whether `line` ends this session and starts another.
     pub fn ends_at(&self, line: &Line) -> bool {
         match line {
-            Line::Shell { .. } | Line::Banner(_) | Line::Heading => self.active,
+            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } | Line::Heading => self.active,
             Line::Prompt { style, number, script } => {
                 let other_style = self.prompt.is_some_and(|p| p != *style);
                 let renumbered = matches!((number, self.last_in), (Some(n), Some(last)) if *n <= last);
@@ -57,7 +62,29 @@ impl Session {
                 self.sage |= *interp == Interp::Sage;
                 self.set_script(script);
             }
-            Line::Banner(interp) => self.sage |= *interp == Interp::Sage,
+            Line::Banner(interp, python, os) => {
+                self.sage |= *interp == Interp::Sage;
+                self.factors.python = python.clone().or(self.factors.python.take());
+                self.os = os.clone().or(self.os.take());
+            }
+            Line::PythonVersion(v) => self.factors.python = Some(v.clone()),
+            Line::Harness {
+                python,
+                os,
+                os_fork,
+                standin_leak,
+            } => {
+                self.factors.python = Some(python.clone());
+                self.factors.os_fork = Some(os_fork.clone());
+                self.factors.standin_leak = Some(*standin_leak);
+                self.os = Some(os.clone());
+            }
+            // A prose mention names the OS of a session not yet started; a
+            // later one belongs to the next session (see `parse`).
+            Line::OsMention(os) if !self.active && self.os.is_none() => {
+                self.os = Some(format!("{os} (from the text)"));
+            }
+            Line::OsMention(_) | Line::Counters(_) => {}
             Line::Prompt { style, number, script } => {
                 self.active = true;
                 self.sage |= *style == PromptStyle::Sage;
@@ -87,6 +114,22 @@ impl Session {
             self.sage |= s.ends_with(".sage");
             self.script = Some(s.clone());
         }
+    }
+
+    /// The interpreter and factors known so far.
+    pub fn factors(&self) -> Factors {
+        self.factors.clone()
+    }
+
+    /// The OS known so far.
+    pub fn os(&self) -> Option<String> {
+        self.os.clone()
+    }
+
+    /// Starts the OS of a session from a prose mention made in the previous one.
+    pub fn with_os(mut self, os: Option<String>) -> Session {
+        self.os = os.map(|o| format!("{o} (from the text)"));
+        self
     }
 
     /// What tells one mechanism from another within a session (start

@@ -217,7 +217,7 @@ fn each_session_mark_starts_a_new_run() {
         (
             "banner",
             format!("{bar}Python 3.13.3 (v3.13.3:6280bb54784, Apr  8 2025) [Clang 15.0.0]\n{bar}"),
-            ["fork-per-job (@parallel)", "fork-per-job (@parallel)"],
+            ["fork-per-job (@parallel)", "fork-per-job (@parallel) @python3.13"],
         ),
         (
             "sleep(T)",
@@ -282,4 +282,64 @@ fn prose_alone_does_not_split_a_session() {
         (runs[0].repeats(), runs[0].source.as_str()),
         (2, "blocks.md:2-18 (transcript)")
     );
+}
+
+#[test]
+fn interpreter_and_os_are_read_where_printed() {
+    let bar = bar_lines(8, 0.001, 6, 0.5);
+    // As in the seed: prose naming the OS, then a session; more prose naming
+    // another OS while the first session is open, then the next session.
+    let text = format!(
+        "There are some surprises on my macOS 15.4.1 Sequoia.\n$ sage\n\
+         │ SageMath version 10.6, Release Date: 2025-03-31 │\n\
+         │ Using Python 3.12.5. Type \"help()\" for help. │\n\
+         sage: load(\"test_parallel_sleep_v2.sage\")\n{bar}\
+         Here is with macOS 15.5 and Python 3.13:\n$ ipython\n\
+         Python 3.13.3 (v3.13.3:6280bb54784, Apr  8 2025, 10:47:54) [Clang 15.0.0 (clang-1500.3.9.4)]\n\
+         In [1]: from test_pyparallel_sleep import bar\nIn [2]: bar()\n{bar}\
+         Harness (extra): Python 3.12.1 (CPython) on Linux x86_64; os.fork: without thread count; stand-in leak: on; counters: on\n\
+         In [1]: from test_pyparallel_sleep import bar\nIn [2]: bar()\n{bar}"
+    );
+    let runs = parse("seed", &text);
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    assert_eq!(runs[0].factors.python.as_deref(), Some("3.12.5"));
+    assert_eq!(runs[0].os_arch, "macOS 15.4.1 (from the text)");
+    assert_eq!(runs[1].factors.python.as_deref(), Some("3.13.3"));
+    assert_eq!(runs[1].os_arch, "macOS 15.5 (from the text)");
+    assert_eq!(runs[2].os_arch, "Linux x86_64");
+    assert_eq!(
+        runs[2].strategy,
+        "fork-per-job (pure-Python @parallel emulation) @python3.12, fork without thread count, stand-in leak"
+    );
+    assert_eq!(runs[2].factors.standin_leak, Some(true));
+    // A plain python's banner names its platform.
+    let runs = parse(
+        "p",
+        &format!("Python 3.11.7 (main, Jan  1 2024) [GCC 12.2.0] on linux\n>>> bar()\n{bar}"),
+    );
+    assert_eq!(
+        (runs[0].os_arch.as_str(), runs[0].factors.python.as_deref()),
+        ("Linux", Some("3.11.7"))
+    );
+}
+
+#[test]
+fn the_harness_counters_follow_their_chunks() {
+    let mut text = String::from(
+        "Harness (extra): Python 3.12.1 (CPython) on Linux x86_64; os.fork: real; stand-in leak: on; counters: on\n",
+    );
+    text += "In [1]: from test_pyparallel_sleep import bar\nIn [2]: bar()\nUsing ncpus=4 parallel decorated function\n";
+    for i in 0..6 {
+        text += &format!("0.500s per 100 x 4 @para sleep(0.001). Cost/ncpus/calls is 0.001000s.\nCounters (extra): open_fds=5 vm_map_entries={}\n", 100 + 400 * i);
+    }
+    let runs = parse("h", &text);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].counter("vm_map_entries"),
+        Some(&[100.0, 500.0, 900.0, 1300.0, 1700.0, 2100.0][..])
+    );
+    assert_eq!(runs[0].counter("open_fds").map(<[f64]>::len), Some(6));
+    // A chunk without its reading: no series (the attribution needs one per chunk).
+    let cut = text.replace("Counters (extra): open_fds=5 vm_map_entries=900\n", "");
+    assert!(parse("h", &cut)[0].counters.is_empty());
 }

@@ -3,6 +3,7 @@
 //! verdict of every run (issue 6). The verdict is the `drift` crate's, the
 //! same code that gives the verdict line at the end of every run.
 
+pub mod findings;
 pub mod markdown;
 pub mod plot;
 pub mod run;

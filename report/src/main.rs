@@ -4,7 +4,7 @@
 use clap::Parser;
 use cli::args::usage;
 use cli::sink::Sink;
-use report::{load, markdown, plot, Run};
+use report::{findings, load, markdown, plot, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +17,19 @@ use std::process::ExitCode;
 /// IPython's `%time` blocks; prompts, prose and other lines are ignored). A transcript or
 /// Markdown document is one run per interpreter session (a shell prompt, banner, `In [1]:`
 /// again, another prompt style, script or header, a heading); each bar() in it is one repeat.
+/// The interpreter and OS are read where a transcript prints them (banners, the compare
+/// harness's first line, an OS named in the prose before a session).
+///
+/// Findings (first, on the terminal too): runs that differ in one factor only (the port's
+/// --post-fork-check, the CPython version, the real os.fork vs the control without the thread
+/// count, the stand-in leak), side by side. The rule: the hypothesis (MECHANISM.md) says a
+/// fork-per-job run leaks one map entry per fork when it runs on macOS under CPython >= 3.12
+/// with the real os.fork, or with the stand-in leak and the real os.fork, or (the port) with
+/// --post-fork-check leak on macOS; such a run drifts and no other does. A group is "not
+/// reproduced" when nothing drifts, "consistent" when exactly the predicted runs drift,
+/// "inconsistent" otherwise (naming the runs), "undecided" when a verdict or the OS or
+/// interpreter is missing. Each row shows the growth of vm_map_entries and mach_msg_regions per
+/// fork. Association is not proof: the control rows are what can refute.
 #[derive(Parser, Debug)]
 #[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
@@ -35,8 +48,9 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     png: Option<PathBuf>,
     /// Plot this resource counter of the parent against chunk index instead of
-    /// the chunk times (records of this suite: vm_regions, rss_bytes,
-    /// page_table_bytes, minor_faults, threads, open_fds, mach_ports, ...).
+    /// the chunk times (records of this suite and transcripts of the compare harness:
+    /// vm_map_entries, rss_bytes, minor_faults, threads, open_fds; page_table_bytes on Linux;
+    /// mach_msg_regions, task_port_urefs, vm_regions, mach_ports, phys_footprint_bytes on macOS).
     /// The drift attribution ranks these counters; association, not proof.
     #[arg(long, value_name = "NAME")]
     counter: Option<String>,
@@ -79,9 +93,15 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
+    let found = findings::section(&runs);
+    text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);
     match &markdown {
-        Some(sink) => sink.write(text.as_bytes())?,
+        Some(sink) => {
+            sink.write(text.as_bytes())?;
+            // The Findings on the terminal too: they are the answer.
+            cli::out!("{found}");
+        }
         // A closed stdout (`report ... | head -1`) ends quietly, exit 0.
         None => cli::out!("{text}"),
     }

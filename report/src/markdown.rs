@@ -13,7 +13,7 @@ fn secs(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.3} s"))
 }
 
-fn slope(v: &Verdict) -> String {
+pub(crate) fn slope(v: &Verdict) -> String {
     v.slope_pct_per_1000_calls.map_or("-".into(), |s| format!("{s:+.1} %"))
 }
 
@@ -64,7 +64,7 @@ pub(crate) fn attribution_text(run: &Run, most: usize) -> String {
 }
 
 /// Escapes the one character that breaks a Markdown table cell.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 

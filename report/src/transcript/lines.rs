@@ -269,10 +269,9 @@ fn header(line: &str) -> Option<Line> {
             other => other.to_string(),
         });
         Some(Line::Banner(interp, python, os))
-    } else if let Some(v) = p.python_version.captures(line).and_then(|c| c.get(3)) {
-        Some(Line::PythonVersion(v.as_str().to_string()))
     } else {
-        None
+        let v = p.python_version.captures(line)?;
+        Some(Line::PythonVersion(v.get(3)?.as_str().to_string()))
     }
 }
 

@@ -255,8 +255,10 @@ def install(opts):
                 counters.leak_one_entry()
         os.register_at_fork(after_in_parent=leak)
     impl = platform.python_implementation()
+    # macOS by its version (platform.system() says only "Darwin").
+    system = f"macOS {platform.mac_ver()[0]}" if platform.mac_ver()[0] else platform.system()
     out(f"Harness (extra): Python {platform.python_version()} ({impl}) on "
-        f"{platform.system()} {platform.machine()}; "
+        f"{system} {platform.machine()}; "
         f"os.fork: {'without thread count' if control else 'real'}; "
         f"stand-in leak: {'on' if opts.standin_leak else 'off'}; "
         f"counters: {'on' if counters else 'off'}")

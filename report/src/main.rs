@@ -92,7 +92,17 @@ fn run() -> anyhow::Result<ExitCode> {
         text += "\n";
     }
     let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
-    let runs: Vec<Run> = per_input.into_iter().flatten().collect();
+    // An input given twice (a port record paired with several originals
+    // by --pairs) is one run: one row, one member of a Finding.
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
+    for (path, input) in cli.inputs.iter().zip(per_input) {
+        let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if !seen.contains(&same) {
+            seen.push(same);
+            runs.extend(input);
+        }
+    }
     let found = findings::section(&runs);
     text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);

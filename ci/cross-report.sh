@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Joins the JSON records of many machines (the CI matrix's artifacts, or
-# records users sent in) into one table and one plot.
+# records users sent in) and the originals' transcripts from ci/compare.sh
+# (test_*.py*.txt, test_*.sage*.txt) into one report: first the table that
+# answers the hypothesis, one row per machine (the folder a file came from:
+# one folder per CI runner) and fork-per-job run, then the Findings, the
+# table of every run and one plot.
 # Usage: ci/cross-report.sh INDIR OUTDIR   (INDIR is searched recursively)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,13 +14,14 @@ mkdir -p "$out"
 records=()
 while IFS= read -r f; do
   records+=("$f")
-done < <(find "$in" -name '*.json' -type f | sort)
+done < <(find "$in" -type f \( -name '*.json' -o -name 'test_*.py*.txt' -o -name 'test_*.sage*.txt' \) | sort)
 if [ ${#records[@]} -eq 0 ]; then
-  echo "no JSON records under $in" | tee "$out/report.md"
+  echo "no JSON records or transcripts under $in" | tee "$out/report.md"
   exit 0
 fi
 cargo build --release -q -p report
-target/release/report --markdown "$out/report.md" --svg "$out/report.svg" ${records[@]+"${records[@]}"}
+target/release/report --hypothesis --markdown "$out/report.md" --svg "$out/report.svg" --png "$out/report.png" \
+  ${records[@]+"${records[@]}"} >/dev/null
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   { echo "## Cross-machine report (${#records[@]} runs)"; echo; cat "$out/report.md"; } >>"$GITHUB_STEP_SUMMARY"
 else

@@ -282,6 +282,47 @@ pub fn section(runs: &[Run]) -> String {
     out + "\n"
 }
 
+/// One table that answers the hypothesis across machines: one row per
+/// fork-per-job run (originals per CPython, the control, the stand-in, the
+/// port's `--post-fork-check off|leak|free`), machine first, with what the
+/// hypothesis predicts for it, its verdict and slope, and the growth of the
+/// leak's counters per fork. `machines[i]` names the machine of `runs[i]`
+/// (`report --hypothesis`: the folder the input came from).
+pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
+    let mut rows: Vec<(&String, &Run)> = machines
+        .iter()
+        .zip(runs)
+        .filter(|(_, r)| r.base.starts_with("fork-per-job") && !r.points.is_empty())
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = String::from(
+        "## The hypothesis, machine by machine
+
+| machine | OS, arch | run | predicted leak | verdict \
+         | slope per 1000 calls | vm_map_entries per fork | mach_msg_regions per fork |\n\
+         |---|---|---|---|---|--:|--:|--:|\n",
+    );
+    for (machine, run) in rows {
+        let v = run.verdict();
+        let leak = match predicts_leak(run) {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "?",
+        };
+        out += &format!(
+            "| {} | {} | {} | {leak} | {} | {} | {} | {} |\n",
+            cell(machine),
+            cell(&run.os_arch),
+            cell(&run.strategy),
+            v.verdict,
+            slope(&v),
+            per_fork(run, "vm_map_entries"),
+            per_fork(run, "mach_msg_regions"),
+        );
+    }
+    out + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +420,17 @@ mod tests {
             run("3.12.5", "real", false, true, "unknown"),
         ];
         assert!(matches!(findings(&runs)[0].conclusion, Conclusion::Undecided(_)));
+        let table = hypothesis_table(&runs, &["macos-15-arm64".into(), "macos-15-arm64".into()]);
+        // The OS is unknown here: the prediction is "?".
+        assert!(
+            table.contains("| macos-15-arm64 | unknown |  | ? | DRIFT | +"),
+            "{table}"
+        );
+        assert_eq!(
+            table.lines().filter(|l| l.starts_with("| macos-15-arm64 |")).count(),
+            2,
+            "{table}"
+        );
         // Runs of different setups are not compared.
         let runs = vec![
             run("3.11.9", "real", false, false, mac),

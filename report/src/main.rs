@@ -57,6 +57,11 @@ struct Cli {
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
+    /// Open with one table answering the hypothesis across machines: one row per fork-per-job
+    /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
+    /// per CI runner), with the predicted leak, verdict, slope and counter growth per fork.
+    #[arg(long)]
+    hypothesis: bool,
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -96,14 +101,21 @@ fn run() -> anyhow::Result<ExitCode> {
     // by --pairs) is one run: one row, one member of a Finding.
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
+    let mut machines: Vec<String> = Vec::new();
     for (path, input) in cli.inputs.iter().zip(per_input) {
         let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         if !seen.contains(&same) {
+            let folder = same.parent().and_then(|p| p.file_name());
+            let machine = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+            machines.extend(std::iter::repeat_n(machine, input.len()));
             seen.push(same);
             runs.extend(input);
         }
     }
-    let found = findings::section(&runs);
+    let mut found = findings::section(&runs);
+    if cli.hypothesis {
+        found = findings::hypothesis_table(&runs, &machines) + &found;
+    }
     text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);
     match &markdown {

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# One command for a Mac user (or anyone) who wants to send the answer back:
+# the suite's ports (ci/matrix.sh) and the real originals beside them under
+# every CPython 3.11+ this machine has, with the control and the counters
+# read inside the interpreter (ci/compare.sh), then one report, Findings
+# first, ready to paste into a comment: OUTDIR/diagnose.md and diagnose.png.
+#
+# Usage: ci/diagnose.sh [ORIGINALS_DIR] [OUTDIR]
+#   ORIGINALS_DIR  a checkout of burnol-math/irwin; when not given, it is
+#                  cloned (git clone --depth 1) into OUTDIR/irwin
+#   OUTDIR         default: out/diagnose
+# Environment: NUMCALLS (default 600), REPEAT (default 2), as for
+#   ci/compare.sh; SAGE_PYTHON, a python with passagemath (found among the
+#   interpreters when not set); STANDIN=1 adds the Linux stand-in leak runs.
+#
+# Interpreters looked for, first of each python3.N (N >= 11) wins: the PATH,
+# python.org's /Library/Frameworks/Python.framework/Versions/*/bin, Homebrew
+# (/opt/homebrew/bin, /usr/local/bin), pyenv (~/.pyenv/versions/*/bin), uv
+# (~/.local/share/uv/python/*/bin). Bash 3.2 and BSD tools.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+root=$PWD
+SECONDS=0
+N=${NUMCALLS:-600} K=${REPEAT:-2}
+for v in "$N" "$K"; do
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "diagnose.sh: NUMCALLS and REPEAT must be positive integers" >&2; exit 2; }
+done
+orig=${1:-}
+out=${2:-out/diagnose}
+mkdir -p "$out" || exit 2
+out=$(cd "$out" && pwd)
+
+# --- The originals ----------------------------------------------------------
+if [ -z "$orig" ]; then
+  orig=$out/irwin
+  if [ ! -d "$orig/.git" ]; then
+    echo "diagnose: fetching the originals: git clone --depth 1 https://github.com/burnol-math/irwin $orig"
+    git clone -q --depth 1 https://github.com/burnol-math/irwin "$orig" \
+      || { echo "diagnose.sh: could not clone burnol-math/irwin; give a checkout as ORIGINALS_DIR" >&2; exit 1; }
+  fi
+fi
+[ -f "$orig/test_pyparallel_sleep.py" ] || { echo "diagnose.sh: $orig holds no test_pyparallel_sleep.py: not a checkout of burnol-math/irwin" >&2; exit 2; }
+
+# --- Interpreters: a folder of links python3.N -> the first one found ---------
+links=$out/pythons
+rm -rf "$links" && mkdir -p "$links" || exit 2
+found=''
+consider() { # PATH_OF_A_PYTHON3.N
+  local f=$1 n minor
+  n=${f##*/}
+  [[ $n =~ ^python3\.([0-9]+)$ ]] || return 0
+  minor=${BASH_REMATCH[1]}
+  [ "$minor" -ge 11 ] && [ -x "$f" ] && [ ! -e "$links/$n" ] || return 0
+  "$f" -c 'import sys' >/dev/null 2>&1 || return 0
+  ln -s "$f" "$links/$n" && found="$found $n"
+}
+IFS=: read -r -a path_dirs <<<"$PATH"
+for d in ${path_dirs[@]+"${path_dirs[@]}"} /Library/Frameworks/Python.framework/Versions/*/bin \
+  /opt/homebrew/bin /usr/local/bin "$HOME"/.pyenv/versions/*/bin "$HOME"/.local/share/uv/python/*/bin; do
+  [ -d "$d" ] || continue
+  for f in "$d"/python3.*; do consider "$f"; done
+done
+[ -n "$found" ] || { echo "diagnose.sh: no CPython 3.11 or later found (install one from python.org, Homebrew, pyenv or uv)" >&2; exit 1; }
+versions=''
+for n in $found; do versions="$versions $n=$("$links/$n" -c 'import platform; print(platform.python_version())')"; done
+if [ -z "${SAGE_PYTHON:-}" ]; then
+  for n in $found; do
+    if "$links/$n" -c 'import sage.parallel.decorate, sage.repl.preparse' >/dev/null 2>&1; then
+      SAGE_PYTHON=$links/$n
+      break
+    fi
+  done
+fi
+
+# --- What will run, and how long it should take -----------------------------
+count=0
+for n in $found; do
+  count=$((count + 1))
+  "$links/$n" -c 'import sys; sys.exit(sys.version_info < (3, 12))' && count=$((count + 1))
+done
+[ "${STANDIN:-0}" = 1 ] && count=$((count * 3))
+sage_minutes=0
+[ -n "${SAGE_PYTHON:-}" ] && sage_minutes=10
+minutes=$((3 + count * N * K / 600 + sage_minutes))
+cat <<EOF
+diagnose: will run, on $(uname -sm):
+  1. ci/matrix.sh: the ports, every strategy (12 runs; --post-fork-check off, leak, free among them)
+  2. ci/compare.sh $orig: the originals beside their ports, NUMCALLS=$N REPEAT=$K,
+     test_pyparallel_sleep.py under$versions ($count runs, with the control under 3.12+)
+     Sage: ${SAGE_PYTHON:-none found (the .sage and RealField originals are skipped; set SAGE_PYTHON to a python with passagemath)}
+  3. report: $out/diagnose.md and diagnose.png, Findings first
+  Expect about $minutes minutes (more on a busy machine); progress below.
+EOF
+
+# --- Running ------------------------------------------------------------------
+step() { echo "diagnose: [$1] $2 ($((SECONDS / 60)) min so far)"; }
+step 1/3 "the ports (ci/matrix.sh)"
+ci/matrix.sh "$out" >"$out/matrix.log" 2>&1 || echo "diagnose: ci/matrix.sh failed (see $out/matrix.log); going on" >&2
+grep '^== ' "$out/matrix.log" | sed 's/^/  /'
+step 2/3 "the originals (ci/compare.sh)"
+PATH="$links:$PATH" SAGE_PYTHON=${SAGE_PYTHON:-} ci/compare.sh "$orig" "$out" >"$out/compare.log" 2>&1 &
+pid=$!
+# compare.sh writes "== LABEL" when a run starts: show each as it comes.
+shown=0
+while kill -0 "$pid" 2>/dev/null; do
+  sleep 5
+  now=$(grep -c '^== ' "$out/compare.log" 2>/dev/null || echo 0)
+  if [ "$now" -gt "$shown" ]; then
+    grep '^== ' "$out/compare.log" | sed -n "$((shown + 1)),${now}p" | sed "s/^/  ($((SECONDS / 60)) min) /"
+    shown=$now
+  fi
+done
+wait "$pid" || echo "diagnose: ci/compare.sh failed (see $out/compare.log); reporting what ran" >&2
+
+step 3/3 "the report"
+set --
+for f in "$out"/*.json "$out"/test_*.py*.txt "$out"/test_*.sage*.txt; do [ -f "$f" ] && set -- "$@" "$f"; done
+[ $# -gt 0 ] || { echo "diagnose.sh: nothing ran (see $out/*.log)" >&2; exit 1; }
+bin=${CARGO_TARGET_DIR:-$root/target}/release
+{
+  echo "# Drift diagnosis: $(uname -sm)"
+  echo
+  if command -v sw_vers >/dev/null 2>&1; then
+    echo "Machine: macOS $(sw_vers -productVersion) ($(sw_vers -buildVersion)), $(sysctl -n machdep.cpu.brand_string 2>/dev/null || uname -m), $(sysctl -n hw.ncpu 2>/dev/null) CPUs"
+  else
+    echo "Machine: $(uname -srm), $(getconf _NPROCESSORS_ONLN 2>/dev/null) CPUs"
+  fi
+  echo "Interpreters:$versions; Sage: ${SAGE_PYTHON:-none}"
+  echo "Parameters: NUMCALLS=$N REPEAT=$K; run time $((SECONDS / 60)) min $((SECONDS % 60)) s"
+  echo
+  "$bin/report" --hypothesis --png "$out/diagnose.png" "$@"
+  sed -n '/^Could not run:/,$p' "$out/summary.md" 2>/dev/null
+} >"$out/diagnose.md"
+echo "diagnose: done in $((SECONDS / 60)) min $((SECONDS % 60)) s: $out/diagnose.md (paste it into a comment, with diagnose.png)"

@@ -6,7 +6,8 @@
 # attributes and concludes. Checks: with the real os.fork and the stand-in, a
 # fork-per-job bar() drifts and grows vm_map_entries by about 1 per fork;
 # with the control (--fork-without-thread-count) the stand-in leaks nothing:
-# vm_map_entries flat and no DRIFT; the Findings say "consistent". The
+# vm_map_entries flat and no DRIFT; the Findings say "consistent"; a failed
+# fork raises the same OSError (EAGAIN) from the control as from os.fork. The
 # bar() is a small fork-per-job loop written here (one pipe and one fork per
 # job, at most NCPUS alive, chunk lines in the @para format), not an original.
 # Called by ci/test.sh; about half a minute.
@@ -80,4 +81,32 @@ awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_en
 grep -A 12 '^### real os.fork vs the control' "$tmp/report.md" | grep -q 'Conclusion: \*\*consistent with the hypothesis\*\*' \
   || fail "no consistent finding: $(cat "$tmp/report.md")"
 grep "real.txt.*DRIFT" "$tmp/report.md" | grep -q 'vm_map_entries (tau' || fail "not attributed to vm_map_entries"
+# The control's failed fork raises what os.fork raises: the OSError of the
+# errno (EAGAIN under a process limit of 1; as root the test drops to nobody,
+# whom the limit binds).
+cat >"$tmp/forkfail.py" <<'PY'
+import errno, os, resource, sys
+sys.path.insert(0, sys.argv[1])
+import harness
+control = harness.ForkWithoutThreadCount()
+resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+if os.getuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+for fork in (os.fork, control):
+    try:
+        pid = fork()
+    except OSError as e:
+        print(type(e).__name__, e.errno == errno.EAGAIN)
+    else:
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("forked")
+PY
+failed=$("$py" "$tmp/forkfail.py" "$root/ci/compare" 2>&1)
+case $failed in
+  $'BlockingIOError True\nBlockingIOError True') ;;
+  *) fail "a failed fork: os.fork then the control said: $failed" ;;
+esac
 echo "standin-leak: OK (real os.fork + stand-in: DRIFT, $per_fork vm_map_entries per fork; control: flat)"

@@ -98,7 +98,7 @@ step 1/3 "the ports (ci/matrix.sh)"
 ci/matrix.sh "$out" >"$out/matrix.log" 2>&1 || echo "diagnose: ci/matrix.sh failed (see $out/matrix.log); going on" >&2
 grep '^== ' "$out/matrix.log" | sed 's/^/  /'
 step 2/3 "the originals (ci/compare.sh)"
-PATH="$links:$PATH" SAGE_PYTHON=${SAGE_PYTHON:-} ci/compare.sh "$orig" "$out" >"$out/compare.log" 2>&1 &
+PATH="$links:$PATH" SAGE_PYTHON=${SAGE_PYTHON:-} NUMCALLS=$N REPEAT=$K ci/compare.sh "$orig" "$out" >"$out/compare.log" 2>&1 &
 pid=$!
 # compare.sh writes "== LABEL" when a run starts: show each as it comes.
 shown=0

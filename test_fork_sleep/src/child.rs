@@ -17,7 +17,7 @@
 
 use crate::fault::{Fault, SAY};
 use crate::ipc::{Ipc, JobEnd};
-use std::os::fd::RawFd;
+use crate::sigsafe::write_all;
 
 /// Size of the record a child sends: magic, tag, value (little-endian).
 pub const RECORD_LEN: usize = 16;
@@ -99,39 +99,6 @@ pub fn sleep(t: libc::timespec) {
     while unsafe { libc::nanosleep(&req, &mut rem) } == -1 {
         req = rem;
     }
-}
-
-/// The errno of the call that just failed (allocation-free).
-pub fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
-
-/// `os.write(w_fd, payload)`: the record is 16 bytes, below `PIPE_BUF`, so a
-/// single write is atomic; retried on `EINTR`. `Err(errno)` when it fails (a
-/// write of nothing counts as `EIO`).
-pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> Result<(), i32> {
-    while !bytes.is_empty() {
-        // SAFETY: bytes is a live slice.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n <= 0 {
-            match (n, last_errno()) {
-                (-1, libc::EINTR) => continue,
-                (-1, errno) => return Err(errno),
-                _ => return Err(libc::EIO),
-            }
-        }
-        bytes = &bytes[n as usize..];
-    }
-    Ok(())
-}
-
-/// The child's write of its result: [`write_all`], or `ENOSPC` without
-/// writing for the `enospc` fault.
-pub fn write_result(fd: RawFd, bytes: &[u8], fault: Option<Fault>) -> Result<(), i32> {
-    if fault == Some(Fault::NoSpace) {
-        return Err(libc::ENOSPC);
-    }
-    write_all(fd, bytes)
 }
 
 /// Exit status for "could not write its result", carrying `errno` (see the

@@ -18,6 +18,7 @@ mod hygiene;
 mod ipc;
 mod parent;
 mod runner;
+mod sigsafe;
 mod timeout;
 
 use anyhow::Context;

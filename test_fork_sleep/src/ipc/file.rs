@@ -12,8 +12,8 @@
 //!
 //! These files are the "heavy disk write activity" of the seed report.
 
-use crate::child;
 use crate::fault::Fault;
+use crate::sigsafe;
 use std::path::{Path, PathBuf};
 
 /// Longest directory path the child can build file names from on its stack.
@@ -112,13 +112,13 @@ impl CallDir {
     pub fn child_save(&self, record: &[u8], fault: Option<Fault>) -> Result<(), i32> {
         let fd = self.child_create(b"sobj");
         if fd < 0 {
-            return Err(child::last_errno());
+            return Err(sigsafe::last_errno());
         }
-        let written = child::write_result(fd, record, fault);
+        let written = sigsafe::write_result(fd, record, fault);
         // SAFETY: closing the fd we opened.
         let closed = match unsafe { libc::close(fd) } {
             0 => Ok(()),
-            _ => match child::last_errno() {
+            _ => match sigsafe::last_errno() {
                 libc::EINTR => Ok(()),
                 errno => Err(errno),
             },

@@ -1,7 +1,7 @@
 //! `--ipc pipe`: one pipe per job, as `test_pyparallel_sleep.py` does.
 
-use crate::child;
 use crate::fault::Fault;
+use crate::sigsafe;
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -37,7 +37,7 @@ impl Pipe {
     /// Child side: `os.write(w_fd, payload)`.
     pub fn child_send(&self, record: &[u8], fault: Option<Fault>) -> Result<(), i32> {
         match &self.write {
-            Some(w) => child::write_result(w.as_raw_fd(), record, fault),
+            Some(w) => sigsafe::write_result(w.as_raw_fd(), record, fault),
             None => Err(libc::EBADF),
         }
     }

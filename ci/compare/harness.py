@@ -55,7 +55,7 @@ and its next ``start`` follows the next ``Now spawning`` line). The reading
 happens inside that ``print``, so it falls outside every timed region; in
 ``--mode chunks`` and ``--mode rf`` the harness reads after its own clock
 stops. It does fall inside the ``%time`` block of the bar(): the harness's own
-``CPU times``/``Wall time`` lines include it (about 0.1 ms a reading with 35
+``CPU times``/``Wall time`` lines include it (about 0.1 ms a reading with 30
 map entries, 2.4 ms with 5000, on Linux: docs/counters.md).
 
 Before anything else the harness prints one line, ``Harness (extra): Python

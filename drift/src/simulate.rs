@@ -22,9 +22,13 @@ use crate::verdict::{series_points, Judge, Trend, Verdict};
 /// each), measured on the suite's 2-core Linux build machine shared with
 /// two other engineers' builds: 0.222, 0.166 and 0.156 in three runs (mean
 /// 0.494, 0.332, 0.278 s per 100 calls), so 0.18 (README, "Power"). A quiet
-/// machine is far steadier: the seed's own chunks lie within about 2 % of
-/// their trend.
+/// machine is far steadier: see [`SEED_NOISE`].
 pub const MEASURED_NOISE: f64 = 0.18;
+
+/// The seed's own chunk noise: the relative sd of its chunk times around the
+/// Theil–Sen line of each bar() (ParallelIssue.md, 5 bar()s of 10 chunks:
+/// 0.014, 0.011, 0.046, 0.008, 0.009), so about 0.01: the noise of a quiet Mac.
+pub const SEED_NOISE: f64 = 0.01;
 
 /// SplitMix64 with Box–Muller: deterministic, no dependency.
 #[derive(Clone, Debug)]

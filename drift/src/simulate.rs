@@ -98,24 +98,22 @@ pub struct Stopped {
 /// multiple of 100) until the rule decides or `max_calls` are done (the
 /// time budget, in calls).
 pub fn until_verdict(model: &Model, rng: &mut SplitMix, calls_per_bar: u64, max_calls: u64) -> Stopped {
+    // The budget in calls as seconds: one call, one second.
+    let mut stop = sequential::Stop::new(max_calls as f64);
     let mut ys = Vec::new();
-    let mut looks = 0;
-    let mut calls = 0;
     loop {
         for _ in 0..calls_per_bar / 100 {
             ys.push(model.chunk(rng, ys.len() as f64 * 100.0 + 50.0));
         }
-        calls += calls_per_bar;
-        if sequential::is_look(ys.len()) {
-            looks += 1;
-            let v = sequential::look(&series_points(&ys), looks, &Judge::default());
-            if v.verdict.decided() || calls + calls_per_bar > max_calls {
-                return Stopped {
-                    verdict: v.verdict,
-                    calls,
-                    looks,
-                };
-            }
+        let calls = ys.len() as u64 * 100;
+        let points = series_points(&ys);
+        if stop.after_bar(&points, &Judge::default(), 1, calls as f64, calls_per_bar as f64) {
+            let v = sequential::look(&points, stop.looks, &Judge::default());
+            return Stopped {
+                verdict: v.verdict,
+                calls,
+                looks: stop.looks,
+            };
         }
     }
 }

@@ -17,9 +17,15 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILURE: u8 = 1;
 
 /// The `after_help` of every binary: the rules of the extra lines that end
-/// each run (the drift verdict and its attribution; see the `drift` crate).
+/// each run (the drift verdict and its attribution; see the `drift` crate)
+/// and the stopping rule of `--until-verdict`.
 pub fn after_help() -> String {
-    format!("{}\n\n{}", drift::RULE, drift::attribution::RULE)
+    format!(
+        "{}\n\n{}\n\n--until-verdict: {}",
+        drift::RULE,
+        drift::attribution::RULE,
+        drift::sequential::RULE
+    )
 }
 
 /// The clap self-test every binary has (`Cli::command().debug_assert()`,
@@ -57,6 +63,18 @@ pub struct RunArgs {
     /// through, a symlink's target replaced; a new file gets 0666 & !umask.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Run bar() again and again (at least --repeat times) until the drift
+    /// verdict is DRIFT or no drift, or SECONDS have passed (then it is
+    /// inconclusive); the verdict line says how many bar() it took. A bar()
+    /// is not started when the last one's duration would overrun SECONDS.
+    /// 1..=86400; the stopping rule is below.
+    #[arg(long, value_name = "SECONDS", value_parser = until_seconds)]
+    pub until_verdict: Option<f64>,
+}
+
+/// Value parser for `--until-verdict`: 1 second to a day.
+pub fn until_seconds(s: &str) -> Result<f64, String> {
+    seconds_between(s, 1.0, 86400.0)
 }
 
 impl RunArgs {
@@ -65,12 +83,18 @@ impl RunArgs {
         self.numcalls.unwrap_or(default)
     }
 
-    /// The record's `params`: `numcalls` (resolved), `check` and `repeat`,
-    /// then the binary's own (an object; its keys win).
+    /// The record's `params`: `numcalls` (resolved), `check`, `repeat` and
+    /// `until_verdict` (when given), then the binary's own (an object; its
+    /// keys win). `timing::Experiment::new` takes `until_verdict` from here:
+    /// the params are what every binary already hands it, so the flag needs
+    /// no line in any binary.
     pub fn params(&self, numcalls: u64, own: serde_json::Value) -> serde_json::Value {
         let mut params = serde_json::json!({
             "numcalls": numcalls, "check": self.check, "repeat": self.repeat,
         });
+        if let (Some(all), Some(secs)) = (params.as_object_mut(), self.until_verdict) {
+            all.insert("until_verdict".into(), secs.into());
+        }
         if let (Some(all), serde_json::Value::Object(own)) = (params.as_object_mut(), own) {
             all.extend(own);
         }
@@ -202,6 +226,10 @@ mod tests {
             assert!(seconds(bad).is_err(), "{bad}");
         }
         assert!(positive_seconds("0").is_err());
+        assert_eq!(until_seconds("60"), Ok(60.0));
+        for bad in ["0", "0.5", "86401", "nan", "-1"] {
+            assert!(until_seconds(bad).unwrap_err().contains("1..=86400"), "{bad}");
+        }
         assert_eq!(positive_seconds("2.5"), Ok(2.5));
     }
 

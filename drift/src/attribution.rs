@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_drift_is_attributed_to_the_counter_that_grew_with_it() {
-        let mut rng = crate::verdict::tests::SplitMix(11);
+        let mut rng = crate::simulate::SplitMix(11);
         let times: Vec<f64> = (0..13)
             .map(|i| 0.25 * (1.0 + 0.3 * i as f64) * (1.0 + 0.02 * rng.normal()))
             .collect();
@@ -135,13 +135,21 @@ mod tests {
 
     #[test]
     fn no_drift_names_nothing() {
-        let times = vec![1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 1.0, 1.02];
+        // 30 chunks wobbling by 2 % with no trend: the interval rules out +5 %.
+        let times: Vec<f64> = (0..30).map(|i| [1.0, 1.02, 0.98, 1.01, 0.99][i % 5]).collect();
         let v = Verdict::of_series(&times);
-        assert_eq!(v.verdict, Trend::NoDrift);
-        let a = Attribution::of(&v, &times, &counters(8));
+        assert_eq!(v.verdict, Trend::NoDrift, "{v:?}");
+        let a = Attribution::of(&v, &times, &counters(30));
         assert_eq!(a.none.as_deref(), Some("no drift"));
         assert!(a.grows_with.is_empty());
         assert_eq!(a.not_with.len(), 4);
+        // Eight chunks of 10 % noise cannot rule +5 % out: inconclusive, and
+        // nothing is named either.
+        let times = vec![1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 1.0, 1.02];
+        let v = Verdict::of_series(&times);
+        assert_eq!(v.verdict, Trend::Inconclusive);
+        let a = Attribution::of(&v, &times, &counters(8));
+        assert_eq!(a.none.as_deref(), Some("inconclusive"));
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Attribution>(&json).unwrap(), a);
     }

@@ -1,5 +1,7 @@
 //! The statistics of the suite, and nothing else: whether a run's chunk times
-//! drift ([`Verdict`], Theil–Sen slope and Mann–Kendall test) and which of the
+//! drift ([`Verdict`], Theil–Sen slope with Sen's interval and Mann–Kendall
+//! test; [`sequential`], the stopping rule of `--until-verdict`;
+//! [`simulate`], the seeded series that measure both) and which of the
 //! parent's counters grew along with them ([`Attribution`], Kendall's τ).
 //!
 //! It knows no record, no clock and no printing: `timing` feeds it the chunk
@@ -9,8 +11,10 @@
 #![warn(missing_docs)]
 
 pub mod attribution;
+pub mod sequential;
+pub mod simulate;
 pub mod stats;
 pub mod verdict;
 
 pub use attribution::{Association, Attribution};
-pub use verdict::{chunk_points, Trend, Verdict, MAX_P, MIN_CHUNKS, MIN_SLOPE_PCT, RULE};
+pub use verdict::{chunk_points, Estimate, Growth, Judge, Trend, Verdict, MAX_P, MIN_CHUNKS, MIN_SLOPE_PCT, RULE};

@@ -41,6 +41,61 @@ pub fn theil_sen(points: &[(f64, f64)]) -> f64 {
     }
 }
 
+/// `z_{0.975}`, the two-sided 95 % point of the standard normal
+/// (`scipy.stats.norm.ppf(0.975)`).
+pub const Z_975: f64 = 1.959_963_984_540_054;
+
+/// Sen's (1968) confidence interval of the Theil–Sen slope, at two-sided
+/// normal point `z` (95 %: [`Z_975`]), exactly as `scipy.stats.theilslopes`
+/// computes it: the `N` pairwise slopes (pairs with `x_i < x_j`) sorted, the
+/// Mann–Kendall variance of S with the ties of both `x` and `y` taken out,
+/// `C = z·√Var`, and the interval `[slopes[round((N − C)/2) − 1],
+/// slopes[round((N + C)/2)]]`, the indices clamped to the slopes and rounded
+/// half to even (numpy's `round`). `None` with no pair.
+pub fn sen_interval(points: &[(f64, f64)], z: f64) -> Option<(f64, f64)> {
+    let mut slopes = Vec::with_capacity(points.len() * points.len().saturating_sub(1) / 2);
+    for (i, &(xi, yi)) in points.iter().enumerate() {
+        for &(xj, yj) in &points[i + 1..] {
+            match xj.partial_cmp(&xi) {
+                Some(Ordering::Greater) => slopes.push((yj - yi) / (xj - xi)),
+                Some(Ordering::Less) => slopes.push((yi - yj) / (xi - xj)),
+                _ => {}
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let n = points.len() as f64;
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let tied = |v: &[f64]| ties(v).iter().map(|&t| v0(t)).sum::<f64>();
+    let var = ((v0(n) - tied(&xs) - tied(&ys)) / 18.0).max(0.0);
+    let c = z * var.sqrt();
+    let nt = slopes.len() as f64;
+    let last = slopes.len() - 1;
+    let hi = (((nt + c) / 2.0).round_ties_even().max(0.0) as usize).min(last);
+    let lo = (((nt - c) / 2.0).round_ties_even() as i64 - 1).clamp(0, last as i64) as usize;
+    Some((slopes[lo], slopes[hi]))
+}
+
+/// The `z` whose two-sided normal p-value is `p` (`0 < p ≤ 1`): the
+/// threshold a Mann–Kendall z must pass for `p` (bisection on [`normal_cdf`],
+/// exact to 1e-12; it runs a few times per run).
+pub fn z_two_sided(p: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 40.0_f64);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if two_sided_p(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
 /// Result of the Mann–Kendall test.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MannKendall {
@@ -224,6 +279,43 @@ pub(crate) mod tests {
         assert!(close(mk.p, 0.158_152_458_374_423_15, 1e-10), "{}", mk.p);
         let xy: Vec<(f64, f64)> = y.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect();
         assert!(close(theil_sen(&xy), -0.4, 1e-12), "{}", theil_sen(&xy));
+    }
+
+    #[test]
+    fn sen_interval_matches_scipy_theilslopes() {
+        // Reference: scipy 1.17.1, `scipy.stats.theilslopes(y, x)` (alpha
+        // 0.95), `low_slope` and `high_slope`, in a venv made by
+        // `python3 -m venv /work/venv-scipy && /work/venv-scipy/bin/pip install scipy`.
+        let pts = |y: &[f64], x: Option<&[f64]>| -> Vec<(f64, f64)> {
+            y.iter()
+                .enumerate()
+                .map(|(i, &v)| (x.map_or(i as f64, |x| x[i]), v))
+                .collect()
+        };
+        let check = |p: &[(f64, f64)], lo: f64, hi: f64| {
+            let (l, h) = sen_interval(p, Z_975).unwrap();
+            assert!(close(l, lo, 1e-12) && close(h, hi, 1e-12), "{l} {h} vs {lo} {hi}");
+        };
+        // theilslopes([1.2,1.5,1.1,1.9,2.4,2.4,2.0,3.1,2.9,3.3]): y ties.
+        let y = [1.2, 1.5, 1.1, 1.9, 2.4, 2.4, 2.0, 3.1, 2.9, 3.3];
+        check(&pts(&y, None), 0.166_666_666_666_666_66, 0.300_000_000_000_000_04);
+        // theilslopes([5,4,4,4,6,3,2]): a triple tie, the interval holds 0.
+        check(&pts(&[5.0, 4.0, 4.0, 4.0, 6.0, 3.0, 2.0], None), -1.0, 0.25);
+        // Chunk positions in calls, a remainder chunk at 725:
+        // theilslopes([0.675,0.738,0.70,0.81,0.79,0.85,0.83,0.91],
+        //             [50,150,250,350,450,550,650,725]).
+        let y = [0.675, 0.738, 0.70, 0.81, 0.79, 0.85, 0.83, 0.91];
+        let x = [50.0, 150.0, 250.0, 350.0, 450.0, 550.0, 650.0, 725.0];
+        check(&pts(&y, Some(&x)), 0.000_173_333_333_333_333_5, 0.000_450_000_000_000_000_4);
+        assert!(close(theil_sen(&pts(&y, Some(&x))), 0.000_312_065_217_391_304_4, 1e-12));
+        assert_eq!(sen_interval(&[(1.0, 2.0)], Z_975), None);
+    }
+
+    #[test]
+    fn z_of_a_p_value() {
+        assert!((z_two_sided(0.05) - Z_975).abs() < 1e-9);
+        assert!((z_two_sided(0.01) - 2.575_829_303_549_167).abs() < 1e-9);
+        assert!(close(two_sided_p(z_two_sided(1e-6)), 1e-6, 1e-9));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Settings {
     pub check: bool,
     /// bar() runs, each under `%time`.
     pub repeat: u64,
+    /// `--until-verdict SECONDS`.
+    pub until_verdict: Option<f64>,
     /// `--json PATH`.
     pub json: Option<PathBuf>,
     /// `--inject KIND@A` (hidden): job `a` misbehaves.
@@ -114,6 +116,7 @@ impl Settings {
             workers: pool.maxworkers as usize,
             check: run.check,
             repeat: run.repeat,
+            until_verdict: run.until_verdict,
             json: run.json,
             inject: pool.inject,
             spawn_via: pool.spawn_via,
@@ -153,11 +156,15 @@ impl Settings {
 
 /// Runs every bar() and ends the run: the exit code (0, 1, 2, 130, 143).
 pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
-    let params = serde_json::json!({
+    let mut params = serde_json::json!({
         "numcalls": s.numcalls, "sleep": s.sleep, "maxworkers": s.workers, "check": s.check,
         "repeat": s.repeat, "mode": format!("{:?}", s.mode).to_lowercase(), "map_churn": s.map_churn,
         "spawn_via": s.spawn_via.name(),
     });
+    if let Some(secs) = s.until_verdict {
+        // Where timing::Experiment takes --until-verdict from.
+        params["until_verdict"] = secs.into();
+    }
     let mut exp = Experiment::new(s.tool, &s.strategy(), params, s.line_format(), s.json.as_deref()).map_err(usage)?;
     let mut churn = MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)).map_err(usage)?;
     cli::limits::ensure_open_files("--maxworkers", s.workers as u64).map_err(usage)?;

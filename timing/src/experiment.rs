@@ -54,6 +54,10 @@ pub struct Experiment {
     /// totals, which hold the original's work alone (the walk of the regions
     /// grows with what `--map-churn` adds).
     probe_cost: Interval,
+    /// `--until-verdict SECONDS`, from the params (`cli::args::RunArgs::params`).
+    until_verdict: Option<f64>,
+    /// How an `--until-verdict` run stopped, for its verdict.
+    stop: Option<drift::sequential::Stop>,
 }
 
 /// One bar() in progress.
@@ -83,6 +87,7 @@ impl Experiment {
         json: Option<&Path>,
     ) -> Result<Experiment, RecordError> {
         let json = json.map(JsonSink::new).transpose()?;
+        let until_verdict = params["until_verdict"].as_f64();
         let record = RunRecord::new(tool, strategy, params, line.clone());
         Ok(Experiment {
             record,
@@ -90,6 +95,8 @@ impl Experiment {
             json,
             resources: probes::Sampler::new(),
             probe_cost: Interval::default(),
+            until_verdict,
+            stop: None,
         })
     }
 
@@ -129,7 +136,7 @@ impl Experiment {
         if let (Outcome::Interrupted(_), Some(e)) = (outcome, cli::output::error()) {
             self.record.failure = Some(format!("standard output: {e}"));
         }
-        seal(&mut self.record);
+        seal(&mut self.record, self.stop);
         match (&self.record.verdict, outcome) {
             (_, Outcome::Failed(_)) | (None, _) => {}
             (Some(v), _) => {
@@ -147,14 +154,36 @@ impl Experiment {
 
     /// The author's session, `for _ in range(repeat): %time bar()`: runs
     /// `body` as bar() `repeat` times and stops at the first failure or
-    /// interruption, which it returns.
+    /// interruption, which it returns. With `--until-verdict SECONDS` (in
+    /// the params), as the seed's author did by hand: bar() again and again,
+    /// at least `repeat` times, until the stopping rule of
+    /// [`drift::sequential`] decides or the time is up.
     pub fn repeat(&mut self, repeat: u64, mut body: impl FnMut(&mut Bar<'_>) -> Result<(), Outcome>) -> Outcome {
-        for _ in 0..repeat {
-            if let Err(stop) = self.bar(&mut body) {
-                return stop;
+        let Some(secs) = self.until_verdict else {
+            for _ in 0..repeat {
+                if let Err(stop) = self.bar(&mut body) {
+                    return stop;
+                }
+            }
+            return Outcome::Completed;
+        };
+        let start = std::time::Instant::now();
+        let mut stop = drift::sequential::Stop::new(secs);
+        loop {
+            let bar_start = std::time::Instant::now();
+            let done = self.bar(&mut body);
+            let last_bar = bar_start.elapsed().as_secs_f64();
+            let points = self.record.points();
+            let judge = self.record.judge(Some(&stop));
+            let end = stop.after_bar(&points, &judge, repeat, start.elapsed().as_secs_f64(), last_bar);
+            self.stop = Some(stop);
+            if let Err(outcome) = done {
+                return outcome;
+            }
+            if end {
+                return Outcome::Completed;
             }
         }
-        Outcome::Completed
     }
 
     /// Ends the run as every binary of the suite does: [`Experiment::finish`],

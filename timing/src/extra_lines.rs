@@ -6,24 +6,104 @@
 use crate::pyfmt::g;
 use drift::{Attribution, Trend, Verdict, MIN_CHUNKS};
 
-/// `Drift verdict (extra): no drift; slope +0.8 % per 1000 calls, Mann-Kendall p=0.42, 10 chunks`.
+/// `Drift verdict (extra): DRIFT; slope +30.7 % per 1000 calls (95 % CI +26.1 to +34.6 %),
+/// +500 µs per job per 1000 calls (95 % CI +425 to +563), +0.0625 µs per job per earlier fork
+/// (95 % CI ...), Mann-Kendall p=8.3e-05, 10 chunks`, then for an inconclusive verdict `; run longer: about
+/// 900 more calls`, and with `--until-verdict` how it stopped.
 pub fn verdict_line(v: &Verdict) -> String {
     match v.verdict {
         Trend::TooFewChunks => format!(
-            "Drift verdict (extra): too few chunks ({} chunks, at least {MIN_CHUNKS} needed)",
-            v.chunks
+            "Drift verdict (extra): too few chunks ({} chunks, at least {MIN_CHUNKS} needed){}",
+            v.chunks,
+            until_text(v)
         ),
         trend => {
-            let slope = v
-                .slope_pct_per_1000_calls
-                .map_or("n/a".to_string(), |s| format!("{s:+.1} %"));
             let p = v.p.map_or("n/a".to_string(), |p| g(p, 2));
-            format!(
-                "Drift verdict (extra): {trend}; slope {slope} per 1000 calls, Mann-Kendall p={p}, {} chunks",
+            let mut line = format!(
+                "Drift verdict (extra): {trend}; slope {}{}, Mann-Kendall p={p}{}, {} chunks",
+                slope_text(v),
+                growth_text(v).map_or(String::new(), |t| format!(", {t}")),
+                needed_text(v),
                 v.chunks
-            )
+            );
+            if let Some(more) = v.more_calls {
+                line += &format!("; run longer: about {more} more calls");
+            }
+            line + &until_text(v)
         }
     }
+}
+
+/// `+27.0 % per 1000 calls (95 % CI +24.1 to +30.2 %)`.
+pub fn slope_text(v: &Verdict) -> String {
+    let Some(s) = v.slope_pct_per_1000_calls else {
+        return "n/a per 1000 calls".into();
+    };
+    match v.slope_ci_pct_per_1000_calls {
+        Some([lo, hi]) => format!("{s:+.1} % per 1000 calls (95 % CI {lo:+.1} to {hi:+.1} %)"),
+        None => format!("{s:+.1} % per 1000 calls"),
+    }
+}
+
+/// `+500 µs per job per 1000 calls (95 % CI +425 to +563), +0.0625 µs per
+/// job per earlier fork (95 % CI +0.0531 to +0.0703)`; `None` without jobs per call.
+pub fn growth_text(v: &Verdict) -> Option<String> {
+    let gr = v.growth?;
+    let e = gr.us_per_job_per_1000_calls;
+    let mut t = format!(
+        "{} µs per job per 1000 calls (95 % CI {} to {})",
+        signed(e.value),
+        signed(e.low),
+        signed(e.high)
+    );
+    if let Some(f) = gr.us_per_job_per_earlier_fork {
+        t += &format!(
+            ", {} µs per job per earlier fork (95 % CI {} to {})",
+            signed(f.value),
+            signed(f.low),
+            signed(f.high)
+        );
+    }
+    Some(t)
+}
+
+/// `+500`, `-2431`, `-0.0625`: three significant digits (whole numbers
+/// from 100 up, never an exponent there) with a sign.
+pub fn signed(x: f64) -> String {
+    let s = if x.abs() >= 100.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        g(x, 3)
+    };
+    if x >= 0.0 {
+        format!("+{s}")
+    } else {
+        s
+    }
+}
+
+/// ` (needed < 0.00068)` when DRIFT needed less than p < 0.01 (a later look
+/// of `--until-verdict`).
+fn needed_text(v: &Verdict) -> String {
+    match v.max_p {
+        Some(m) if m < drift::MAX_P => format!(" (needed < {})", g(m, 2)),
+        _ => String::new(),
+    }
+}
+
+/// `; --until-verdict 60: decided after 3 bar() (3 looks)` or `; ...: time
+/// up after 12 bar() (12 looks)`.
+fn until_text(v: &Verdict) -> String {
+    let Some(s) = v.sequential else {
+        return String::new();
+    };
+    let how = if s.timed_out { "time up" } else { "decided" };
+    format!(
+        "; --until-verdict {}: {how} after {} bar() ({} looks)",
+        g(s.until_verdict_secs, 6),
+        s.bars,
+        s.looks
+    )
 }
 
 /// `Drift attribution (extra): chunk time grows with vm_regions (Kendall tau
@@ -78,8 +158,37 @@ mod tests {
         let v = Verdict::of_series(&[0.5; 12]);
         assert_eq!(
             verdict_line(&v),
-            "Drift verdict (extra): no drift; slope +0.0 % per 1000 calls, Mann-Kendall p=1, 12 chunks"
+            "Drift verdict (extra): no drift; slope +0.0 % per 1000 calls (95 % CI +0.0 to +0.0 %), \
+             Mann-Kendall p=1, 12 chunks"
         );
+        // The seed's first Sage bar(), 8 jobs per call, fork per job. Slope
+        // and interval as scipy.stats.theilslopes(y, [50, 150, ...]) gives
+        // them: 30.72 % (26.11 to 34.56), 500 µs (425 to 562.5), 0.0625 µs.
+        let y = [1.131, 1.154, 1.209, 1.251, 1.267, 1.337, 1.394, 1.427, 1.442, 1.450];
+        let judge = drift::Judge {
+            jobs_per_call: Some(8),
+            fork_per_job: true,
+            ..drift::Judge::default()
+        };
+        let mut v = Verdict::judge(&drift::verdict::series_points(&y), &judge);
+        assert_eq!(
+            verdict_line(&v),
+            "Drift verdict (extra): DRIFT; slope +30.7 % per 1000 calls (95 % CI +26.1 to +34.6 %), \
+             +500 µs per job per 1000 calls (95 % CI +425 to +563), \
+             +0.0625 µs per job per earlier fork (95 % CI +0.0531 to +0.0703), \
+             Mann-Kendall p=8.3e-05, 10 chunks"
+        );
+        v.sequential = Some(drift::sequential::Stop {
+            until_verdict_secs: 60.0,
+            bars: 1,
+            looks: 1,
+            timed_out: false,
+        });
+        assert!(verdict_line(&v).ends_with(", 10 chunks; --until-verdict 60: decided after 1 bar() (1 looks)"));
+        let v = Verdict::of_series(&[1.0, 1.1, 0.9, 1.0, 1.3, 0.7, 1.0, 1.0]);
+        let line = verdict_line(&v);
+        assert!(line.starts_with("Drift verdict (extra): inconclusive; slope "), "{line}");
+        assert!(line.contains(", 8 chunks; run longer: about ") && line.ends_with(" more calls"), "{line}");
         let v = Verdict::of_series(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(
             verdict_line(&v),

@@ -5,7 +5,7 @@ use crate::clock::{peak_rss_bytes, Interval};
 use crate::lines::LineFormat;
 use crate::system::SystemInfo;
 use cli::sink::{Sink, SinkError};
-use drift::{Attribution, Verdict};
+use drift::{Attribution, Judge, Verdict};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -193,12 +193,28 @@ impl JsonSink {
     }
 }
 
-/// Fills in what is only known at the end: peak RSS, the drift verdict and,
-/// when the chunks carry resource counters, its attribution.
-pub(crate) fn seal(record: &mut RunRecord) {
+impl RunRecord {
+    /// How this run's verdict is reached: jobs per call from the line
+    /// format (the slope in µs per job), per earlier fork for the
+    /// `fork-per-job/...` strategies, and the p-value of the last look of
+    /// `--until-verdict` (`stop`), else p < 0.01.
+    pub fn judge(&self, stop: Option<&drift::sequential::Stop>) -> Judge {
+        Judge {
+            max_p: stop.map_or(drift::MAX_P, |s| drift::sequential::max_p(s.looks)),
+            jobs_per_call: Some(self.line_format.workers()),
+            fork_per_job: self.strategy.starts_with("fork-per-job"),
+        }
+    }
+}
+
+/// Fills in what is only known at the end: peak RSS, the drift verdict (by
+/// the rule of `--until-verdict` when `stop` says how it stopped) and, when
+/// the chunks carry resource counters, its attribution.
+pub(crate) fn seal(record: &mut RunRecord, stop: Option<drift::sequential::Stop>) {
     record.peak_rss_bytes = peak_rss_bytes();
     let points = record.points();
-    let mut verdict = Verdict::of_points(&points);
+    let mut verdict = Verdict::judge(&points, &record.judge(stop.as_ref()));
+    verdict.sequential = stop;
     let counters = record.counter_series();
     if !counters.is_empty() {
         let times: Vec<f64> = points.iter().map(|p| p.1).collect();
@@ -228,7 +244,7 @@ mod tests {
             calls: 100,
             totals: Some(Interval::default()),
         });
-        seal(&mut rec);
+        seal(&mut rec, None);
         sink.write(&rec).unwrap();
         let back: RunRecord = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back, rec);
@@ -243,7 +259,7 @@ mod tests {
         assert!(!json.contains("verdict"));
         let back: RunRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back.verdict, None);
-        seal(&mut rec);
+        seal(&mut rec, None);
         let json = serde_json::to_string(&rec).unwrap();
         assert!(json.contains(r#""verdict":{"verdict":"too few chunks""#), "{json}");
         let back: RunRecord = serde_json::from_str(&json).unwrap();
@@ -275,7 +291,7 @@ mod tests {
         assert_eq!(xs, vec![50.0, 150.0, 225.0, 300.0, 400.0, 475.0]);
         assert!(pts.iter().all(|p| p.1 == 1.0));
         assert_eq!(pts.iter().map(|p| p.1).collect::<Vec<_>>(), rec.chunk_series());
-        seal(&mut rec);
+        seal(&mut rec, None);
         assert_eq!(rec.verdict.map(|v| v.chunks), Some(6));
     }
 

@@ -78,7 +78,7 @@ per_fork=$(field "$real" 6)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
 [ "$(field "$control" 3)" != DRIFT ] || fail "the control drifts: $control"
 [ "$(field "$control" 6)" = "+0.00" ] || fail "the control leaks map entries: $control"
-grep -A 12 '^### real os.fork vs the control' "$tmp/report.md" | grep -q 'Conclusion: \*\*consistent with the hypothesis\*\*' \
+grep -A 12 '^### real os.fork vs the control' "$tmp/report.md" | grep -q 'Conclusion: \*\*consistent with the hypothesis' \
   || fail "no consistent finding: $(cat "$tmp/report.md")"
 grep "real.txt.*DRIFT" "$tmp/report.md" | grep -q 'vm_map_entries (tau' || fail "not attributed to vm_map_entries"
 # The control's failed fork raises what os.fork raises: the OSError of the

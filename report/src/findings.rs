@@ -16,11 +16,13 @@
 //! or, for the port, with `--post-fork-check leak` on macOS; it then drifts,
 //! and a run that leaks nothing does not. A group's conclusion:
 //! - **not reproduced** when no run drifts;
-//! - **consistent** when the runs that drift are exactly the ones predicted;
+//! - **consistent** when the runs that drift are exactly the ones predicted
+//!   (saying so when a run predicted flat is only inconclusive);
 //! - **inconsistent** otherwise (a run drifts that should not, or a leaking
 //!   one does not), naming the runs;
-//! - **undecided** when a run has too few chunks for a verdict, or the OS or
-//!   the interpreter it ran under is not known.
+//! - **undecided** when a run has too few chunks for a verdict, a run
+//!   predicted to drift is inconclusive, or the OS or the interpreter it ran
+//!   under is not known.
 //!
 //! Association is not proof: the conclusion says which way the rows point;
 //! the control rows are what can refute.
@@ -72,6 +74,8 @@ impl Factor {
 pub enum Conclusion {
     /// The runs that drift are exactly the ones the hypothesis says leak.
     Consistent,
+    /// Consistent, but a run that should stay flat is inconclusive: which.
+    ConsistentBut(String),
     /// Not so: which runs go against it.
     Inconsistent(String),
     /// No run drifts.
@@ -84,6 +88,7 @@ impl std::fmt::Display for Conclusion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Conclusion::Consistent => f.write_str("consistent with the hypothesis"),
+            Conclusion::ConsistentBut(why) => write!(f, "consistent with the hypothesis ({why})"),
             Conclusion::Inconsistent(why) => write!(f, "inconsistent with the hypothesis ({why})"),
             Conclusion::NotReproduced => f.write_str("not reproduced (nothing drifts)"),
             Conclusion::Undecided(why) => write!(f, "undecided ({why})"),
@@ -195,30 +200,37 @@ fn setup(run: &Run, factor: Factor) -> String {
 
 fn conclude(members: &[(String, &Run)]) -> Conclusion {
     let mut against = Vec::new();
+    let mut unsure = Vec::new();
     let mut any_drift = false;
     for (value, run) in members {
-        let v = run.verdict();
-        let drifts = match v.verdict {
-            Trend::Drift => true,
-            Trend::NoDrift => false,
-            other => return Conclusion::Undecided(format!("{value}: {other}")),
-        };
-        any_drift |= drifts;
+        let trend = run.verdict().verdict;
+        if trend == Trend::TooFewChunks {
+            return Conclusion::Undecided(format!("{value}: {trend}"));
+        }
         let Some(leaks) = predicts_leak(run) else {
             return Conclusion::Undecided(format!("{value}: OS or interpreter not known, so no prediction"));
         };
-        match (leaks, drifts) {
-            (true, false) => against.push(format!("{value} should drift and does not")),
-            (false, true) => against.push(format!("{value} drifts and should not")),
+        any_drift |= trend == Trend::Drift;
+        match (leaks, trend) {
+            (true, Trend::NoDrift) => against.push(format!("{value} should drift and does not")),
+            (false, Trend::Drift) => against.push(format!("{value} drifts and should not")),
+            (true, Trend::Inconclusive) => {
+                return Conclusion::Undecided(format!("{value} should drift and is inconclusive: run it longer"))
+            }
+            (false, Trend::Inconclusive) => unsure.push(value.as_str()),
             _ => {}
         }
     }
-    if !any_drift {
+    if !against.is_empty() {
+        Conclusion::Inconsistent(against.join("; "))
+    } else if !any_drift {
         Conclusion::NotReproduced
-    } else if against.is_empty() {
+    } else if unsure.is_empty() {
         Conclusion::Consistent
     } else {
-        Conclusion::Inconsistent(against.join("; "))
+        // A run that should stay flat and is inconclusive goes against
+        // nothing, but is not shown flat either: said in the conclusion.
+        Conclusion::ConsistentBut(format!("{} inconclusive, not shown flat", unsure.join(", ")))
     }
 }
 

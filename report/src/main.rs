@@ -26,9 +26,10 @@ use std::process::ExitCode;
 /// fork-per-job run leaks one map entry per fork when it runs on macOS under CPython >= 3.12
 /// with the real os.fork, or with the stand-in leak and the real os.fork, or (the port) with
 /// --post-fork-check leak on macOS; such a run drifts and no other does. A group is "not
-/// reproduced" when nothing drifts, "consistent" when exactly the predicted runs drift,
-/// "inconsistent" otherwise (naming the runs), "undecided" when a verdict or the OS or
-/// interpreter is missing. Each row shows the growth of vm_map_entries and mach_msg_regions per
+/// reproduced" when nothing drifts, "consistent" when exactly the predicted runs drift (saying
+/// which runs predicted flat are only inconclusive), "inconsistent" otherwise (naming the runs),
+/// "undecided" when a verdict is missing, a run predicted to drift is inconclusive, or the OS
+/// or interpreter is unknown. Each row shows the growth of vm_map_entries and mach_msg_regions per
 /// fork. Association is not proof: the control rows are what can refute.
 #[derive(Parser, Debug)]
 #[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]

@@ -6,7 +6,7 @@
 # attributes and concludes. Checks: with the real os.fork and the stand-in, a
 # fork-per-job bar() drifts and grows vm_map_entries by about 1 per fork;
 # with the control (--fork-without-thread-count) the stand-in leaks nothing:
-# vm_map_entries flat and no DRIFT; the Findings say "consistent"; a failed
+# vm_map_entries flat and its forks no slower; a failed
 # fork raises the same OSError (EAGAIN) from the control as from os.fork. The
 # bar() is a small fork-per-job loop written here (one pipe and one fork per
 # job, at most NCPUS alive, chunk lines in the @para format), not an original.
@@ -29,7 +29,7 @@ trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
 cat >"$tmp/forkjobs.py" <<'PY'
 import os, time
 
-def bar(numcalls=600, ncpus=2, chunk=20):
+def bar(numcalls=1000, ncpus=4, chunk=25):
     print(f"Using ncpus={ncpus} parallel decorated function")
     for _ in range(numcalls // chunk):
         start = time.perf_counter()
@@ -57,14 +57,16 @@ run() { # NAME HARNESS_OPTIONS...
   local name=$1
   shift
   PYTHONPATH="$tmp" PYTHONDONTWRITEBYTECODE=1 "$py" ci/compare/harness.py py forkjobs \
-    --counters "$lib" --kw numcalls=800 "$@" >"$tmp/$name.txt" 2>"$tmp/$name.err" \
+    --counters "$lib" "$@" >"$tmp/$name.txt" 2>"$tmp/$name.err" \
     || fail "$name: $(tail -n 1 "$tmp/$name.err")"
 }
 run real --standin-leak
 run control --standin-leak --fork-without-thread-count
 "$bin/report" "$tmp/real.txt" "$tmp/control.txt" >"$tmp/report.md" || fail "report"
 
-# 800 calls x 2 forks: 40 chunks, each followed by its counters.
+# 1000 calls x 4 forks: 40 chunks, each followed by its counters; the
+# stand-in ends with 4000 more map entries, enough for fork's copying to
+# stand well above this machine's noise.
 [ "$(grep -c '^Counters (extra): ' "$tmp/real.txt")" = 40 ] || fail "40 counter lines expected: $(head -c 600 "$tmp/real.txt")"
 grep -q '^Harness (extra): Python .* os.fork: without thread count; stand-in leak: on;' "$tmp/control.txt" \
   || fail "the control's harness line: $(head -n 1 "$tmp/control.txt")"
@@ -76,10 +78,17 @@ field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/^ +| +$/, "", $(k + 1)); prin
 [ "$(field "$real" 3)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
 per_fork=$(field "$real" 6)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
-[ "$(field "$control" 3)" != DRIFT ] || fail "the control drifts: $control"
+# The control leaks nothing (the counter, exactly), and its forks do not get
+# slower with the leak: its last chunk is under half the leaky run's (about a
+# third here). Its own verdict is not asserted: 40 chunks of 0.3 s are at the
+# mercy of the machine's load (a run here came out DRIFT +87 % with four
+# builds running), and the rule that turns verdicts into a conclusion is
+# unit-tested in report/src/findings.rs.
 [ "$(field "$control" 6)" = "+0.00" ] || fail "the control leaks map entries: $control"
-grep -A 12 '^### real os.fork vs the control' "$tmp/report.md" | grep -q 'Conclusion: \*\*consistent with the hypothesis' \
-  || fail "no consistent finding: $(cat "$tmp/report.md")"
+[ "$(field "$real" 5)" = yes ] && [ "$(field "$control" 5)" = no ] || fail "predicted leaks: $real / $control"
+last() { grep 'per 25 x' "$1" | tail -n 1 | cut -ds -f1; }
+awk -v c="$(last "$tmp/control.txt")" -v r="$(last "$tmp/real.txt")" 'BEGIN { exit !(c < r / 2) }' \
+  || fail "the control's last chunk ($(last "$tmp/control.txt") s) is not under half the leaky one's ($(last "$tmp/real.txt") s)"
 grep "real.txt.*DRIFT" "$tmp/report.md" | grep -q 'vm_map_entries (tau' || fail "not attributed to vm_map_entries"
 # The control's failed fork raises what os.fork raises: the OSError of the
 # errno (EAGAIN under a process limit of 1; as root the test drops to nobody,

@@ -80,6 +80,10 @@ fn run() -> anyhow::Result<ExitCode> {
     let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
     let runs: Vec<Run> = per_input.into_iter().flatten().collect();
     text += &markdown::runs_table(&runs);
+    let prun = markdown::prun_table(&runs);
+    if !prun.is_empty() {
+        text += &format!("\n{prun}");
+    }
     match &markdown {
         Some(sink) => sink.write(text.as_bytes())?,
         // A closed stdout (`report ... | head -1`) ends quietly, exit 0.

@@ -44,11 +44,25 @@ fn both_seed_transcripts_are_drift() {
     );
     let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
     let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
-    assert_eq!(sage.len(), 12);
-    assert_eq!(sage[10], "DRIFT", "{table}");
+    assert_eq!(sage.len(), 17);
+    assert_eq!(sage[12], "DRIFT", "{table}");
     // A transcript carries no resource counter: nothing to attribute.
-    assert_eq!(sage[11], "-", "{table}");
-    assert_eq!(py[10], "DRIFT", "{table}");
+    assert_eq!(sage[13], "-", "{table}");
+    assert_eq!(py[12], "DRIFT", "{table}");
+    // The slope with its 95 % interval (Sen's), which excludes 0.
+    assert_eq!(sage[8], "+27.0 % (+25.7 to +30.3)", "{table}");
+    assert_eq!(py[8], "+34.5 % (+33.4 to +35.4)", "{table}");
+    // In absolute units: about +0.1 µs per job per earlier fork
+    // (MECHANISM.md: 1.289 -> 3.600 ms over 24,000 forks).
+    let per_fork = |cell: &str| -> f64 { cell.split(' ').next().unwrap().parse().unwrap() };
+    for (name, r) in [("sage", &sage), ("py", &py)] {
+        let f = per_fork(&r[10]);
+        assert!((0.05..0.2).contains(&f), "{name}: {} per earlier fork", r[10]);
+    }
+    // The parent's sys time per bar() grows while user stays flat.
+    assert_eq!(sage[14], "13.1 s -> 24.1 s", "{table}");
+    assert_eq!(sage[15], "9.75 s -> 20 s", "{table}");
+    assert_eq!(sage[16], "398 ms -> 424 ms", "{table}");
     assert_eq!(sage[1], "fork-per-job (Sage @parallel)");
     assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation)");
     assert_eq!((sage[3].as_str(), sage[4].as_str()), ("8", "0.001 s"));
@@ -119,7 +133,8 @@ fn json_records_round_trip_into_the_table() {
     assert_eq!(runs[0].repeats(), 2);
     let walls: Vec<f64> = runs[0].points.iter().map(|p| p.wall).collect();
     assert_eq!(walls, vec![0.2, 0.22, 0.24, 0.26, 0.28, 0.30, 0.32, 0.34, 0.36, 0.38]);
-    assert_eq!(runs[0].verdict(), timing::Verdict::of_points(&rising_rec.points()));
+    let judge = rising_rec.judge(None);
+    assert_eq!(runs[0].verdict(), timing::Verdict::judge(&rising_rec.points(), &judge));
 
     let md = dir.path().join("table.md");
     assert_eq!(
@@ -134,8 +149,9 @@ fn json_records_round_trip_into_the_table() {
         f[2],
         format!("{}, {}", flat_rec.system.os_version, flat_rec.system.arch)
     );
-    assert_eq!(f[10], "no drift");
-    assert_eq!(r[10], "DRIFT");
+    assert_eq!(f[12], "no drift", "{table}");
+    assert_eq!(f[8], "+0.0 % (-10.0 to +0.0)", "{table}");
+    assert_eq!(r[12], "DRIFT");
     assert_eq!((r[6].as_str(), r[7].as_str()), ("0.200 s", "0.380 s"));
     // Median cost per job: (0.29 s/100 - 0.001)/2 = 0.95 ms.
     assert_eq!(r[5], "0.950 ms");
@@ -299,8 +315,11 @@ fn plot_has_a_panel_per_strategy_legends_outside_and_a_path_per_run() {
         .collect();
     let entry = |needle: &str| labels.iter().find(|t| t.contains(needle)).copied().unwrap_or("");
     let sage = entry("seed_sage_parallel_v2.txt:1-59");
-    assert!(sage.ends_with("| DRIFT (slope +27.0 %, p=1.3e-14)"), "{labels:?}");
-    assert!(entry("fork.json").contains("| no drift (slope"), "{labels:?}");
+    assert!(
+        sage.ends_with("| DRIFT (slope +27.0 %, 95 % CI +25.7 to +30.3 %, p=1.3e-14)"),
+        "{labels:?}"
+    );
+    assert!(entry("fork.json").contains("| inconclusive (slope"), "{labels:?}");
     png_matches(&png, &doc, colours[0]);
 }
 

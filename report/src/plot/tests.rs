@@ -27,6 +27,9 @@ fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) 
         sleep,
         points,
         counters: Vec::new(),
+        bars: Vec::new(),
+        prun: Vec::new(),
+        until_verdict: None,
     }
 }
 

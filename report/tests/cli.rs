@@ -338,3 +338,43 @@ fn png_matches(png: &std::path::Path, svg: &roxmltree::Document, colour: &str) {
         .collect();
     assert!(buf.chunks(3).filter(|px| *px == rgb.as_slice()).count() > 100);
 }
+
+#[test]
+fn the_seeds_drifts_are_caught_within_600_calls() {
+    // The first 600 calls (6 chunks) of each seed transcript alone.
+    for (file, first) in [
+        ("seed_sage_parallel_v2.txt", "1.131s per 100"),
+        ("seed_ipython_pyparallel.txt", "0.675s per 100"),
+    ] {
+        let runs = report::load(&data(file)).unwrap();
+        let pts = runs[0].xy();
+        assert!(std::fs::read_to_string(data(file)).unwrap().contains(first));
+        let v = timing::Verdict::of_points(&pts[..6]);
+        assert_eq!(v.verdict, timing::Trend::Drift, "{file}: {v:?}");
+        assert!(v.slope_ci_pct_per_1000_calls.unwrap()[0] > 0.0, "{file}");
+    }
+}
+
+#[test]
+fn a_comment_of_time_blocks_alone_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comment.md");
+    let mut text = String::from("Confirmed here, Sage 10.4 on macOS 15.1:\n\n```\n");
+    for (k, (w, s)) in ["5.1 s", "6.3 s", "7.6 s", "8.8 s", "10.2 s", "11.3 s"]
+        .iter()
+        .zip(["3.2 s", "4.4 s", "5.7 s", "6.9 s", "8.1 s", "9.4 s"])
+        .enumerate()
+    {
+        text += &format!(
+            "sage: %time test(1000)\nCPU times: user 21{k} ms, sys: {s}, total: {s}\nWall time: {w}\n"
+        );
+    }
+    text += "```\n";
+    std::fs::write(&path, text).unwrap();
+    let table = stdout_of(report().arg(&path));
+    let r = row(&table, "comment.md:5-21 (transcript)");
+    assert_eq!(r[1], report::run::TIME_BLOCKS);
+    assert_eq!(r[12], "DRIFT", "{table}");
+    assert_eq!((r[14].as_str(), r[15].as_str()), ("5.1 s -> 11.3 s", "3.2 s -> 9.4 s"));
+    assert_eq!(r[16], "210 ms -> 215 ms");
+}

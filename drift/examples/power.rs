@@ -9,7 +9,9 @@ use drift::simulate::{fixed, share, until_verdict, Model, SplitMix, MEASURED_NOI
 use drift::Trend;
 
 /// Run lengths tried for a fixed-length run, in calls.
-const LENGTHS: [u64; 12] = [600, 1000, 1500, 2000, 3000, 4000, 5000, 7000, 10000, 15000, 20000, 30000];
+const LENGTHS: [u64; 12] = [
+    600, 1000, 1500, 2000, 3000, 4000, 5000, 7000, 10000, 15000, 20000, 30000,
+];
 /// Series per cell.
 const TRIALS: u32 = 400;
 /// `--until-verdict` budget in calls, and calls per bar() (the originals' default).
@@ -36,10 +38,16 @@ fn fixed_needed(model: &Model, seed: u64) -> String {
 /// 95 % of series had said DRIFT, and the median calls at a DRIFT.
 fn sequential(model: &Model, seed: u64, bar: u64) -> (f64, f64, String, String) {
     let mut rng = SplitMix(seed);
-    let runs: Vec<_> = (0..TRIALS).map(|_| until_verdict(model, &mut rng, bar, BUDGET)).collect();
+    let runs: Vec<_> = (0..TRIALS)
+        .map(|_| until_verdict(model, &mut rng, bar, BUDGET))
+        .collect();
     let n = runs.len() as f64;
     let drift: Vec<u64> = {
-        let mut v: Vec<u64> = runs.iter().filter(|r| r.verdict == Trend::Drift).map(|r| r.calls).collect();
+        let mut v: Vec<u64> = runs
+            .iter()
+            .filter(|r| r.verdict == Trend::Drift)
+            .map(|r| r.calls)
+            .collect();
         v.sort_unstable();
         v
     };
@@ -79,7 +87,11 @@ fn main() {
         println!("| drift per 1000 calls | DRIFT at 600 calls | DRIFT at 1000 calls |\n|--:|--:|--:|");
         for d in [27.0, 34.5] {
             let model = Model { drift_pct: d, noise };
-            let at = |calls| pct(share(TRIALS, 77 ^ calls, |rng| fixed(&model, rng, calls) == Trend::Drift));
+            let at = |calls| {
+                pct(share(TRIALS, 77 ^ calls, |rng| {
+                    fixed(&model, rng, calls) == Trend::Drift
+                }))
+            };
             println!("| +{d} % | {} | {} |", at(600), at(1000));
         }
         println!("\nFalse alarms on pure noise (1000 seeded series each)\n");
@@ -98,7 +110,9 @@ fn main() {
         }
         for bar in [BAR, 100] {
             let mut rng = SplitMix(9000 + bar);
-            let v: Vec<Trend> = (0..1000).map(|_| until_verdict(&model, &mut rng, bar, BUDGET).verdict).collect();
+            let v: Vec<Trend> = (0..1000)
+                .map(|_| until_verdict(&model, &mut rng, bar, BUDGET).verdict)
+                .collect();
             let f = |t| pct(v.iter().filter(|&&x| x == t).count() as f64 / 1000.0);
             println!(
                 "| --until-verdict, bar() of {bar} calls, budget {BUDGET} | {} | {} | {} |",

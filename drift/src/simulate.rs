@@ -74,7 +74,9 @@ impl Model {
 
     /// `calls / 100` chunks in a row.
     pub fn series(&self, rng: &mut SplitMix, calls: u64) -> Vec<f64> {
-        (0..calls / 100).map(|i| self.chunk(rng, i as f64 * 100.0 + 50.0)).collect()
+        (0..calls / 100)
+            .map(|i| self.chunk(rng, i as f64 * 100.0 + 50.0))
+            .collect()
     }
 }
 
@@ -149,11 +151,11 @@ mod tests {
         // often: the same series judged at p < 0.01 at every look.
         let naive = share(400, 7, |rng| {
             let ys = NOISE.series(rng, 6000);
-            (1..=ys.len() / 5).any(|k| {
-                k * 5 >= 6 && Verdict::of_series(&ys[..k * 5]).verdict == Trend::Drift
-            })
+            (1..=ys.len() / 5).any(|k| k * 5 >= 6 && Verdict::of_series(&ys[..k * 5]).verdict == Trend::Drift)
         });
-        let rule = share(400, 7, |rng| until_verdict(&NOISE, rng, 500, 6000).verdict == Trend::Drift);
+        let rule = share(400, 7, |rng| {
+            until_verdict(&NOISE, rng, 500, 6000).verdict == Trend::Drift
+        });
         assert!(rule <= 0.01, "DRIFT on {rule} of noise series with the rule");
         assert!(naive > rule, "naive {naive} vs rule {rule}");
     }
@@ -164,11 +166,15 @@ mod tests {
             drift_pct: 100.0,
             noise: MEASURED_NOISE,
         };
-        let caught = share(200, 3, |rng| until_verdict(&big, rng, 1000, 20000).verdict == Trend::Drift);
+        let caught = share(200, 3, |rng| {
+            until_verdict(&big, rng, 1000, 20000).verdict == Trend::Drift
+        });
         assert!(caught >= 0.95, "{caught}");
         // Pure noise mostly ends as "no drift" within the budget, never as DRIFT
         // more than the rule allows.
-        let ruled_out = share(200, 4, |rng| until_verdict(&NOISE, rng, 1000, 20000).verdict == Trend::NoDrift);
+        let ruled_out = share(200, 4, |rng| {
+            until_verdict(&NOISE, rng, 1000, 20000).verdict == Trend::NoDrift
+        });
         assert!(ruled_out >= 0.8, "{ruled_out}");
     }
 }

@@ -481,7 +481,10 @@ mod tests {
         assert_eq!(v.verdict, Trend::NoDrift);
         assert_eq!((v.slope_ci_pct_per_1000_calls, v.growth, v.max_p), (None, None, None));
         let json = serde_json::to_string(&Verdict::of_series(&[1.0, 1.1, 0.9, 1.0, 1.3, 0.7, 1.0, 1.0])).unwrap();
-        assert!(json.contains(r#""verdict":"inconclusive""#) && json.contains("more_calls"), "{json}");
+        assert!(
+            json.contains(r#""verdict":"inconclusive""#) && json.contains("more_calls"),
+            "{json}"
+        );
     }
 
     #[test]

@@ -45,7 +45,11 @@ fn verdict_cell(run: &Run, v: &Verdict) -> String {
     }
     if let Some(s) = v.sequential {
         let how = if s.timed_out { "time up" } else { "decided" };
-        t += &format!(" (--until-verdict {}: {how} after {} bar())", g(s.until_verdict_secs, 6), s.bars);
+        t += &format!(
+            " (--until-verdict {}: {how} after {} bar())",
+            g(s.until_verdict_secs, 6),
+            s.bars
+        );
     }
     t
 }

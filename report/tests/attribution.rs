@@ -64,9 +64,18 @@ fn the_table_names_what_grew_and_the_plot_shows_a_counter() {
     let churn_row = table.lines().find(|l| l.starts_with("| churn.json")).unwrap();
     let clean_row = table.lines().find(|l| l.starts_with("| clean.json")).unwrap();
     // Columns 12 and 13: verdict, grows with.
-    let cells = |row: &str| -> Vec<String> { row.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect() };
+    let cells = |row: &str| -> Vec<String> {
+        row.trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
     let (churn_cells, clean_cells) = (cells(churn_row), cells(clean_row));
-    assert_eq!(churn_cells[12..14], ["DRIFT", "vm_regions (tau 1.00; 434 -> 4834)"], "{churn_row}");
+    assert_eq!(
+        churn_cells[12..14],
+        ["DRIFT", "vm_regions (tau 1.00; 434 -> 4834)"],
+        "{churn_row}"
+    );
     assert_eq!(clean_cells[12..14], ["no drift", "none (no drift)"], "{clean_row}");
 
     // The counter's values are what is drawn: the y axis is named after it.

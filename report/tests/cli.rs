@@ -365,9 +365,7 @@ fn a_comment_of_time_blocks_alone_is_read() {
         .zip(["3.2 s", "4.4 s", "5.7 s", "6.9 s", "8.1 s", "9.4 s"])
         .enumerate()
     {
-        text += &format!(
-            "sage: %time test(1000)\nCPU times: user 21{k} ms, sys: {s}, total: {s}\nWall time: {w}\n"
-        );
+        text += &format!("sage: %time test(1000)\nCPU times: user 21{k} ms, sys: {s}, total: {s}\nWall time: {w}\n");
     }
     text += "```\n";
     std::fs::write(&path, text).unwrap();

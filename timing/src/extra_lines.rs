@@ -187,8 +187,14 @@ mod tests {
         assert!(verdict_line(&v).ends_with(", 10 chunks; --until-verdict 60: decided after 1 bar() (1 looks)"));
         let v = Verdict::of_series(&[1.0, 1.1, 0.9, 1.0, 1.3, 0.7, 1.0, 1.0]);
         let line = verdict_line(&v);
-        assert!(line.starts_with("Drift verdict (extra): inconclusive; slope "), "{line}");
-        assert!(line.contains(", 8 chunks; run longer: about ") && line.ends_with(" more calls"), "{line}");
+        assert!(
+            line.starts_with("Drift verdict (extra): inconclusive; slope "),
+            "{line}"
+        );
+        assert!(
+            line.contains(", 8 chunks; run longer: about ") && line.ends_with(" more calls"),
+            "{line}"
+        );
         let v = Verdict::of_series(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(
             verdict_line(&v),

@@ -55,7 +55,10 @@ pub(super) enum Line {
     WallTime(Option<f64>),
     /// `CPU times: user X, sys: Y, total: Z`: the parent's user and system
     /// seconds of the `%time` block it opens.
-    CpuTimes { user: f64, sys: f64 },
+    CpuTimes {
+        user: f64,
+        sys: f64,
+    },
     /// The column header of an IPython `%prun` table (`ncalls  tottime
     /// percall  cumtime  percall filename:lineno(function)`).
     PrunHeader,

@@ -292,9 +292,8 @@ fn time_blocks_alone_are_a_series_of_whole_calls() {
     let sys = ["9.75 s", "14.3 s", "20 s", "25.1 s", "30.9 s", "36.2 s", "41.8 s"];
     let mut text = String::from("sage: load(\"test_parallel_sleep_v2.sage\")\n");
     for (k, (w, s)) in walls.iter().zip(sys).enumerate() {
-        text += &format!(
-            "sage: %time test(1000)\nCPU times: user 39{k} ms, sys: {s}, total: 1min 2s\nWall time: {w}\n"
-        );
+        text +=
+            &format!("sage: %time test(1000)\nCPU times: user 39{k} ms, sys: {s}, total: 1min 2s\nWall time: {w}\n");
     }
     let runs = parse("comment.txt", &text);
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -368,6 +367,9 @@ fn prun_tables_give_the_time_per_fork_of_each_table() {
     assert!(r.prun[1].per_call("posix.fork").unwrap().1 > per);
     assert_eq!(r.prun[0].per_call("posix.close"), None);
     let md = crate::markdown::prun_table(&runs);
-    assert!(md.contains("| prun.txt:6-19 (transcript) | 6 | 8000 | 1.21 ms | 8000 | 50 \u{b5}s |"), "{md}");
+    assert!(
+        md.contains("| prun.txt:6-19 (transcript) | 6 | 8000 | 1.21 ms | 8000 | 50 \u{b5}s |"),
+        "{md}"
+    );
     assert!(md.contains("| 17 | 8000 | 2.28 ms | 8000 | 51.2 \u{b5}s |"), "{md}");
 }

@@ -372,6 +372,7 @@ mod tests {
             sleep: Some(0.001),
             points,
             counters: vec![("vm_map_entries".into(), entries)],
+            ..Run::default()
         }
     }
 

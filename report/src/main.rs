@@ -119,6 +119,10 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);
+    let prun = markdown::prun_table(&runs);
+    if !prun.is_empty() {
+        text += &format!("\n{prun}");
+    }
     match &markdown {
         Some(sink) => {
             sink.write(text.as_bytes())?;

@@ -1,9 +1,9 @@
 //! The Markdown tables.
 
-use crate::run::Run;
-use timing::extra_lines::count;
-use timing::pyfmt::g;
-use timing::Verdict;
+use crate::run::{BarTimes, Run};
+use timing::extra_lines::{count, signed};
+use timing::pyfmt::{g, ipython_time};
+use timing::{Trend, Verdict};
 
 fn ms(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3))
@@ -17,14 +17,67 @@ pub(crate) fn slope(v: &Verdict) -> String {
     v.slope_pct_per_1000_calls.map_or("-".into(), |s| format!("{s:+.1} %"))
 }
 
+/// `+27.0 % (+24.1 to +30.2)`: the slope and its 95 % interval.
+fn slope_ci(v: &Verdict) -> String {
+    match (v.slope_pct_per_1000_calls, v.slope_ci_pct_per_1000_calls) {
+        (Some(s), Some([lo, hi])) => format!("{s:+.1} % ({lo:+.1} to {hi:+.1})"),
+        _ => slope(v),
+    }
+}
+
+/// `+500 (+425 to +563)`: a growth in µs per job with its interval.
+fn estimate(e: Option<drift::Estimate>) -> String {
+    e.map_or("-".into(), |e| {
+        format!("{} ({} to {})", signed(e.value), signed(e.low), signed(e.high))
+    })
+}
+
+/// The answer, with what decides an inconclusive one and how an
+/// `--until-verdict` run stopped; a run of `%time` blocks with too few of
+/// them has "too few points".
+fn verdict_cell(run: &Run, v: &Verdict) -> String {
+    let mut t = match v.verdict {
+        Trend::TooFewChunks if run.is_time_blocks() => "too few points".to_string(),
+        trend => trend.to_string(),
+    };
+    if let Some(more) = v.more_calls {
+        t += &format!(" (run longer: about {more} more calls)");
+    }
+    if let Some(s) = v.sequential {
+        let how = if s.timed_out { "time up" } else { "decided" };
+        t += &format!(
+            " (--until-verdict {}: {how} after {} bar())",
+            g(s.until_verdict_secs, 6),
+            s.bars
+        );
+    }
+    t
+}
+
+/// `13.1 s -> 24.1 s` over the bar()s of a run, for one of their times.
+fn first_last(bars: &[BarTimes], f: impl Fn(&BarTimes) -> f64) -> String {
+    match (bars.first(), bars.last()) {
+        (Some(a), Some(b)) => format!("{} -> {}", ipython_time(f(a)), ipython_time(f(b))),
+        _ => "-".into(),
+    }
+}
+
 fn p(v: &Verdict) -> String {
     v.p.map_or("-".into(), |p| g(p, 2))
 }
 
-/// `DRIFT (slope +27.0 %, p=1.3e-14)`: the verdict, slope per 1000 calls and p.
+/// `DRIFT (slope +27.0 %, 95 % CI +24.1 to +30.2 %, p=1.3e-14)`: the
+/// verdict, slope per 1000 calls with its interval, and p.
 pub(crate) fn verdict_text(run: &Run) -> String {
     let v = run.verdict();
-    format!("{} (slope {}, p={})", v.verdict, slope(&v), p(&v))
+    let ci = v
+        .slope_ci_pct_per_1000_calls
+        .map_or(String::new(), |[lo, hi]| format!(", 95 % CI {lo:+.1} to {hi:+.1} %"));
+    let answer = match v.verdict {
+        Trend::TooFewChunks if run.is_time_blocks() => "too few points".to_string(),
+        trend => trend.to_string(),
+    };
+    format!("{answer} (slope {}{ci}, p={})", slope(&v), p(&v))
 }
 
 /// The attribution in a few words: `vm_regions (tau 0.94; 434 -> 4834)`,
@@ -68,19 +121,24 @@ pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-/// One row per run.
+/// One row per run: the chunks' verdict with its interval and absolute
+/// units, then each bar()'s `%time` first -> last (wall, and the parent's
+/// sys and user: the seed's signature is sys growing while user stays flat).
 pub fn runs_table(runs: &[Run]) -> String {
     let mut out = String::from(
         "| source | strategy | OS, arch | ncpus | T | median cost/job | first chunk (s/100 calls) \
-         | last chunk (s/100 calls) | slope per 1000 calls | Mann-Kendall p | verdict | grows with |\n\
-         |---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|\n",
+         | last chunk (s/100 calls) | slope per 1000 calls (95 % CI) | µs/job per 1000 calls (95 % CI) \
+         | µs/job per earlier fork (95 % CI) | Mann-Kendall p | verdict | grows with \
+         | wall per bar() first -> last | sys per bar() first -> last | user per bar() first -> last |\n\
+         |---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|--:|\n",
     );
     for r in runs {
         let v = r.verdict();
         let first = r.points.first().map(|p| p.secs_per_100());
         let last = r.points.last().map(|p| p.secs_per_100());
+        let growth = v.growth;
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&r.source),
             cell(&r.strategy),
             cell(&r.os_arch),
@@ -89,13 +147,55 @@ pub fn runs_table(runs: &[Run]) -> String {
             ms(r.median_cost_per_job()),
             secs(first),
             secs(last),
-            slope(&v),
+            slope_ci(&v),
+            estimate(growth.map(|g| g.us_per_job_per_1000_calls)),
+            estimate(growth.and_then(|g| g.us_per_job_per_earlier_fork)),
             p(&v),
-            v.verdict,
+            cell(&verdict_cell(r, &v)),
             cell(&attribution_text(r, usize::MAX)),
+            first_last(&r.bars, |b| b.wall),
+            first_last(&r.bars, |b| b.sys),
+            first_last(&r.bars, |b| b.user),
         );
     }
     out
+}
+
+/// One row per IPython `%prun` table: the time per call of `posix.fork`
+/// and of the waits (`posix.wait`, `waitpid`, `wait4` together), in the
+/// order of the tables, so that two tables of one session show which call
+/// grew. Empty when no run has a table.
+pub fn prun_table(runs: &[Run]) -> String {
+    let mut out = String::new();
+    for r in runs {
+        for t in &r.prun {
+            let waits = ["posix.wait", "posix.waitpid", "posix.wait4"]
+                .iter()
+                .filter_map(|f| t.per_call(f))
+                .fold((0, 0.0), |(n, secs), (k, per)| (n + k, secs + per * k as f64));
+            let fork = t.per_call("posix.fork");
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                cell(&r.source),
+                t.line,
+                fork.map_or("-".into(), |f| f.0.to_string()),
+                fork.map_or("-".into(), |f| ipython_time(f.1)),
+                if waits.0 > 0 { waits.0.to_string() } else { "-".into() },
+                if waits.0 > 0 {
+                    ipython_time(waits.1 / waits.0 as f64)
+                } else {
+                    "-".into()
+                },
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!(
+        "| source | %prun table at line | posix.fork calls | time per fork | wait calls | time per wait |\n\
+         |---|--:|--:|--:|--:|--:|\n{out}"
+    )
 }
 
 /// Side by side: each original with its port (`ci/compare.sh`).

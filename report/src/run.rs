@@ -1,9 +1,54 @@
 //! One run, whatever it came from: a JSON record of this suite or a transcript
 //! of an original pasted from a terminal.
 
-use drift::Attribution;
+use drift::sequential::Stop;
+use drift::{Attribution, Judge};
 use timing::Verdict;
 use timing::{LineFormat, RunRecord};
+
+/// The label of a run made only of IPython `%time` blocks (no chunk line):
+/// one point per block, each block taken as one bar() of 1000 calls (the
+/// originals' default `numcalls`, and the `test(1000)` of the Sage issue),
+/// so that its slope "per 1000 calls" is per block.
+pub const TIME_BLOCKS: &str = "%time blocks only (one point per bar(), taken as 1000 calls)";
+
+/// The label of a session that held only `%prun` tables.
+pub const PRUN_ONLY: &str = "%prun tables only";
+
+/// One `%time bar()`: its wall time and the parent's CPU times, as IPython's
+/// `%time` prints them (`CPU times: user X, sys: Y, total: Z`, `Wall time:
+/// W`) or a record's `totals` hold them. The seed's signature is `sys`
+/// growing bar() after bar() while `user` stays flat.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarTimes {
+    pub wall: f64,
+    pub user: f64,
+    pub sys: f64,
+}
+
+/// The time per call of the process-making functions of one IPython
+/// `%prun` table (rows `{built-in method posix.fork}`, `posix.wait`,
+/// `posix.waitpid`): tottime / ncalls. Two tables of one session show
+/// which call grew.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrunTable {
+    /// 1-based line of the table's header.
+    pub line: usize,
+    /// `(function, ncalls, tottime seconds)`, in the table's order.
+    pub rows: Vec<(String, u64, f64)>,
+}
+
+impl PrunTable {
+    /// Seconds per call of `function` (`posix.fork`), if the table has it.
+    pub fn per_call(&self, function: &str) -> Option<(u64, f64)> {
+        let (n, t) = self
+            .rows
+            .iter()
+            .filter(|r| r.0 == function)
+            .fold((0, 0.0), |(n, t), r| (n + r.1, t + r.2));
+        (n > 0).then(|| (n, t / n as f64))
+    }
+}
 
 /// Where a run came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,6 +148,14 @@ pub struct Run {
     /// The parent's resource counters, one value per point, by name (records
     /// of this suite only; empty for transcripts).
     pub counters: Vec<(String, Vec<f64>)>,
+    /// Every finished bar()'s `%time` (a record's totals, a transcript's
+    /// blocks), in order.
+    pub bars: Vec<BarTimes>,
+    /// The `%prun` tables of a transcript's session, in order.
+    pub prun: Vec<PrunTable>,
+    /// How an `--until-verdict` record stopped (its verdict is judged by
+    /// the same rule).
+    pub until_verdict: Option<Stop>,
 }
 
 /// A record's strategy label without its factor: `strategy (tool)`, then
@@ -162,6 +215,16 @@ impl Run {
             &rec.system.os_version
         };
         let (strategy, base, post_fork_check) = labels(rec);
+        let bars = rec
+            .repeats
+            .iter()
+            .filter_map(|r| r.totals)
+            .map(|t| BarTimes {
+                wall: t.wall,
+                user: t.own.user,
+                sys: t.own.sys,
+            })
+            .collect();
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
@@ -176,6 +239,28 @@ impl Run {
             sleep,
             points,
             counters: rec.counter_series(),
+            bars,
+            prun: Vec::new(),
+            until_verdict: rec.verdict.as_ref().and_then(|v| v.sequential),
+        }
+    }
+
+    /// A run of `%time` blocks only ([`TIME_BLOCKS`]).
+    pub fn is_time_blocks(&self) -> bool {
+        self.strategy == TIME_BLOCKS
+    }
+
+    /// How the verdict is reached: jobs per call (`ncpus`) for the slope in
+    /// µs per job, per earlier fork for the fork-per-job strategies, and
+    /// the last look's p of an `--until-verdict` record, as the run's own
+    /// verdict line did.
+    pub fn judge(&self) -> Judge {
+        Judge {
+            max_p: self
+                .until_verdict
+                .map_or(drift::MAX_P, |s| drift::sequential::max_p(s.looks)),
+            jobs_per_call: self.ncpus.filter(|_| !self.is_time_blocks()),
+            fork_per_job: self.strategy.starts_with("fork-per-job"),
         }
     }
 
@@ -186,7 +271,9 @@ impl Run {
     }
 
     pub fn verdict(&self) -> Verdict {
-        Verdict::of_points(&self.xy())
+        let mut v = Verdict::judge(&self.xy(), &self.judge());
+        v.sequential = self.until_verdict;
+        v
     }
 
     /// The drift attribution (see the `drift` crate): `None` where no

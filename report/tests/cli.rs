@@ -44,11 +44,25 @@ fn both_seed_transcripts_are_drift() {
     );
     let sage = row(&table, "seed_sage_parallel_v2.txt:1-59 (transcript)");
     let py = row(&table, "seed_ipython_pyparallel.txt:1-76 (transcript)");
-    assert_eq!(sage.len(), 12);
-    assert_eq!(sage[10], "DRIFT", "{table}");
+    assert_eq!(sage.len(), 17);
+    assert_eq!(sage[12], "DRIFT", "{table}");
     // A transcript carries no resource counter: nothing to attribute.
-    assert_eq!(sage[11], "-", "{table}");
-    assert_eq!(py[10], "DRIFT", "{table}");
+    assert_eq!(sage[13], "-", "{table}");
+    assert_eq!(py[12], "DRIFT", "{table}");
+    // The slope with its 95 % interval (Sen's), which excludes 0.
+    assert_eq!(sage[8], "+27.0 % (+25.7 to +30.3)", "{table}");
+    assert_eq!(py[8], "+34.5 % (+33.4 to +35.4)", "{table}");
+    // In absolute units: about +0.1 µs per job per earlier fork
+    // (MECHANISM.md: 1.289 -> 3.600 ms over 24,000 forks).
+    let per_fork = |cell: &str| -> f64 { cell.split(' ').next().unwrap().parse().unwrap() };
+    for (name, r) in [("sage", &sage), ("py", &py)] {
+        let f = per_fork(&r[10]);
+        assert!((0.05..0.2).contains(&f), "{name}: {} per earlier fork", r[10]);
+    }
+    // The parent's sys time per bar() grows while user stays flat.
+    assert_eq!(sage[14], "13.1 s -> 24.1 s", "{table}");
+    assert_eq!(sage[15], "9.75 s -> 20 s", "{table}");
+    assert_eq!(sage[16], "398 ms -> 424 ms", "{table}");
     // The banners name the interpreters (Sage's "Using Python 3.12.5.", IPython's "Python 3.13.3 (...)").
     assert_eq!(sage[1], "fork-per-job (Sage @parallel) @python3.12");
     assert_eq!(py[1], "fork-per-job (pure-Python @parallel emulation) @python3.13");
@@ -120,7 +134,8 @@ fn json_records_round_trip_into_the_table() {
     assert_eq!(runs[0].repeats(), 2);
     let walls: Vec<f64> = runs[0].points.iter().map(|p| p.wall).collect();
     assert_eq!(walls, vec![0.2, 0.22, 0.24, 0.26, 0.28, 0.30, 0.32, 0.34, 0.36, 0.38]);
-    assert_eq!(runs[0].verdict(), timing::Verdict::of_points(&rising_rec.points()));
+    let judge = rising_rec.judge(None);
+    assert_eq!(runs[0].verdict(), timing::Verdict::judge(&rising_rec.points(), &judge));
 
     let md = dir.path().join("table.md");
     assert_eq!(
@@ -135,8 +150,9 @@ fn json_records_round_trip_into_the_table() {
         f[2],
         format!("{}, {}", flat_rec.system.os_version, flat_rec.system.arch)
     );
-    assert_eq!(f[10], "no drift");
-    assert_eq!(r[10], "DRIFT");
+    assert_eq!(f[12], "no drift", "{table}");
+    assert_eq!(f[8], "+0.0 % (-10.0 to +0.0)", "{table}");
+    assert_eq!(r[12], "DRIFT");
     assert_eq!((r[6].as_str(), r[7].as_str()), ("0.200 s", "0.380 s"));
     // Median cost per job: (0.29 s/100 - 0.001)/2 = 0.95 ms.
     assert_eq!(r[5], "0.950 ms");
@@ -300,8 +316,11 @@ fn plot_has_a_panel_per_strategy_legends_outside_and_a_path_per_run() {
         .collect();
     let entry = |needle: &str| labels.iter().find(|t| t.contains(needle)).copied().unwrap_or("");
     let sage = entry("seed_sage_parallel_v2.txt:1-59");
-    assert!(sage.ends_with("| DRIFT (slope +27.0 %, p=1.3e-14)"), "{labels:?}");
-    assert!(entry("fork.json").contains("| no drift (slope"), "{labels:?}");
+    assert!(
+        sage.ends_with("| DRIFT (slope +27.0 %, 95 % CI +25.7 to +30.3 %, p=1.3e-14)"),
+        "{labels:?}"
+    );
+    assert!(entry("fork.json").contains("| inconclusive (slope"), "{labels:?}");
     png_matches(&png, &doc, colours[0]);
 }
 
@@ -319,4 +338,42 @@ fn png_matches(png: &std::path::Path, svg: &roxmltree::Document, colour: &str) {
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
     assert!(buf.chunks(3).filter(|px| *px == rgb.as_slice()).count() > 100);
+}
+
+#[test]
+fn the_seeds_drifts_are_caught_within_600_calls() {
+    // The first 600 calls (6 chunks) of each seed transcript alone.
+    for (file, first) in [
+        ("seed_sage_parallel_v2.txt", "1.131s per 100"),
+        ("seed_ipython_pyparallel.txt", "0.675s per 100"),
+    ] {
+        let runs = report::load(&data(file)).unwrap();
+        let pts = runs[0].xy();
+        assert!(std::fs::read_to_string(data(file)).unwrap().contains(first));
+        let v = timing::Verdict::of_points(&pts[..6]);
+        assert_eq!(v.verdict, timing::Trend::Drift, "{file}: {v:?}");
+        assert!(v.slope_ci_pct_per_1000_calls.unwrap()[0] > 0.0, "{file}");
+    }
+}
+
+#[test]
+fn a_comment_of_time_blocks_alone_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comment.md");
+    let mut text = String::from("Confirmed here, Sage 10.4 on macOS 15.1:\n\n```\n");
+    for (k, (w, s)) in ["5.1 s", "6.3 s", "7.6 s", "8.8 s", "10.2 s", "11.3 s"]
+        .iter()
+        .zip(["3.2 s", "4.4 s", "5.7 s", "6.9 s", "8.1 s", "9.4 s"])
+        .enumerate()
+    {
+        text += &format!("sage: %time test(1000)\nCPU times: user 21{k} ms, sys: {s}, total: {s}\nWall time: {w}\n");
+    }
+    text += "```\n";
+    std::fs::write(&path, text).unwrap();
+    let table = stdout_of(report().arg(&path));
+    let r = row(&table, "comment.md:5-21 (transcript)");
+    assert_eq!(r[1], report::run::TIME_BLOCKS);
+    assert_eq!(r[12], "DRIFT", "{table}");
+    assert_eq!((r[14].as_str(), r[15].as_str()), ("5.1 s -> 11.3 s", "3.2 s -> 9.4 s"));
+    assert_eq!(r[16], "210 ms -> 215 ms");
 }

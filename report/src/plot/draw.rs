@@ -38,7 +38,10 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
     };
     let heading = format!("{what}, chunk after chunk across bar() calls (dotted lines: a new bar())");
     title.draw(&text(&heading, 10, 18))?;
-    let key = format!("{}; slope per 1000 calls, Mann-Kendall p", figure.key);
+    let key = format!(
+        "{}; slope per 1000 calls with its 95 % interval, Mann-Kendall p",
+        figure.key
+    );
     title.draw(&text(&key, 34, 14))?;
     if figure.panels.is_empty() {
         rest.draw(&text("no chunk to plot", 10, 14))?;

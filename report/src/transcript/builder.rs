@@ -3,7 +3,7 @@
 
 use super::lines::{ChunkLine, Family, Line};
 use super::session::Session;
-use crate::run::{Point, Run, SourceKind};
+use crate::run::{BarTimes, Point, PrunTable, Run, SourceKind, PRUN_ONLY, TIME_BLOCKS};
 
 /// What must stay the same for chunk lines to belong to one run.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +36,18 @@ pub(super) struct Builder {
     mark: Option<usize>,
     /// test_openmp_sleep.c's header: threads and line.
     openmp: Option<(usize, usize)>,
+    /// The `CPU times:` line of the `%time` block under way: user, sys, line.
+    cpu: Option<(f64, f64, usize)>,
+    /// A chunk line came since the last bar() ended: a `%time` block now
+    /// belongs to the open run.
+    chunks_in_bar: bool,
+    /// `%time` blocks with no chunk line in their bar(): a run of whole
+    /// bar()s of this session ([`TIME_BLOCKS`]), with its line range.
+    timed: Option<(Run, usize, usize)>,
+    /// This session's `%prun` tables, the last one still filling, and the
+    /// last line of a row.
+    prun: Vec<PrunTable>,
+    prun_last: usize,
 }
 
 impl Builder {
@@ -44,11 +56,30 @@ impl Builder {
         match line {
             Line::Chunk(chunk) => self.chunk(at, chunk, session),
             Line::SpawnCost(cost) => self.spawn_cost(at, cost),
-            Line::WallTime => {
+            Line::CpuTimes { user, sys } => self.cpu = Some((user, sys, at)),
+            Line::WallTime(wall) => {
+                self.time_block(at, wall);
                 self.close_bar();
-                if let Some(open) = &mut self.current {
-                    open.last = at;
+            }
+            Line::PrunHeader => self.prun.push(PrunTable {
+                line: at,
+                rows: Vec::new(),
+            }),
+            Line::PrunRow {
+                function,
+                ncalls,
+                tottime,
+            } => {
+                if self.prun.is_empty() {
+                    self.prun.push(PrunTable {
+                        line: at,
+                        rows: Vec::new(),
+                    });
                 }
+                if let Some(table) = self.prun.last_mut() {
+                    table.rows.push((function, ncalls, tottime));
+                }
+                self.prun_last = at;
             }
             Line::OpenMp(threads) => {
                 self.openmp = Some((threads, at));
@@ -73,10 +104,63 @@ impl Builder {
         }
     }
 
-    /// A session ended: its run is complete.
+    /// A session ended: its run is complete. Its `%prun` tables go with
+    /// its last run (a run of their own when it had none).
     pub fn end_session(&mut self) {
+        let tables = std::mem::take(&mut self.prun);
+        if !tables.is_empty() {
+            let first = tables[0].line;
+            if let Some(open) = &mut self.current {
+                open.run.prun.extend(tables);
+                open.last = open.last.max(self.prun_last);
+            } else if let Some((run, _, last)) = &mut self.timed {
+                run.prun.extend(tables);
+                *last = (*last).max(self.prun_last);
+            } else {
+                let mut run = transcript_run(PRUN_ONLY, None, None);
+                run.prun = tables;
+                self.runs.push((run, first, self.prun_last));
+            }
+        }
         self.close_run();
+        if let Some(timed) = self.timed.take() {
+            self.runs.push(timed);
+        }
         self.mark = None;
+        self.cpu = None;
+    }
+
+    /// `Wall time:` ends a `%time` block: the bar() of the open run when
+    /// chunk lines came in it, else one point of this session's run of
+    /// whole bar()s. A block needs both its lines to count.
+    fn time_block(&mut self, at: usize, wall: Option<f64>) {
+        let cpu = self.cpu.take();
+        let (Some(wall), Some((user, sys, from))) = (wall, cpu) else {
+            if let Some(open) = &mut self.current {
+                open.last = at;
+            }
+            return;
+        };
+        let bar = BarTimes { wall, user, sys };
+        match &mut self.current {
+            Some(open) if self.chunks_in_bar => {
+                open.run.bars.push(bar);
+                open.last = at;
+            }
+            _ => {
+                let (run, _, last) = self
+                    .timed
+                    .get_or_insert_with(|| (transcript_run(TIME_BLOCKS, None, None), from, at));
+                run.points.push(Point {
+                    repeat: run.bars.len(),
+                    calls: 1000,
+                    wall,
+                    cost_per_job: f64::NAN,
+                });
+                run.bars.push(bar);
+                *last = at;
+            }
+        }
     }
 
     fn chunk(&mut self, at: usize, chunk: ChunkLine, session: &Session) {
@@ -97,17 +181,7 @@ impl Builder {
                 self.close_run();
                 self.current.insert(Open {
                     key,
-                    run: Run {
-                        source: String::new(),
-                        kind: SourceKind::Transcript,
-                        strategy: String::new(),
-                        os_arch: "unknown".into(),
-                        ncpus: Some(chunk.ncpus),
-                        sleep: chunk.sleep,
-                        points: Vec::new(),
-                        counters: Vec::new(),
-                        ..Run::default()
-                    },
+                    run: transcript_run("", Some(chunk.ncpus), chunk.sleep),
                     repeat: 0,
                     readings: Vec::new(),
                     first: mark.unwrap_or(at),
@@ -121,6 +195,7 @@ impl Builder {
         open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());
         open.last = at;
         open.readings.push(None);
+        self.chunks_in_bar = true;
         open.run.points.push(Point {
             repeat: open.repeat,
             calls: chunk.calls,
@@ -145,6 +220,7 @@ impl Builder {
         if self.current.is_some() {
             self.bar_closed = true;
         }
+        self.chunks_in_bar = false;
     }
 
     fn close_run(&mut self) {
@@ -159,20 +235,10 @@ impl Builder {
     /// with only test_openmp_sleep.c's header (it prints no timing) is one
     /// run with no chunk.
     pub fn finish(mut self, file: &str) -> Vec<Run> {
-        self.close_run();
+        self.end_session();
         if self.runs.is_empty() {
             if let Some((threads, at)) = self.openmp {
-                let run = Run {
-                    source: String::new(),
-                    kind: SourceKind::Transcript,
-                    strategy: "OpenMP thread team".into(),
-                    os_arch: "unknown".into(),
-                    ncpus: Some(threads),
-                    sleep: None,
-                    points: Vec::new(),
-                    counters: Vec::new(),
-                    ..Run::default()
-                };
+                let run = transcript_run("OpenMP thread team", Some(threads), None);
                 self.runs.push((run, at, at));
             }
         }
@@ -202,4 +268,22 @@ fn series(readings: &[Option<probes::Reading>]) -> Vec<(String, Vec<f64>)> {
             s.map(|s| (k.clone(), s))
         })
         .collect()
+}
+
+/// An empty run of a transcript.
+fn transcript_run(strategy: &str, ncpus: Option<usize>, sleep: Option<f64>) -> Run {
+    Run {
+        source: String::new(),
+        kind: SourceKind::Transcript,
+        strategy: strategy.into(),
+        os_arch: "unknown".into(),
+        ncpus,
+        sleep,
+        points: Vec::new(),
+        counters: Vec::new(),
+        bars: Vec::new(),
+        prun: Vec::new(),
+        until_verdict: None,
+        ..Run::default()
+    }
 }

@@ -50,8 +50,26 @@ pub(super) enum Line {
     Chunk(ChunkLine),
     /// The spawn script's ` Cost/ncpus is ...` line, which ends a call's line.
     SpawnCost(f64),
-    /// `Wall time: ...`: the end of a `%time bar()`.
-    WallTime,
+    /// `Wall time: ...`: the end of a `%time bar()`, with its seconds when
+    /// they read.
+    WallTime(Option<f64>),
+    /// `CPU times: user X, sys: Y, total: Z`: the parent's user and system
+    /// seconds of the `%time` block it opens.
+    CpuTimes {
+        user: f64,
+        sys: f64,
+    },
+    /// The column header of an IPython `%prun` table (`ncalls  tottime
+    /// percall  cumtime  percall filename:lineno(function)`).
+    PrunHeader,
+    /// A `%prun` row of a process-making built-in: `posix.fork`,
+    /// `posix.wait`, `posix.waitpid`, `posix.wait4` (`ncalls` the primitive
+    /// calls, the part after `/` of a recursive `a/b` left out).
+    PrunRow {
+        function: String,
+        ncalls: u64,
+        tottime: f64,
+    },
     /// `Using ncpus=N ...` / `Using maxworkers=N ...`: the start of a bar().
     Using {
         executor: bool,
@@ -113,6 +131,9 @@ struct Patterns {
     prompt: Regex,
     script: Regex,
     import: Regex,
+    cpu_times: Regex,
+    prun_header: Regex,
+    prun_row: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -147,6 +168,11 @@ fn patterns() -> &'static Patterns {
             prompt: re(r"^(?:(sage:)|In \[(\d+)\]:|(>>>))(?:\s(.*))?$"),
             script: re(r#"(?:\b(?:load|attach)\(\s*|\bexec\(\s*open\(\s*)["']([^"']+)["']|%run\s+(?:-\S+\s+)*(\S+)"#),
             import: re(r"^(?:from\s+([\w.]+)\s+import\s+(.*)|import\s+([\w.]+))"),
+            cpu_times: re(r"^CPU times: user (.+?), sys: (.+?), total: (.+)$"),
+            prun_header: re(r"^ncalls\s+tottime\s+percall\s+cumtime\s+percall\s+filename:lineno\(function\)$"),
+            prun_row: re(
+                r"^(\d+)(?:/\d+)?\s+(\d+\.\d+)\s+(?:\d+\.\d+)\s+(?:\d+\.\d+)\s+(?:\d+\.\d+)\s+\{(?:built-in method )?(?:posix|os)\.(fork|wait|waitpid|wait4)\}$",
+            ),
         }
     })
 }
@@ -243,8 +269,21 @@ fn chunk(line: &str) -> Option<ChunkLine> {
 /// The lines the originals print besides chunk lines.
 fn header(line: &str) -> Option<Line> {
     let p = patterns();
-    if line.starts_with("Wall time:") {
-        Some(Line::WallTime)
+    if let Some(rest) = line.strip_prefix("Wall time:") {
+        Some(Line::WallTime(ipython_secs(rest)))
+    } else if let Some(c) = p.cpu_times.captures(line) {
+        Some(Line::CpuTimes {
+            user: ipython_secs(&c[1])?,
+            sys: ipython_secs(&c[2])?,
+        })
+    } else if p.prun_header.is_match(line) {
+        Some(Line::PrunHeader)
+    } else if let Some(c) = p.prun_row.captures(line) {
+        Some(Line::PrunRow {
+            function: format!("posix.{}", &c[3]),
+            ncalls: int(&c, 1),
+            tottime: num(&c, 2),
+        })
     } else if let Some(c) = p.using.captures(line) {
         Some(Line::Using {
             executor: c[1].contains("Executor"),
@@ -273,6 +312,41 @@ fn header(line: &str) -> Option<Line> {
         let v = p.python_version.captures(line)?;
         Some(Line::PythonVersion(v.get(3)?.as_str().to_string()))
     }
+}
+
+/// The seconds of a time as IPython's `_format_time` prints it (timing's
+/// `pyfmt::ipython_time`): `398 ms`, `9.75 s`, `153 µs` (or `us` where
+/// the terminal is not UTF-8), `0 ns`, `1min 5s`, `2h 3min 4s`.
+pub(super) fn ipython_secs(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let mut parts = text.split_whitespace();
+    if let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) {
+        let scale = match unit {
+            "s" => Some(1.0),
+            "ms" => Some(1e-3),
+            "\u{b5}s" | "\u{3bc}s" | "us" => Some(1e-6),
+            "ns" => Some(1e-9),
+            _ => None,
+        };
+        if let (Some(scale), Ok(v)) = (scale, value.parse::<f64>()) {
+            return Some(v * scale);
+        }
+    }
+    // `1min 5s`: whole numbers with the suffixes d, h, min, s.
+    let mut total = 0.0;
+    for part in text.split_whitespace() {
+        let digits = part.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let (value, suffix) = part.split_at(digits);
+        let length = match suffix {
+            "d" => 86400.0,
+            "h" => 3600.0,
+            "min" => 60.0,
+            "s" => 1.0,
+            _ => return None,
+        };
+        total += value.parse::<f64>().ok()? * length;
+    }
+    (!text.is_empty()).then_some(total)
 }
 
 fn prompt(line: &str) -> Option<Line> {

@@ -104,7 +104,8 @@ impl Session {
                 self.active = true;
                 self.openmp = true;
             }
-            Line::Chunk(_) | Line::WallTime | Line::SpawnCost(_) => self.active = true,
+            Line::Chunk(_) | Line::WallTime(_) | Line::SpawnCost(_) => self.active = true,
+            Line::CpuTimes { .. } | Line::PrunHeader | Line::PrunRow { .. } => self.active = true,
             Line::Heading | Line::Fence | Line::Other => {}
         }
     }

@@ -343,3 +343,93 @@ fn the_harness_counters_follow_their_chunks() {
     let cut = text.replace("Counters (extra): open_fds=5 vm_map_entries=900\n", "");
     assert!(parse("h", &cut)[0].counters.is_empty());
 }
+
+#[test]
+fn time_blocks_alone_are_a_series_of_whole_calls() {
+    // As the drift was confirmed by a second person on the Sage issue: one
+    // `%time test(1000)` per input, no chunk line.
+    let walls = ["13.1 s", "17.8 s", "24.1 s", "29.9 s", "36.2 s", "42.0 s", "48.3 s"];
+    let sys = ["9.75 s", "14.3 s", "20 s", "25.1 s", "30.9 s", "36.2 s", "41.8 s"];
+    let mut text = String::from("sage: load(\"test_parallel_sleep_v2.sage\")\n");
+    for (k, (w, s)) in walls.iter().zip(sys).enumerate() {
+        text +=
+            &format!("sage: %time test(1000)\nCPU times: user 39{k} ms, sys: {s}, total: 1min 2s\nWall time: {w}\n");
+    }
+    let runs = parse("comment.txt", &text);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let r = &runs[0];
+    assert!(r.is_time_blocks(), "{}", r.strategy);
+    assert_eq!(r.source, "comment.txt:3-22 (transcript)");
+    assert_eq!(r.points.len(), 7);
+    assert_eq!(r.points.iter().map(|p| p.calls).collect::<Vec<_>>(), vec![1000; 7]);
+    assert_eq!(r.bars[0].wall, 13.1);
+    assert_eq!((r.bars[0].user, r.bars[0].sys), (0.390, 9.75));
+    assert_eq!((r.bars[6].user, r.bars[6].sys), (0.396, 41.8));
+    let v = r.verdict();
+    assert_eq!(v.verdict, timing::Trend::Drift, "{v:?}");
+    assert!(v.slope_ci_pct_per_1000_calls.unwrap()[0] > 0.0);
+    // No jobs per call is known: no µs per job.
+    assert_eq!(v.growth, None);
+    // Too few blocks: no verdict, said as "too few points".
+    let short: String = text.lines().take(1 + 3 * 3).map(|l| format!("{l}\n")).collect();
+    let r = &parse("c", &short)[0];
+    assert_eq!(r.points.len(), 3);
+    let table = crate::markdown::runs_table(std::slice::from_ref(r));
+    assert!(table.contains("| too few points |"), "{table}");
+}
+
+#[test]
+fn time_blocks_read_every_unit_ipython_prints() {
+    use super::lines::ipython_secs;
+    assert_eq!(ipython_secs("398 ms"), Some(0.398));
+    assert_eq!(ipython_secs(" 9.75 s"), Some(9.75));
+    assert_eq!(ipython_secs("153 \u{b5}s"), Some(153e-6));
+    assert_eq!(ipython_secs("153 us"), Some(153e-6));
+    assert_eq!(ipython_secs("0 ns"), Some(0.0));
+    assert_eq!(ipython_secs("1min 5s"), Some(65.0));
+    assert_eq!(ipython_secs("2h 3min 4s"), Some(7384.0));
+    assert_eq!(ipython_secs("soon"), None);
+    // What timing prints reads back.
+    for t in [0.000_153, 0.398, 9.75, 65.0, 7384.0] {
+        let back = ipython_secs(&timing::pyfmt::ipython_time(t)).unwrap();
+        assert!((back - t).abs() <= 0.005 * t, "{t} -> {back}");
+    }
+}
+
+#[test]
+fn prun_tables_give_the_time_per_fork_of_each_table() {
+    // Two `%prun bar()` of one IPython session (CPython's cProfile output),
+    // the second after many more forks: the fork got slower, the wait not.
+    let table = |calls: &str, fork: &str, wait: &str| {
+        format!(
+            "         {calls} function calls (41992 primitive calls) in 13.108 seconds\n\n   \
+             Ordered by: internal time\n\n   \
+             ncalls  tottime  percall  cumtime  percall filename:lineno(function)\n     \
+             8000    {fork}    0.001    {fork}    0.001 {{built-in method posix.fork}}\n     \
+             8000    {wait}    0.000    {wait}    0.000 {{built-in method posix.waitpid}}\n    \
+             16000    0.101    0.000    0.101    0.000 {{built-in method posix.close}}\n     \
+             1000    0.050    0.000   13.100    0.013 parallel.py:42(bar)\n"
+        )
+    };
+    let text = format!(
+        "In [3]: %prun bar()\n{}\nIn [4]: %prun bar()\n{}",
+        table("42000", "9.712", "0.400"),
+        table("42000", "18.236", "0.410")
+    );
+    let runs = parse("prun.txt", &text);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let r = &runs[0];
+    assert_eq!(r.strategy, crate::run::PRUN_ONLY);
+    assert_eq!(r.prun.len(), 2);
+    let (n, per) = r.prun[0].per_call("posix.fork").unwrap();
+    assert_eq!(n, 8000);
+    assert!((per - 9.712 / 8000.0).abs() < 1e-12);
+    assert!(r.prun[1].per_call("posix.fork").unwrap().1 > per);
+    assert_eq!(r.prun[0].per_call("posix.close"), None);
+    let md = crate::markdown::prun_table(&runs);
+    assert!(
+        md.contains("| prun.txt:6-19 (transcript) | 6 | 8000 | 1.21 ms | 8000 | 50 \u{b5}s |"),
+        "{md}"
+    );
+    assert!(md.contains("| 17 | 8000 | 2.28 ms | 8000 | 51.2 \u{b5}s |"), "{md}");
+}

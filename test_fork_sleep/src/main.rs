@@ -121,7 +121,7 @@ fn run() -> anyhow::Result<ExitCode> {
     // The parent's weight and shape: allocated and touched, kept to the end.
     let habits = parent::Habits::new(&cli.parent, cli.ballast_mb).map_err(usage)?;
     let churn = MapChurn::new(cli.map_churn, numcalls.saturating_mul(cli.run.repeat)).map_err(usage)?;
-    cli::limits::ensure_open_files("--ncpus", cli.ncpus).map_err(usage)?;
+    cli::limits::ensure_room("--ncpus", cli.ncpus, 0).map_err(usage)?;
     let mut parallel = Parallel::new(&cli, churn, habits);
     let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &cli, &mut parallel));
     parent::faults_per_job(&mut exp.record, cli.ncpus);

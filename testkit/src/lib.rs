@@ -10,6 +10,8 @@
 //!   naming it, and nothing on stdout.
 //! - [`lines`]: the originals' line formats as regexes, and
 //!   [`lines::assert_time_block`] for IPython's `%time` block.
+//! - [`nobody`]: a binary run as the user `nobody` from a copy it can
+//!   reach, wherever the checkout is; or the reason it cannot be.
 //! - [`Sentinel`]: a process of the same user that a run must not kill.
 //! - [`open_fds_of`], [`threads_of`]: another process's open fds and
 //!   threads, counted by the test (from `/proc` or the kernel), not by the
@@ -26,6 +28,7 @@
 mod fds;
 pub mod lines;
 mod lock;
+pub mod nobody;
 mod orphans;
 mod process;
 mod sentinel;

@@ -38,11 +38,10 @@ mod threads;
 pub use fds::open_fds_of;
 pub use lock::lock;
 pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
-#[cfg(target_os = "linux")]
-pub use process::limit_processes;
 pub use process::{
-    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
-    run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end, with_stdout_closed_after_first_line, Run,
+    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, limit_processes, read_lines_until,
+    read_record, run, run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end,
+    with_stdout_closed_after_first_line, Run,
 };
 pub use sentinel::Sentinel;
 pub use threads::threads_of;

@@ -108,6 +108,32 @@ impl Nobody {
     }
 }
 
+/// A copy of `bin` that any user can execute: mode 0755 in a fresh
+/// directory of mode 0755 under the temporary directory, every directory
+/// above it searchable by others; or why there is none (for `skipped:`).
+/// The copy lives as long as the directory returned with it.
+pub fn reachable_copy(bin: &str) -> Result<(tempfile::TempDir, PathBuf), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("reachable.")
+        .tempdir()
+        .map_err(|e| format!("no temporary directory: {e}"))?;
+    let copy = dir
+        .path()
+        .join(Path::new(bin).file_name().ok_or("a binary path without a name")?);
+    std::fs::copy(bin, &copy).map_err(|e| format!("copying {bin}: {e}"))?;
+    for path in [dir.path(), copy.as_path()] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+    }
+    if let Some(closed) = dir.path().ancestors().skip(1).find(|d| !searchable_by_others(d)) {
+        return Err(format!(
+            "other users cannot reach the temporary directory: {} is not searchable by others (set TMPDIR)",
+            closed.display()
+        ));
+    }
+    Ok((dir, copy))
+}
+
 fn ids_of(name: &CStr) -> Option<(u32, u32)> {
     // SAFETY: getpwnam with a valid C string; the record is read at once,
     // before any other passwd call (the test process makes none).

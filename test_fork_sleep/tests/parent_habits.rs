@@ -197,6 +197,11 @@ fn presets_set_the_three_and_explicit_flags_win() {
         ),
         (&"sage".into(), &"leak".into(), &8.into(), &650.into())
     );
+    // The page size the KiB are counted in, as this process sees it.
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert!(page >= 4096, "{page}");
+    assert_eq!(p["page_size"], page);
 }
 
 #[test]

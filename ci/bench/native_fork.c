@@ -1,13 +1,30 @@
 /* Minimal native fork-per-job loop: the same system calls as test_fork_sleep
- * --ipc pipe (per job pipe, fcntl(FD_CLOEXEC) x2, fork; child nanosleep, write
+ * --ipc pipe (per job os.pipe() as CPython makes it: pipe2(O_CLOEXEC) on
+ * Linux, pipe() then ioctl(FIOCLEX) x2 on macOS, see os_pipe_impl in
+ * Modules/posixmodule.c and set_inheritable in Python/fileutils.c; fork; child nanosleep, write
  * 16 bytes, _exit; parent wait for any child, read to EOF, close), with no
  * runtime at all. Prints @para chunk lines so ci/bench.sh parses one format.
  * Usage: native_fork NUMCALLS NCPUS T */
+#ifdef __linux__
+#define _GNU_SOURCE /* pipe2 */
+#endif
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "native.h"
+
+/* os.pipe(): both ends close-on-exec, in CPython's system calls. */
+static int os_pipe(int p[2]) {
+#ifdef __linux__
+    return pipe2(p, O_CLOEXEC);
+#else
+    if (pipe(p) != 0) return -1;
+    if (ioctl(p[0], FIOCLEX) != 0 || ioctl(p[1], FIOCLEX) != 0) return -1;
+    return 0;
+#endif
+}
 
 int main(int argc, char **argv) {
     struct native_args args = native_args(argc, argv, 1000, 0.001);
@@ -26,9 +43,7 @@ int main(int argc, char **argv) {
             for (;;) {
                 while (live < ncpus && next < ncpus) {
                     int p[2];
-                    if (pipe(p) != 0) { perror("pipe"); return 1; }
-                    fcntl(p[0], F_SETFD, FD_CLOEXEC);
-                    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+                    if (os_pipe(p) != 0) { perror("pipe"); return 1; }
                     pid_t pid = fork();
                     if (pid == 0) {
                         char rec[16] = "TFS1";

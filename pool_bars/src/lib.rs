@@ -167,7 +167,11 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     }
     let mut exp = Experiment::new(s.tool, &s.strategy(), params, s.line_format(), s.json.as_deref()).map_err(usage)?;
     let mut churn = MapChurn::new(s.map_churn, s.numcalls.saturating_mul(s.repeat)).map_err(usage)?;
-    cli::limits::ensure_open_files("--maxworkers", s.workers as u64).map_err(usage)?;
+    let servers = match s.mode {
+        Mode::Pool(m) | Mode::Executor(m) => u64::from(m == procpool::StartMethod::Forkserver),
+        Mode::PerCall => 0,
+    };
+    cli::limits::ensure_room("--maxworkers", s.workers as u64, servers).map_err(usage)?;
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     procpool::diag::MARK.store(u64::from(std::process::id()) | 1 << 40, Ordering::SeqCst);
     let outcome = exp.repeat(s.repeat, |b| match s.mode {

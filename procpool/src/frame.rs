@@ -163,11 +163,6 @@ pub(crate) fn set_nonblocking(fd: RawFd) {
     }
 }
 
-pub(crate) fn set_cloexec(fd: RawFd) {
-    // SAFETY: F_SETFD on an fd we own.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

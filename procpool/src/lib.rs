@@ -90,6 +90,7 @@
 
 #[cfg(feature = "clap")]
 mod clap;
+mod cloexec;
 pub mod diag;
 mod error;
 mod fault;
@@ -99,6 +100,7 @@ mod server;
 mod start;
 mod worker;
 
+pub use cloexec::{os_pipe, set_cloexec};
 pub use error::{PoolError, WorkerFault};
 pub use fault::Fault;
 pub use frame::MAX_FRAME;

@@ -132,7 +132,7 @@ fn install_sigchld_pipe() -> Option<(RawFd, RawFd)> {
     }
     for fd in fds {
         frame::set_nonblocking(fd);
-        frame::set_cloexec(fd);
+        crate::set_cloexec(fd).ok()?;
     }
     SELF_PIPE.store(fds[1], Ordering::SeqCst);
     // SAFETY: a zeroed sigaction with a handler that only calls write.

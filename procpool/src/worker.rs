@@ -157,7 +157,9 @@ pub(crate) fn spawned_worker(job: JobFn) -> ! {
     if rep < 0 || unsafe { libc::dup2(2, 1) } < 0 {
         std::process::exit(EXIT_PROTOCOL);
     }
-    crate::frame::set_cloexec(rep);
+    if crate::set_cloexec(rep).is_err() {
+        std::process::exit(EXIT_PROTOCOL);
+    }
     let mut bufs = Buffers::new();
     let code = serve(0, rep, job, &mut bufs);
     // SAFETY: _exit ends this worker without running anything else.

@@ -41,8 +41,8 @@ Hypothesis under test: on macOS 15 (Apple Silicon) a process that calls a
 fork-per-job parallel function again and again gets slower call after call, and
 the extra time is the parent's system time, spent in the kernel's fork/wait
 path; Python and Sage are only bystanders. This binary makes exactly the system
-calls of test_pyparallel_sleep.py (per job: pipe, fcntl(FD_CLOEXEC) x2, fork;
-then wait for any child, read its pipe to EOF, close) with a parent of a few
+calls of test_pyparallel_sleep.py (per job: os.pipe(), which is pipe2(O_CLOEXEC)
+on Linux and pipe() then ioctl(FIOCLEX) x2 on macOS; fork; then wait for any child, read its pipe to EOF, close) with a parent of a few
 MiB, no interpreter and no garbage collector. If its chunk lines grow across
 --repeat on your machine, the drift is in the OS; if they stay flat while the
 Python script drifts, it is in what the Python parent carries (--ballast-mb
@@ -122,7 +122,7 @@ fn run() -> anyhow::Result<ExitCode> {
     // The parent's weight and shape: allocated and touched, kept to the end.
     let habits = parent::Habits::new(&cli.parent, cli.ballast_mb).map_err(usage)?;
     let churn = MapChurn::new(cli.map_churn, numcalls.saturating_mul(cli.run.repeat)).map_err(usage)?;
-    cli::limits::ensure_open_files("--ncpus", cli.ncpus).map_err(usage)?;
+    cli::limits::ensure_room("--ncpus", cli.ncpus, 0).map_err(usage)?;
     let mut parallel = Parallel::new(&cli, churn, habits);
     let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &cli, &mut parallel));
     parent::faults_per_job(&mut exp.record, cli.ncpus);

@@ -1,42 +1,36 @@
-//! Issue 17 on Linux: the interpreter's fork habits put into the parent.
+//! Issue 17: the interpreter's fork habits put into the parent.
 //! `--post-fork-check leak` and `free` each add one read of
 //! `/proc/self/stat` per job (counted by the test from the kernel's own
 //! `/proc/<pid>/io` `syscr`, read while the finished binary is still a
 //! zombie), `--dirty-kib 64` raises the parent's minor faults per job by at
 //! least 16 (4 KiB pages), `--ballast-regions 500` gives at least 500 more
-//! regions; all keep the hygiene and the printed lines.
-#![cfg(target_os = "linux")]
+//! regions; all keep the hygiene and the printed lines. The first two
+//! count from Linux's `/proc` and layout and skip elsewhere; the regions and
+//! presets run on macOS too.
 
 use regex::Regex;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-
-/// The binary forks many children per test: one test at a time.
-static FORKS: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    FORKS.lock().unwrap_or_else(|e| e.into_inner())
-}
+use testkit::lock;
 
 const CHUNK_RE: &str =
     r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
 
 /// Runs the binary with `args` and `--json`; returns its stdout, its record
-/// and its read system calls (`syscr`), read after it exited and before it
-/// is reaped. Address-space randomisation is off for the run (as `setarch
+/// and (Linux) its read system calls (`syscr`), read after it exited and
+/// before it is reaped. Address-space randomisation is off for the run (as `setarch
 /// -R`): where the parent's hot data falls decides whether it straddles one
 /// page or two, which moves its faults by about one per job from one run to
 /// the next; without randomisation two runs have the same layout, so their
 /// fault counts can be compared to the fault.
-fn run(args: &[&str]) -> (String, serde_json::Value, u64) {
-    use std::os::unix::process::CommandExt;
+fn run(args: &[&str]) -> (String, serde_json::Value, Option<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"));
+    #[cfg(target_os = "linux")]
     // SAFETY: between fork and exec the closure makes one system call
     // (personality), which is async-signal-safe, and allocates nothing.
     unsafe {
-        cmd.pre_exec(|| {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
             libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
             Ok(())
         })
@@ -51,6 +45,19 @@ fn run(args: &[&str]) -> (String, serde_json::Value, u64) {
         .unwrap();
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let syscr = if cfg!(target_os = "linux") {
+        Some(syscr_of_zombie(&child))
+    } else {
+        None
+    };
+    let status = child.wait_with_output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let record = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (out, record, syscr)
+}
+
+/// The read system calls of `child` once it has exited, before it is reaped.
+fn syscr_of_zombie(child: &std::process::Child) -> u64 {
     // SAFETY: an all-zero siginfo_t is a valid value to be filled in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // Wait for the exit but leave the zombie: its /proc/<pid>/io stays readable.
@@ -58,15 +65,10 @@ fn run(args: &[&str]) -> (String, serde_json::Value, u64) {
     let rc = unsafe { libc::waitid(libc::P_PID, child.id(), &mut info, libc::WEXITED | libc::WNOWAIT) };
     assert_eq!(rc, 0);
     let io = std::fs::read_to_string(format!("/proc/{}/io", child.id())).unwrap();
-    let syscr = io
-        .lines()
+    io.lines()
         .find_map(|l| l.strip_prefix("syscr: "))
         .and_then(|v| v.trim().parse().ok())
-        .expect("syscr in /proc/<pid>/io");
-    let status = child.wait_with_output().unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let record = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    (out, record, syscr)
+        .expect("syscr in /proc/<pid>/io")
 }
 
 /// Median over the chunks of the record of `f(chunk)`.
@@ -103,6 +105,10 @@ const BASE: [&str; 7] = ["--numcalls", "200", "--ncpus", "2", "--sleep", "0", "-
 
 #[test]
 fn leak_and_free_each_read_proc_self_stat_once_per_job() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: counts read system calls in /proc/<pid>/io, which only Linux has");
+        return;
+    }
     let _g = lock();
     let jobs = 400;
     let with = |mode: &str| {
@@ -111,7 +117,7 @@ fn leak_and_free_each_read_proc_self_stat_once_per_job() {
         let (out, record, syscr) = run(&args);
         assert_original_lines(&out, &["100", "100"]);
         assert_eq!(record["params"]["post_fork_check"], mode);
-        syscr
+        syscr.unwrap()
     };
     let off = with("off");
     for mode in ["leak", "free"] {
@@ -127,6 +133,10 @@ fn leak_and_free_each_read_proc_self_stat_once_per_job() {
 
 #[test]
 fn dirty_kib_64_adds_at_least_16_minor_faults_per_job() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: faults per job move with the address-space layout, which only Linux lets a test fix (personality)");
+        return;
+    }
     let _g = lock();
     // The children sleep 5 ms: a page the parent writes right after a fork
     // is still shared with a live child, so the write is a copy-on-write
@@ -191,6 +201,11 @@ fn presets_set_the_three_and_explicit_flags_win() {
         ),
         (&"sage".into(), &"leak".into(), &8.into(), &650.into())
     );
+    // The page size the KiB are counted in, as this process sees it.
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert!(page >= 4096, "{page}");
+    assert_eq!(p["page_size"], page);
 }
 
 #[test]

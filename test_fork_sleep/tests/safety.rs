@@ -94,6 +94,28 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
+/// `--ncpus` more than the user's process limit leaves: exit 2 before the
+/// run, naming the flag, what it needs and the room. Run as `nobody` (a user
+/// of its own, whose limit the test can lower; root is never limited).
+#[test]
+fn the_process_limit_refuses_the_run_before_it_starts() {
+    let nobody = match testkit::nobody::Nobody::new(BIN) {
+        Ok(n) => n,
+        Err(why) => return println!("skipped: {why}"),
+    };
+    let _g = lock();
+    let mut c = nobody.command(Some(8));
+    c.args(args("--numcalls 1 --ncpus 64 --sleep 0"));
+    let r = run_with(&mut c);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.out.is_empty(), "{}", r.out);
+    let re = regex::Regex::new(
+        r"^test_fork_sleep: --ncpus 64 needs 64 processes, more than the \d+ this user can still start \(ulimit -u 8 minus [1-9]\d* running\); lower --ncpus or raise the limit\n$",
+    )
+    .unwrap();
+    assert!(re.is_match(&r.err), "{}", r.err);
+}
+
 #[test]
 fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let _g = lock();

@@ -5,6 +5,7 @@
 //! the user: each test keeps a sentinel process of that same user and checks
 //! that it is still alive afterwards.
 
+use testkit::nobody::{processes_of, Nobody};
 use testkit::{args, command, lock, run_with, Sentinel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
@@ -31,51 +32,28 @@ fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
 /// The real thing, when the tests run as root on Linux: the run and the
 /// sentinel belong to `nobody`, whose process limit (`RLIMIT_NPROC`) leaves
 /// room for the run and its forkserver only, so the server's first fork of a
-/// worker fails with `EAGAIN`.
+/// worker fails with `EAGAIN`. The run's own check of that limit would
+/// refuse it before it starts (exit 2, `process_limit_is_checked_before_the_run`);
+/// `CLI_UNCHECKED_NPROC` turns the check off, to reach the fork.
 #[test]
 fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
-    // SAFETY: geteuid has no preconditions.
-    if !cfg!(target_os = "linux") || unsafe { libc::geteuid() } != 0 {
-        println!("skipped: needs root on Linux to run as nobody under RLIMIT_NPROC");
+    if !cfg!(target_os = "linux") {
+        println!("skipped: RLIMIT_NPROC counts the user's processes from /proc, which only Linux has");
         return;
     }
-    let _g = lock();
-    let nobody = 65534;
-    let as_nobody = |cmd: &mut std::process::Command, nproc: Option<u64>| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the pre-exec hook calls only setrlimit, setgroups, setgid
-        // and setuid, all async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                let ok = |r: libc::c_int| {
-                    if r == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                };
-                if let Some(n) = nproc {
-                    let lim = libc::rlimit {
-                        rlim_cur: n as libc::rlim_t,
-                        rlim_max: n as libc::rlim_t,
-                    };
-                    ok(libc::setrlimit(libc::RLIMIT_NPROC, &lim))?;
-                }
-                ok(libc::setgroups(0, std::ptr::null()))?;
-                ok(libc::setgid(nobody))?;
-                ok(libc::setuid(nobody))
-            })
-        };
+    let nobody = match Nobody::new(BIN) {
+        Ok(n) => n,
+        Err(why) => return println!("skipped: {why}"),
     };
+    let _g = lock();
     let mut cmd = std::process::Command::new("sleep");
-    as_nobody(&mut cmd, None);
+    nobody.prepare(&mut cmd, None);
     let sentinel = Sentinel::start_as(cmd);
     // Room for what nobody runs now (the sentinel included), the run and
     // its forkserver: not one worker more.
-    let limit = processes_of(nobody) + 2;
-    let mut cmd = command(BIN);
-    cmd.args(args(FORKSERVER_RUN)).current_dir("/");
-    as_nobody(&mut cmd, Some(limit));
+    let limit = processes_of(nobody.uid).unwrap() + 2;
+    let mut cmd = nobody.command(Some(limit));
+    cmd.args(args(FORKSERVER_RUN)).env("CLI_UNCHECKED_NPROC", "1");
     let r = run_with(&mut cmd);
     assert_eq!(
         r.one_line_error(1),
@@ -84,13 +62,34 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
     sentinel.assert_alive_then_stop();
 }
 
-/// Processes whose owner is `uid` (the owner of their `/proc` entry).
-fn processes_of(uid: u32) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
-        .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
-        .count() as u64
+/// The same limit without the hook: the run is refused before it starts,
+/// exit 2 naming `--maxworkers`, the processes it needs (4 workers and the
+/// forkserver) and the room the limit leaves.
+#[test]
+fn process_limit_is_checked_before_the_run() {
+    if !cfg!(target_os = "linux") {
+        println!("skipped: needs root on Linux to run as nobody under a lowered RLIMIT_NPROC");
+        return;
+    }
+    let nobody = match Nobody::new(BIN) {
+        Ok(n) => n,
+        Err(why) => return println!("skipped: {why}"),
+    };
+    let _g = lock();
+    let mut cmd = nobody.command(Some(3));
+    cmd.args(args(FORKSERVER_RUN));
+    let r = run_with(&mut cmd);
+    let line = r.one_line_error(2);
+    let re = regex::Regex::new(
+        r"^test_pool_sleep: --maxworkers 4 needs 5 processes, more than the (\d+) this user can still start \(ulimit -u 3 minus (\d+) running\); lower --maxworkers or raise the limit\n$",
+    )
+    .unwrap();
+    let c = re.captures(line).unwrap_or_else(|| panic!("{line}"));
+    let (room, running): (u64, u64) = (c[1].parse().unwrap(), c[2].parse().unwrap());
+    assert!(running >= 1 && room == 3u64.saturating_sub(running), "{line}");
+    assert!(r.out.is_empty(), "{}", r.out);
+    // A limit with room: the same run goes through.
+    let mut cmd = nobody.command(Some(processes_of(nobody.uid).unwrap() + 64));
+    cmd.args(args(FORKSERVER_RUN));
+    run_with(&mut cmd).assert_success();
 }

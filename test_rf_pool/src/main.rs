@@ -175,7 +175,8 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     let json = cli.run.json.as_deref();
     let mut exp = Experiment::new(TOOL, &format!("pool/{}", s.start), params, line, json).map_err(usage)?;
-    cli::limits::ensure_open_files("--ncpus", s.ncpus as u64).map_err(usage)?;
+    let servers = u64::from(s.start == procpool::StartMethod::Forkserver);
+    cli::limits::ensure_room("--ncpus", s.ncpus as u64, servers).map_err(usage)?;
     signals::catch(&[nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM])?;
     let outcome = exp.repeat(cli.run.repeat, |b| bar(b, &s));
     Ok(exp.conclude(TOOL, &outcome, "workers stopped and reaped")?)

@@ -40,7 +40,6 @@ fn results_lines_and_a_pool_per_bar() {
 /// than its main thread and the pool's 4 workers (no thread per call, no
 /// pool left over from an earlier bar()). Counts in between are pools being
 /// created or joined; that each pool is joined is `channel.rs`'s unit test.
-#[cfg(target_os = "linux")]
 #[test]
 fn thread_count_never_exceeds_one_pool() {
     let mut child = spawn_piped(bin().args(args(

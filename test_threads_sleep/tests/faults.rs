@@ -49,27 +49,33 @@ fn a_panic_outside_iterations_prints_normally() {
 
 /// A real process limit: as root, the binary runs under a uid of its own
 /// (no other process has it) with `RLIMIT_NPROC` 3, so the kernel lets it
-/// have three tasks: the main thread and threads 2 and 3 of the team.
-#[cfg(target_os = "linux")]
+/// have three tasks: the main thread and threads 2 and 3 of the team. It
+/// runs from a copy the uid can reach (`testkit::nobody::reachable_copy`),
+/// wherever the checkout is.
 #[test]
 fn rlimit_nproc_stops_the_team_at_thread_4() {
     use std::os::unix::process::CommandExt;
+    if !cfg!(target_os = "linux") {
+        println!("skipped: only Linux counts threads against RLIMIT_NPROC (XNU counts processes)");
+        return;
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         println!("skipped: needs root to run the binary under another uid");
         return;
     }
-    let uid = 61_000 + std::process::id() % 4000;
-    let mut cmd = bin();
-    cmd.args(args("--ncpus 8 --numcalls 5 --sleep 0")).uid(uid).gid(uid);
-    testkit::limit_processes(&mut cmd, 3);
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) => {
-            println!("skipped: cannot run under uid {uid}: {e}");
-            return;
-        }
+    let (_dir, copy) = match testkit::nobody::reachable_copy(env!("CARGO_BIN_EXE_test_threads_sleep")) {
+        Ok(c) => c,
+        Err(why) => return println!("skipped: {why}"),
     };
+    let uid = 61_000 + std::process::id() % 4000;
+    let mut cmd = std::process::Command::new(copy);
+    cmd.args(args("--ncpus 8 --numcalls 5 --sleep 0"))
+        .current_dir("/")
+        .uid(uid)
+        .gid(uid);
+    testkit::limit_processes(&mut cmd, 3);
+    let out = cmd.output().unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(

@@ -10,6 +10,8 @@
 //!   naming it, and nothing on stdout.
 //! - [`lines`]: the originals' line formats as regexes, and
 //!   [`lines::assert_time_block`] for IPython's `%time` block.
+//! - [`nobody`]: a binary run as the user `nobody` from a copy it can
+//!   reach, wherever the checkout is; or the reason it cannot be.
 //! - [`Sentinel`]: a process of the same user that a run must not kill.
 //! - [`open_fds_of`], [`threads_of`]: another process's open fds and
 //!   threads, counted by the test (from `/proc` or the kernel), not by the
@@ -26,6 +28,7 @@
 mod fds;
 pub mod lines;
 mod lock;
+pub mod nobody;
 mod orphans;
 mod process;
 mod sentinel;
@@ -35,11 +38,10 @@ mod threads;
 pub use fds::open_fds_of;
 pub use lock::lock;
 pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
-#[cfg(target_os = "linux")]
-pub use process::limit_processes;
 pub use process::{
-    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, read_lines_until, read_record, run,
-    run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end, with_stdout_closed_after_first_line, Run,
+    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, limit_processes, read_lines_until,
+    read_record, run, run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end,
+    with_stdout_closed_after_first_line, Run,
 };
 pub use sentinel::Sentinel;
 pub use threads::threads_of;

@@ -198,10 +198,23 @@ pub fn limit_open_files(cmd: &mut Command, soft: u64, hard: u64) {
 /// `ulimit -u n` (soft and hard) for the binary `cmd` starts, only: the
 /// processes and threads its user may have (`RLIMIT_NPROC`, counted over
 /// every process of the user, so a test gives the binary a uid of its own).
-/// Linux only: nix has no `RLIMIT_NPROC` on macOS.
-#[cfg(target_os = "linux")]
+/// Through `libc`: nix has no `RLIMIT_NPROC` on macOS.
 pub fn limit_processes(cmd: &mut Command, n: u64) {
-    limit(cmd, Resource::RLIMIT_NPROC, n, n);
+    let lim = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
+    // SAFETY: the hook runs between fork and exec (after any uid change) and
+    // calls only setrlimit, which is async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NPROC, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
 }
 
 fn limit(cmd: &mut Command, resource: Resource, soft: u64, hard: u64) {

@@ -9,7 +9,6 @@
 //! with 127; the parent reads that pipe until end-of-file (the exec closed
 //! it) or four bytes (the errno), as CPython reads its `errpipe`.
 
-use crate::frame;
 use childpid::{ChildPid, Forked};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr};
@@ -109,12 +108,9 @@ fn exec_errno(err_r: &OwnedFd) -> Result<Option<i32>, i32> {
     }
 }
 
-/// The error pipe, both ends close-on-exec (pipe + fcntl: no pipe2 on macOS).
+/// The error pipe of `util.spawnv_passfds`: an `os.pipe()` ([`crate::os_pipe`]).
 fn errpipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (r, w) = nix::unistd::pipe()?;
-    frame::set_cloexec(r.as_raw_fd());
-    frame::set_cloexec(w.as_raw_fd());
-    Ok((r, w))
+    crate::os_pipe()
 }
 
 /// `fd` itself if it is 3 or above, else a close-on-exec copy that is.

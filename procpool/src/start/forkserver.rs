@@ -34,8 +34,9 @@ impl Handle {
     pub fn start(job: &str, via: SpawnVia) -> Result<Handle, PoolError> {
         let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::empty())
             .map_err(|e| os("socketpair", e))?;
-        frame::set_cloexec(ours.as_raw_fd());
-        frame::set_cloexec(theirs.as_raw_fd());
+        for fd in [&ours, &theirs] {
+            crate::set_cloexec(fd.as_raw_fd()).map_err(|e| os("ioctl(FIOCLEX)", e))?;
+        }
         let pid = spawn::exec_self(via, "forkserver", job, theirs, None, "spawning the forkserver")?;
         frame::set_nonblocking(ours.as_raw_fd());
         Ok(Handle {

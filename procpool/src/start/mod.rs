@@ -15,12 +15,10 @@ pub(crate) mod forkserver;
 pub(crate) mod spawn;
 
 use crate::error::{os, PoolError};
-use crate::frame;
 pub use spawn::{SpawnVia, EXEC_PATH_ENV};
 
 use childpid::ChildPid;
-use nix::unistd::pipe;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// How the workers are started (`multiprocessing.set_start_method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,10 +61,7 @@ pub(crate) struct Started {
     pub rep: OwnedFd,
 }
 
-/// `os.pipe()`: both ends close-on-exec (pipe + fcntl: no pipe2 on macOS).
+/// `os.pipe()`, as CPython makes it on this platform ([`crate::os_pipe`]).
 pub(crate) fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd), PoolError> {
-    let (r, w) = pipe().map_err(|e| os("pipe", e))?;
-    frame::set_cloexec(r.as_raw_fd());
-    frame::set_cloexec(w.as_raw_fd());
-    Ok((r, w))
+    crate::os_pipe().map_err(|e| os("pipe", e))
 }

@@ -12,14 +12,11 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    /// `os.pipe()`: CPython makes both ends non-inheritable. On macOS it does
-    /// so with `pipe()` then `fcntl(FD_CLOEXEC)` on each end (there is no
-    /// `pipe2`); we make those same calls on every OS.
+    /// `os.pipe()`, with the system calls CPython makes on this platform
+    /// ([`procpool::os_pipe`]): `pipe2(O_CLOEXEC)` on Linux, `pipe()` then
+    /// `ioctl(FIOCLEX)` on each end on macOS.
     pub fn new() -> nix::Result<Pipe> {
-        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-        let (read, write) = nix::unistd::pipe()?;
-        fcntl(read.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
-        fcntl(write.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        let (read, write) = procpool::os_pipe().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
         Ok(Pipe {
             read,
             write: Some(write),

@@ -70,12 +70,12 @@ run control --standin-leak --fork-without-thread-count
 [ "$(grep -c '^Counters (extra): ' "$tmp/real.txt")" = 40 ] || fail "40 counter lines expected: $(head -c 600 "$tmp/real.txt")"
 grep -q '^Harness (extra): Python .* os.fork: without thread count; stand-in leak: on;' "$tmp/control.txt" \
   || fail "the control's harness line: $(head -n 1 "$tmp/control.txt")"
-# The Findings rows: | value | source | verdict | slope | predicted leak | vm_map_entries per fork | ...
+# The Findings rows: | value | source | predicted leak | verdict | slope | vm_map_entries per fork | ...
 row() { grep "^| $1 | $2" "$tmp/report.md" | head -n 1; }
 real=$(row real real.txt) control=$(row 'without thread count' control.txt)
 [ -n "$real" ] && [ -n "$control" ] || fail "no Findings rows: $(cat "$tmp/report.md")"
 field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/^ +| +$/, "", $(k + 1)); print $(k + 1) }'; }
-[ "$(field "$real" 3)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
+[ "$(field "$real" 4)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
 per_fork=$(field "$real" 6)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
 # The control leaks nothing (the counter, exactly), and its forks do not get
@@ -85,7 +85,7 @@ awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_en
 # builds running), and the rule that turns verdicts into a conclusion is
 # unit-tested in report/src/findings.rs.
 [ "$(field "$control" 6)" = "+0.00" ] || fail "the control leaks map entries: $control"
-[ "$(field "$real" 5)" = yes ] && [ "$(field "$control" 5)" = no ] || fail "predicted leaks: $real / $control"
+[ "$(field "$real" 3)" = yes ] && [ "$(field "$control" 3)" = no ] || fail "predicted leaks: $real / $control"
 last() { grep 'per 25 x' "$1" | tail -n 1 | cut -ds -f1; }
 awk -v c="$(last "$tmp/control.txt")" -v r="$(last "$tmp/real.txt")" 'BEGIN { exit !(c < r / 2) }' \
   || fail "the control's last chunk ($(last "$tmp/control.txt") s) is not under half the leaky one's ($(last "$tmp/real.txt") s)"

@@ -106,6 +106,25 @@ impl Sampler {
     }
 }
 
+/// One series per counter that every reading has, in order (what the drift
+/// attribution ranks): a record's chunks, or a transcript's chunk lines with
+/// the harness's readings. Empty when the first reading is missing.
+pub fn series(readings: &[Option<&Reading>]) -> Vec<(String, Vec<f64>)> {
+    let Some(Some(first)) = readings.first() else {
+        return Vec::new();
+    };
+    first
+        .keys()
+        .filter_map(|k| {
+            let s: Option<Vec<f64>> = readings
+                .iter()
+                .map(|r| r.and_then(|r| r.get(k)).map(|&v| v as f64))
+                .collect();
+            s.map(|s| (k.clone(), s))
+        })
+        .collect()
+}
+
 /// A reading as the words of one line, `name=value` each, in name order:
 /// what `ci/compare/harness.py` prints after an original's chunk line
 /// (`Counters (extra): vm_map_entries=412 ...`, from the C-ABI library

@@ -128,25 +128,14 @@ impl RunRecord {
     /// One series per resource counter that every non-empty chunk has, in the
     /// order of [`RunRecord::points`]: what the drift attribution ranks.
     pub fn counter_series(&self) -> Vec<(String, Vec<f64>)> {
-        let chunks: Vec<&Chunk> = self
+        let readings: Vec<Option<&probes::Reading>> = self
             .repeats
             .iter()
             .flat_map(|r| &r.chunks)
             .filter(|c| c.calls > 0)
+            .map(|c| c.resources.as_ref())
             .collect();
-        let Some(first) = chunks.first().and_then(|c| c.resources.as_ref()) else {
-            return Vec::new();
-        };
-        first
-            .keys()
-            .filter_map(|k| {
-                let series: Option<Vec<f64>> = chunks
-                    .iter()
-                    .map(|c| c.resources.as_ref().and_then(|r| r.get(k)).map(|&v| v as f64))
-                    .collect();
-                series.map(|s| (k.clone(), s))
-            })
-            .collect()
+        probes::resources::series(&readings)
     }
 
     /// Seconds per 100 calls of every complete chunk, in order across repeats:

@@ -225,7 +225,8 @@ impl Builder {
 
     fn close_run(&mut self) {
         if let Some(mut open) = self.current.take() {
-            open.run.counters = series(&open.readings);
+            open.run.counters =
+                probes::resources::series(&open.readings.iter().map(Option::as_ref).collect::<Vec<_>>());
             self.runs.push((open.run, open.first, open.last));
         }
         self.bar_closed = false;
@@ -250,24 +251,6 @@ impl Builder {
             })
             .collect()
     }
-}
-
-/// One series per counter that every point has a reading of (the harness
-/// reads after each chunk line); none when a point has no reading.
-fn series(readings: &[Option<probes::Reading>]) -> Vec<(String, Vec<f64>)> {
-    let Some(Some(first)) = readings.first() else {
-        return Vec::new();
-    };
-    first
-        .keys()
-        .filter_map(|k| {
-            let s: Option<Vec<f64>> = readings
-                .iter()
-                .map(|r| r.as_ref().and_then(|r| r.get(k)).map(|&v| v as f64))
-                .collect();
-            s.map(|s| (k.clone(), s))
-        })
-        .collect()
 }
 
 /// An empty run of a transcript.

@@ -37,24 +37,7 @@ impl Nobody {
             return Err("needs root to run a binary as the user nobody".into());
         }
         let (uid, gid) = ids_of(c"nobody").ok_or("no user nobody on this system")?;
-        let dir = tempfile::Builder::new()
-            .prefix("as-nobody.")
-            .tempdir()
-            .map_err(|e| format!("no temporary directory: {e}"))?;
-        let copy = dir
-            .path()
-            .join(Path::new(bin).file_name().ok_or("a binary path without a name")?);
-        std::fs::copy(bin, &copy).map_err(|e| format!("copying {bin}: {e}"))?;
-        for (path, mode) in [(dir.path(), 0o755), (copy.as_path(), 0o755)] {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-        }
-        if let Some(closed) = dir.path().ancestors().skip(1).find(|d| !searchable_by_others(d)) {
-            return Err(format!(
-                "nobody cannot reach the temporary directory: {} is not searchable by others (set TMPDIR)",
-                closed.display()
-            ));
-        }
+        let (dir, copy) = reachable_copy(bin)?;
         Ok(Nobody {
             _dir: dir,
             bin: copy,

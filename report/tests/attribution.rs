@@ -1,6 +1,7 @@
 //! `report` shows the drift attribution of records that carry resource
 //! counters, and `--counter NAME` plots one of them.
 
+use testkit::cargo_bin;
 use testkit::{command, run_with};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
@@ -53,7 +54,7 @@ fn the_table_names_what_grew_and_the_plot_shows_a_counter() {
     std::fs::write(&churn, serde_json::to_string(&record(true)).unwrap()).unwrap();
     std::fs::write(&clean, serde_json::to_string(&record(false)).unwrap()).unwrap();
     let svg = dir.path().join("regions.svg");
-    let mut cmd = command(env!("CARGO_BIN_EXE_report"));
+    let mut cmd = command(cargo_bin!("report"));
     cmd.args([&churn, &clean])
         .arg("--counter")
         .arg("vm_regions")

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use testkit::cargo_bin;
 use testkit::run_with;
 
 fn data(name: &str) -> PathBuf {
@@ -12,7 +13,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn report() -> Command {
-    testkit::command(env!("CARGO_BIN_EXE_report"))
+    testkit::command(cargo_bin!("report"))
 }
 
 #[test]
@@ -53,7 +54,7 @@ fn markdown_through_a_symlink_replaces_the_target_and_keeps_the_link() {
 fn unwritable_outputs_fail_before_reading_inputs_and_a_full_device_after() {
     // Checked first: the input does not even exist, the output error wins.
     let err = testkit::assert_usage_error(
-        env!("CARGO_BIN_EXE_report"),
+        cargo_bin!("report"),
         &["/no/such/input.txt", "--svg", "/no/such/dir/plot.svg"],
         "--svg",
     );
@@ -70,7 +71,7 @@ fn unwritable_outputs_fail_before_reading_inputs_and_a_full_device_after() {
             .arg(data("seed_sage_parallel_v2.txt"))
             .args(["--markdown", "/dev/full"]),
     );
-    assert_eq!(r.code, 1);
+    r.assert().code(1);
     assert_eq!(
         r.err,
         "report: --markdown /dev/full: No space left on device (os error 28)\n"

@@ -4,20 +4,25 @@
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
+use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
 use testkit::{
     args, assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_str, run_with,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_fork_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_fork_sleep")
+}
 
 #[test]
 fn every_line_has_the_original_format() {
     let _g = lock();
     // `run` checks that no process is left in the run's group.
-    let r = run_str(BIN, "--numcalls 250 --ncpus 2 --sleep 0");
+    let r = run_str(bin(), "--numcalls 250 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
@@ -30,8 +35,8 @@ fn every_line_has_the_original_format() {
 #[test]
 fn sleep_is_printed_with_three_decimals() {
     let _g = lock();
-    let r = run_str(BIN, "--numcalls 3 --ncpus 1 --sleep 0.0005");
-    assert_eq!(r.code, 0);
+    let r = run_str(bin(), "--numcalls 3 --ncpus 1 --sleep 0.0005");
+    r.assert().code(0);
     let out = r.out;
     // Python: f"{0.0005:.3f}" == "0.001" (half-even on the binary value 0.000500000000000000010...).
     assert!(out.lines().nth(1).unwrap().contains("@para sleep(0.001)."), "{out}");
@@ -42,7 +47,7 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
     let _g = lock();
     for ipc in ["pipe", "file"] {
         let r = run(
-            BIN,
+            bin(),
             &[
                 "--numcalls",
                 "250",
@@ -71,8 +76,8 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
 #[test]
 fn repeat_prints_one_time_block_per_bar() {
     let _g = lock();
-    let r = run_str(BIN, "--numcalls 120 --ncpus 2 --sleep 0 --repeat 3");
-    assert_eq!(r.code, 0);
+    let r = run_str(bin(), "--numcalls 120 --ncpus 2 --sleep 0 --repeat 3");
+    r.assert().code(0);
     let out = r.out;
     assert_eq!(out.matches("Using ncpus=2 parallel decorated function").count(), 3);
     assert_eq!(out.lines().filter(|l| l.starts_with("CPU times: ")).count(), 3);
@@ -86,7 +91,7 @@ fn json_record_has_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run(
-        BIN,
+        bin(),
         &[
             "--numcalls",
             "150",
@@ -161,11 +166,11 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--bogus"], "--bogus"),
     ];
     for (args, flag) in cases {
-        assert_usage_error(BIN, args, flag);
+        assert_usage_error(bin(), args, flag);
     }
-    let err = assert_usage_error(BIN, &["--ncpus", "0"], "1..=4096");
+    let err = assert_usage_error(bin(), &["--ncpus", "0"], "1..=4096");
     assert!(err.contains("--ncpus"), "{err}");
-    let err = assert_usage_error(BIN, &["--ipc", "socket"], "pipe");
+    let err = assert_usage_error(bin(), &["--ipc", "socket"], "pipe");
     assert!(err.contains("file"), "{err}");
 }
 
@@ -183,7 +188,7 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
             let started = Instant::now();
             // `run` checks that no process is left in the run's group.
             let r = run(
-                BIN,
+                bin(),
                 &[
                     "--numcalls",
                     "50",
@@ -197,7 +202,7 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
                     inject,
                 ],
             );
-            assert_eq!(r.code, 1, "{inject} {ipc}: {}", r.err);
+            r.assert().append_context("case", format!("{inject} {ipc}")).code(1);
             // The fault is in the first call: the run ends within 2 s of it
             // (a bound on a fault path, taken from the very start).
             let took = started.elapsed();
@@ -220,11 +225,11 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
 fn a_failed_result_write_names_its_errno() {
     let _g = lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.env("TMPDIR", tmp.path());
     c.args(args("--numcalls 50 --ncpus 4 --sleep 0 --ipc file --inject enospc@1"));
     let r = run_with(&mut c);
-    assert_eq!(r.code, 1, "{}", r.err);
+    r.assert().code(1);
     let re = Regex::new(r"^test_fork_sleep: job 1 \(pid \d+\) could not write its result: No space left on device\n$")
         .unwrap();
     assert!(re.is_match(&r.err), "{:?}", r.err);
@@ -235,7 +240,7 @@ fn a_failed_result_write_names_its_errno() {
 fn a_hung_child_is_killed_by_the_timeout() {
     let _g = lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.env("TMPDIR", tmp.path());
     c.args(args("--numcalls 20 --ncpus 3 --ipc file --timeout 0.3 --inject hang@1"));
     let started = Instant::now();
@@ -243,7 +248,7 @@ fn a_hung_child_is_killed_by_the_timeout() {
     // The hang becomes a fault at 0.3 s; the run ends within 2 s of that.
     let took = started.elapsed();
     assert!(took.as_secs_f64() < 0.3 + 2.0, "ended after {took:?}");
-    assert_eq!(r.code, 1, "{}", r.err);
+    r.assert().code(1);
     assert!(
         r.err.contains("job 1 (pid ") && r.err.contains("timed out after 0.3 s"),
         "{}",
@@ -257,7 +262,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
     let _g = lock();
     for ipc in ["pipe", "file"] {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = command(BIN);
+        let mut c = command(bin());
         c.env("TMPDIR", tmp.path());
         c.args([
             "--numcalls",
@@ -271,7 +276,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
             ipc,
         ]);
         let r = run_with(&mut c);
-        assert_eq!(r.code, 0, "{ipc}: {}", r.err);
+        r.assert().append_context("case", ipc.to_string()).code(0);
         assert_eq!(
             std::fs::read_dir(tmp.path()).unwrap().count(),
             0,
@@ -283,7 +288,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
 #[test]
 fn the_hygiene_check_catches_a_leaked_fd() {
     let _g = lock();
-    let r = run_str(BIN, "--numcalls 10 --ncpus 2 --sleep 0 --hygiene --inject leakfd@0");
+    let r = run_str(bin(), "--numcalls 10 --ncpus 2 --sleep 0 --hygiene --inject leakfd@0");
     let err = r.one_line_error(1);
     assert!(
         err.contains("hygiene:") && err.contains("fds open after call 1"),
@@ -297,7 +302,7 @@ fn sigint_and_sigterm_keep_partial_results() {
     for (sig, want) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("partial.json");
-        let mut c = command(BIN);
+        let mut c = command(bin());
         c.env("TMPDIR", dir.path());
         c.args([
             "--numcalls",
@@ -328,8 +333,8 @@ fn sigint_and_sigterm_keep_partial_results() {
 
 #[test]
 fn help_states_the_hypothesis_and_the_verdict_rule() {
-    let r = run(BIN, &["--help"]);
-    assert_eq!(r.code, 0);
+    let r = run(bin(), &["--help"]);
+    r.assert().code(0);
     let out = r.out;
     assert!(out.contains("Hypothesis under test"), "{out}");
     assert!(
@@ -341,5 +346,5 @@ fn help_states_the_hypothesis_and_the_verdict_rule() {
 #[test]
 fn map_churn_over_the_system_limit_is_refused_before_the_run() {
     let _g = lock();
-    assert_usage_error(BIN, &["--map-churn", "65536", "--numcalls", "1000"], "--map-churn");
+    assert_usage_error(bin(), &["--map-churn", "65536", "--numcalls", "1000"], "--map-churn");
 }

@@ -7,7 +7,7 @@
 //! with the other core busy. Linux only: what fork costs per mapping is the
 //! kernel's business, and only Linux is tested here.
 
-use std::process::Command;
+use testkit::{cargo_bin, predicate, run_str, PredicateBooleanExt};
 
 #[test]
 fn map_churn_drifts_and_names_vm_map_entries() {
@@ -18,24 +18,22 @@ fn map_churn_drifts_and_names_vm_map_entries() {
         return;
     }
     let _g = testkit::lock();
-    let out = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"))
-        .args(["--map-churn", "4", "--numcalls", "1200", "--ncpus", "2", "--sleep", "0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    let verdict = lines[lines.len() - 2];
-    let attribution = lines[lines.len() - 1];
-    assert!(
-        verdict.starts_with("Drift verdict (extra): DRIFT; slope +") && verdict.ends_with(", 12 chunks"),
-        "{verdict}"
+    let r = run_str(
+        cargo_bin!("test_fork_sleep"),
+        "--map-churn 4 --numcalls 1200 --ncpus 2 --sleep 0",
     );
-    assert!(
-        attribution.starts_with("Drift attribution (extra): chunk time grows with ")
-            && attribution.contains("vm_map_entries (Kendall tau "),
-        "{attribution}"
+    // The last two lines: the verdict, then the attribution.
+    r.assert().success().stdout(
+        predicate::str::is_match(r"(?m)^Drift verdict \(extra\): DRIFT; slope \+.*, 12 chunks\n.*\n\z")
+            .unwrap()
+            .and(
+                predicate::str::is_match(
+                    r"(?m)^Drift attribution \(extra\): chunk time grows with .*vm_map_entries \(Kendall tau .*\n\z",
+                )
+                .unwrap(),
+            ),
     );
+    let attribution = r.out.lines().last().unwrap();
     // The map entries grew by the 4 x 1200 mappings, give or take the first chunk's.
     let after = attribution.split("vm_map_entries (").nth(1).unwrap();
     let range = after.split("; ").nth(1).unwrap().split(')').next().unwrap();

@@ -9,8 +9,8 @@
 //! presets run on macOS too.
 
 use regex::Regex;
-use std::process::{Command, Stdio};
-use testkit::lock;
+use std::process::Stdio;
+use testkit::{assert_no_orphans, assert_usage_error, cargo_bin, command, lock};
 
 const CHUNK_RE: &str =
     r"^\d+\.\d{3}s per (\d+) x (\d+) @para sleep\((\d+\.\d{3})\)\. Cost/ncpus/calls is -?\d+\.\d{6}s\.$";
@@ -25,7 +25,9 @@ const CHUNK_RE: &str =
 fn run(args: &[&str]) -> (String, serde_json::Value, Option<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"));
+    // Spawned by hand, not by testkit's `run`: the count is read from the
+    // zombie, before the wait that reaps it.
+    let mut cmd = command(cargo_bin!("test_fork_sleep"));
     #[cfg(target_os = "linux")]
     // SAFETY: between fork and exec the closure makes one system call
     // (personality), which is async-signal-safe, and allocates nothing.
@@ -50,7 +52,9 @@ fn run(args: &[&str]) -> (String, serde_json::Value, Option<u64>) {
     } else {
         None
     };
+    let pgid = child.id() as i32;
     let status = child.wait_with_output().unwrap();
+    assert_no_orphans(pgid);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let record = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     (out, record, syscr)
@@ -210,13 +214,10 @@ fn presets_set_the_three_and_explicit_flags_win() {
 
 #[test]
 fn ballast_regions_past_the_map_limit_is_refused_before_the_run() {
-    let out = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"))
-        .args(["--ballast-regions", "1000000", "--numcalls", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = assert_usage_error(
+        cargo_bin!("test_fork_sleep"),
+        &["--ballast-regions", "1000000", "--numcalls", "1"],
+        "--ballast-regions",
+    );
     assert!(err.starts_with("test_fork_sleep: --ballast-regions 1000000: "), "{err}");
 }

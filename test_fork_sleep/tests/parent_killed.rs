@@ -4,6 +4,8 @@
 //! orphans become its children and can be reaped and counted; on macOS they
 //! go to launchd and keep their process group, which is what the test watches.
 
+use testkit::cargo_bin;
+
 #[test]
 fn children_of_a_killed_parent_leave_within_their_sleep_plus_one_second() {
     use nix::sys::signal::{kill, Signal};
@@ -13,7 +15,7 @@ fn children_of_a_killed_parent_leave_within_their_sleep_plus_one_second() {
 
     become_child_subreaper();
     let sleep = 1.0;
-    let mut child = command(env!("CARGO_BIN_EXE_test_fork_sleep"))
+    let mut child = command(cargo_bin!("test_fork_sleep"))
         .args(["--numcalls", "1000", "--ncpus", "4", "--sleep", "1"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -5,30 +5,28 @@
 //! leaked thread arrays, `mach_msg_regions`), while `free` leaves them flat
 //! (under 0.1 per fork). Elsewhere it prints why it skips.
 
-use std::process::Command;
+use testkit::{cargo_bin, command, read_record, run_with};
 
 /// (forks between the first and the last chunk's reading, growth of
 /// `counter` over them) of a run with `--post-fork-check check`.
 fn growth(check: &str, counter: &str) -> (u64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_test_fork_sleep"))
-        .args([
-            "--numcalls",
-            "300",
-            "--ncpus",
-            "2",
-            "--sleep",
-            "0",
-            "--post-fork-check",
-            check,
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let mut cmd = command(cargo_bin!("test_fork_sleep"));
+    cmd.args([
+        "--numcalls",
+        "300",
+        "--ncpus",
+        "2",
+        "--sleep",
+        "0",
+        "--post-fork-check",
+        check,
+        "--json",
+    ])
+    .arg(&json);
+    run_with(&mut cmd).assert().success();
+    let rec = read_record(&json);
     let chunks = rec["repeats"][0]["chunks"].as_array().unwrap();
     let value = |c: &serde_json::Value| {
         c["resources"][counter]

@@ -6,13 +6,18 @@
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::Stdio;
+use testkit::cargo_bin;
 use testkit::{
-    args, assert_no_orphans, command, limit_open_files, lock, open_fds_of, read_record, run, run_str, run_with,
-    with_stdout_closed_after_first_line,
+    args, assert_no_orphans, command, limit_open_files, lock, open_fds_of, predicate, read_record, run, run_str,
+    run_with, with_stdout_closed_after_first_line, PredicateNameExt,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_fork_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_fork_sleep")
+}
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
@@ -20,13 +25,13 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
     for ipc in ["pipe", "file"] {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
-        let mut c = command(BIN);
+        let mut c = command(bin());
         c.env("TMPDIR", dir.path());
         c.args(["--numcalls", "1000000", "--ncpus", "2", "--sleep", "0", "--ipc", ipc]);
         c.arg("--json").arg(&json);
         let r = with_stdout_closed_after_first_line(&mut c);
         assert_eq!(r.out, "Using ncpus=2 parallel decorated function\n");
-        assert_eq!((r.code, r.err.as_str()), (0, ""), "{ipc}");
+        r.assert().append_context("case", ipc.to_string()).success().stderr("");
         let v = read_record(&json);
         assert_eq!(v["interrupted"], true, "{ipc}");
         assert_eq!(v["failure"], serde_json::Value::Null);
@@ -39,7 +44,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn json_dash_writes_the_record_to_stdout_after_the_lines() {
     let _g = lock();
-    let r = run_str(BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json -");
+    let r = run_str(bin(), "--numcalls 100 --ncpus 2 --sleep 0 --json -");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
@@ -60,8 +65,8 @@ fn json_on_a_full_device_is_exit_1_with_one_line_and_the_lines_kept() {
         println!("skipped: no /dev/full on this system (Linux has it)");
         return;
     }
-    let r = run_str(BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json /dev/full");
-    assert_eq!(r.code, 1);
+    let r = run_str(bin(), "--numcalls 100 --ncpus 2 --sleep 0 --json /dev/full");
+    r.assert().code(1);
     assert_eq!(
         r.err,
         "test_fork_sleep: --json /dev/full: No space left on device (os error 28)\n"
@@ -77,7 +82,7 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("record.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--numcalls 200 --ncpus 2 --sleep 0 --json"));
     c.arg(&fifo);
     let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -99,7 +104,7 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
 /// of its own, whose limit the test can lower; root is never limited).
 #[test]
 fn the_process_limit_refuses_the_run_before_it_starts() {
-    let nobody = match testkit::nobody::Nobody::new(BIN) {
+    let nobody = match testkit::nobody::Nobody::new(bin()) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -108,7 +113,7 @@ fn the_process_limit_refuses_the_run_before_it_starts() {
     c.args(args("--numcalls 1 --ncpus 64 --sleep 0"));
     let r = run_with(&mut c);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.out.is_empty(), "{}", r.out);
+    r.assert().stdout("");
     let re = regex::Regex::new(
         r"^test_fork_sleep: --ncpus 64 needs 64 processes, more than the \d+ this user can still start \(ulimit -u 8 minus [1-9]\d* running\); lower --ncpus or raise the limit\n$",
     )
@@ -121,7 +126,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let _g = lock();
     // 100 children alive at once (each sleeps 0.3 s): 100 pipes, more than a
     // soft limit of 64, which is raised.
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--numcalls 1 --ncpus 100 --sleep 0.3"));
     limit_open_files(&mut c, 64, 4096);
     let r = run_with(&mut c);
@@ -138,12 +143,12 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     );
 
     // The hard limit itself is too low: exit 2 naming the flag and the limit.
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--numcalls 1 --ncpus 100 --sleep 0"));
     limit_open_files(&mut c, 64, 64);
     let r = run_with(&mut c);
-    assert_eq!(r.code, 2);
-    assert!(r.out.is_empty(), "{}", r.out);
+    r.assert().code(2);
+    r.assert().stdout("");
     let re = regex::Regex::new(
         r"^test_fork_sleep: --ncpus 100 needs about \d+ open files, more than the hard limit of 64 \(ulimit -Hn\); lower --ncpus or raise the limit\n$",
     )
@@ -151,7 +156,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     assert!(re.is_match(&r.err), "{}", r.err);
 
     // Enough already: no extra line.
-    let r = run_str(BIN, "--numcalls 1 --ncpus 2 --sleep 0");
+    let r = run_str(bin(), "--numcalls 1 --ncpus 2 --sleep 0");
     assert_eq!(r.out.lines().next(), Some("Using ncpus=2 parallel decorated function"));
 }
 
@@ -160,9 +165,9 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let _g = lock();
     let phys_mb = probes::ballast::physical_memory().unwrap() >> 20;
     if phys_mb < 65536 {
-        let r = run_str(BIN, "--ballast-mb 65536 --numcalls 1");
-        assert_eq!(r.code, 2);
-        assert!(r.out.is_empty(), "allocated and ran: {}", r.out);
+        let r = run_str(bin(), "--ballast-mb 65536 --numcalls 1");
+        r.assert().code(2);
+        r.assert().stdout(predicate::str::is_empty().name("allocated and ran"));
         assert_eq!(
             r.err,
             format!("test_fork_sleep: --ballast-mb 65536: more than this machine's physical memory ({phys_mb} MiB)\n")
@@ -172,7 +177,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--ballast-mb 64 --numcalls 10 --ncpus 2 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
@@ -185,7 +190,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
 #[test]
 fn file_ipc_echoes_the_childs_stdout_in_the_parent() {
     let _g = lock();
-    let r = run_str(BIN, "--ipc file --inject say@1 --numcalls 3 --ncpus 2 --sleep 0");
+    let r = run_str(bin(), "--ipc file --inject say@1 --numcalls 3 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     // Job 1 runs in the first call only (m grows per chunk, one chunk here:
@@ -200,7 +205,7 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--numcalls 300 --ncpus 4 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
@@ -232,7 +237,7 @@ fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
     // flight (ncpus = 2 read ends, and one pair being made); leakfd@10 leaks
     // one fd per call of chunk 5 (`m` = 2 x chunk), between the two samples.
     for (inject, leaks) in [(None, false), (Some("leakfd@10"), true)] {
-        let mut c = command(BIN);
+        let mut c = command(bin());
         c.args(args("--numcalls 100000 --ncpus 2 --sleep 0.0002"));
         if let Some(i) = inject {
             c.args(["--inject", i]);
@@ -264,11 +269,11 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(BIN);
+    let mut c = command(bin());
     c.args(args("--numcalls 700 --ncpus 2 --sleep 0 --inject exit@12 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
-    assert_eq!(r.code, 1, "{}", r.err);
+    r.assert().code(1);
     // Chunks 0..=5 done (a = 2 x chunk), the fault in chunk 6: enough chunks
     // for a verdict, which a failed run must not print.
     assert_eq!(
@@ -284,7 +289,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
 
 #[test]
 fn help_documents_json_dash() {
-    let r = run(BIN, &["--help"]);
+    let r = run(bin(), &["--help"]);
     assert!(
         r.out.contains("`-` writes it to stdout after the run's lines"),
         "{}",

@@ -6,21 +6,26 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use std::io::BufReader;
+use std::path::Path;
 use std::process::{Child, ChildStdout};
+use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, EXECUTOR, POOL};
 use testkit::{
     args, assert_usage_error, command, lock, read_lines_until, read_record, run_str, run_timed, run_with, spawn_piped,
     wait_for_end,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_pool_sleep")
+}
 
 #[test]
 fn pool_lines_for_fork_and_forkserver() {
     let _g = lock();
     for start in ["fork", "forkserver"] {
         let r = run_with(
-            command(BIN)
+            command(bin())
                 .args(["--start", start])
                 .args(args("--numcalls 250 --ncpus 3 --sleep 0 --check")),
         );
@@ -40,7 +45,7 @@ fn pool_lines_for_fork_and_forkserver() {
 #[test]
 fn executor_lines_and_results_after_every_chunk() {
     let _g = lock();
-    let r = run_str(BIN, "--api executor --numcalls 150 --maxworkers 2 --sleep 0 --check");
+    let r = run_str(bin(), "--api executor --numcalls 150 --maxworkers 2 --sleep 0 --check");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
@@ -54,7 +59,7 @@ fn executor_lines_and_results_after_every_chunk() {
 #[test]
 fn without_check_no_results_are_printed() {
     let _g = lock();
-    let r = run_str(BIN, "--numcalls 100 --maxworkers 2 --sleep 0");
+    let r = run_str(bin(), "--numcalls 100 --maxworkers 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(chunk_sizes(&POOL, &lines[2..3], "2"), [100]);
@@ -73,7 +78,7 @@ fn the_start_method_is_really_used() {
     ];
     for (start, want) in cases {
         let r = run_with(
-            command(BIN)
+            command(bin())
                 .args(args("--workers --numcalls 1 --maxworkers 3 --sleep 0 --start"))
                 .arg(start),
         );
@@ -114,8 +119,8 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
     ];
     for (start, kind, cause) in cases {
         let line = format!("--start {start} --numcalls 300 --maxworkers 3 --sleep 0 --inject {kind}@4");
-        let (r, took) = run_timed(BIN, &args(&line));
-        assert_eq!(r.code, 1, "{start} {kind}: {}", r.err);
+        let (r, took) = run_timed(bin(), &args(&line));
+        r.assert().append_context("case", format!("{start} {kind}")).code(1);
         // The fault comes in the first 200 calls of sleep(0): the run ends
         // within 2 s of it, workers reaped (a bound on a fault path).
         assert!(
@@ -145,7 +150,7 @@ fn bad_input_is_exit_2_with_one_line() {
         (&["--api", "futures"], "pool, executor"),
     ];
     for (args, needle) in cases {
-        assert_usage_error(BIN, args, needle);
+        assert_usage_error(bin(), args, needle);
     }
 }
 
@@ -155,7 +160,7 @@ fn json_record_and_repeat() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run_with(
-        command(BIN)
+        command(bin())
             .args(args(
                 "--start forkserver --numcalls 150 --maxworkers 2 --sleep 0 --repeat 2 --json",
             ))
@@ -177,11 +182,11 @@ fn json_record_and_repeat() {
     assert_eq!(rec["interrupted"], false);
 
     let r = run_with(
-        command(BIN)
+        command(bin())
             .args(args("--numcalls 300 --maxworkers 2 --inject exit@3 --json"))
             .arg(&path),
     );
-    assert_eq!(r.code, 1);
+    r.assert().code(1);
     let rec = read_record(&path);
     assert!(rec["failure"].as_str().unwrap().contains("exited with status 3"));
     assert_eq!(rec["repeats"][0]["chunks"].as_array().unwrap().len(), 1);
@@ -193,7 +198,7 @@ fn json_record_and_repeat() {
 /// (closing it would make the parent's next print fail).
 fn start_endless_pool(start: &str, json: &std::path::Path) -> (Child, BufReader<ChildStdout>) {
     let mut child = spawn_piped(
-        command(BIN)
+        command(bin())
             .args(["--start", start])
             .args(args("--workers --numcalls 100000000 --maxworkers 2 --json"))
             .arg(json),
@@ -213,7 +218,7 @@ fn ctrl_c_stops_cleanly_with_130() {
         let (child, stdout) = start_endless_pool(start, &path);
         kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGINT).unwrap();
         let r = wait_for_end(child, stdout);
-        assert_eq!(r.code, 130, "{start}: {}", r.err);
+        r.assert().append_context("case", start.to_string()).code(130);
         assert!(r.err.contains("interrupted after"), "{start}: {}", r.err);
         let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
@@ -231,7 +236,7 @@ fn sigterm_to_the_parent_stops_cleanly_with_143() {
         let (child, stdout) = start_endless_pool(start, &path);
         kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
         let r = wait_for_end(child, stdout);
-        assert_eq!(r.code, 143, "{start}: {}", r.err);
+        r.assert().append_context("case", start.to_string()).code(143);
         let rec = read_record(&path);
         assert_eq!(rec["interrupted"], true);
     }

@@ -5,10 +5,15 @@
 //! the user: each test keeps a sentinel process of that same user and checks
 //! that it is still alive afterwards.
 
+use std::path::Path;
+use testkit::cargo_bin;
 use testkit::nobody::{processes_of, Nobody};
 use testkit::{args, command, lock, run_with, Sentinel};
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_pool_sleep")
+}
 
 /// A pool run with a forkserver and 4 workers: the fork of one of them fails.
 const FORKSERVER_RUN: &str = "--start forkserver --maxworkers 4 --numcalls 200 --sleep 0";
@@ -19,7 +24,7 @@ const LINE: &str = "test_pool_sleep: forkserver could not fork worker 2: Resourc
 fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
-    let mut cmd = command(BIN);
+    let mut cmd = command(bin());
     cmd.args(args(FORKSERVER_RUN)).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     // The worker forked before the failure and the server are gone too
     // (run_with checks the process group).
@@ -41,7 +46,7 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
         println!("skipped: RLIMIT_NPROC counts the user's processes from /proc, which only Linux has");
         return;
     }
-    let nobody = match Nobody::new(BIN) {
+    let nobody = match Nobody::new(bin()) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -71,7 +76,7 @@ fn process_limit_is_checked_before_the_run() {
         println!("skipped: needs root on Linux to run as nobody under a lowered RLIMIT_NPROC");
         return;
     }
-    let nobody = match Nobody::new(BIN) {
+    let nobody = match Nobody::new(bin()) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -87,7 +92,7 @@ fn process_limit_is_checked_before_the_run() {
     let c = re.captures(line).unwrap_or_else(|| panic!("{line}"));
     let (room, running): (u64, u64) = (c[1].parse().unwrap(), c[2].parse().unwrap());
     assert!(running >= 1 && room == 3u64.saturating_sub(running), "{line}");
-    assert!(r.out.is_empty(), "{}", r.out);
+    r.assert().stdout("");
     // A limit with room: the same run goes through.
     let mut cmd = nobody.command(Some(processes_of(nobody.uid).unwrap() + 64));
     cmd.args(args(FORKSERVER_RUN));

@@ -5,6 +5,8 @@
 //! reaped and counted; on macOS they go to launchd and keep their process
 //! group, which is what the test watches.
 
+use testkit::cargo_bin;
+
 #[test]
 fn workers_and_forkserver_of_a_killed_parent_leave_within_2_s() {
     use nix::sys::signal::{kill, Signal};
@@ -14,7 +16,7 @@ fn workers_and_forkserver_of_a_killed_parent_leave_within_2_s() {
 
     become_child_subreaper();
     for start in ["fork", "forkserver", "spawn"] {
-        let mut child = command(env!("CARGO_BIN_EXE_test_pool_sleep"))
+        let mut child = command(cargo_bin!("test_pool_sleep"))
             .args(["--start", start])
             .args(args("--workers --numcalls 100000000 --maxworkers 2"))
             .stdout(std::process::Stdio::piped())

@@ -2,9 +2,17 @@
 //! quietly (workers and forkserver reaped, record kept), and the open-file
 //! limit is checked before the pool exists.
 
-use testkit::{args, command, limit_open_files, lock, read_record, run_with, with_stdout_closed_after_first_line};
+use std::path::Path;
+use testkit::cargo_bin;
+use testkit::{
+    args, command, limit_open_files, lock, predicate, read_record, run_with, with_stdout_closed_after_first_line,
+    PredicateNameExt,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_pool_sleep")
+}
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
@@ -12,7 +20,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
     for (start, api) in [("fork", "pool"), ("forkserver", "pool"), ("fork", "executor")] {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
-        let mut cmd = command(BIN);
+        let mut cmd = command(bin());
         cmd.args(["--start", start, "--api", api])
             .args(args("--numcalls 100000000 --maxworkers 2 --sleep 0 --json"))
             .arg(&json);
@@ -23,7 +31,10 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
             _ => "Using maxworkers=2 as max_workers for ProcessPoolExecutor\n".to_string(),
         };
         assert_eq!(r.out, want);
-        assert_eq!((r.code, r.err.as_str()), (0, ""), "{start} {api}");
+        r.assert()
+            .append_context("case", format!("{start} {api}"))
+            .success()
+            .stderr("");
         let v = read_record(&json);
         assert_eq!(v["interrupted"], true, "{start} {api}");
         assert_eq!(v["failure"], serde_json::Value::Null);
@@ -33,12 +44,12 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn a_hard_open_file_limit_too_low_for_the_pool_is_exit_2_before_it_starts() {
     let _g = lock();
-    let mut cmd = command(BIN);
+    let mut cmd = command(bin());
     cmd.args(args("--maxworkers 100 --numcalls 1 --sleep 0"));
     limit_open_files(&mut cmd, 64, 64);
     let r = run_with(&mut cmd);
-    assert_eq!(r.code, 2);
-    assert!(r.out.is_empty(), "the pool started: {}", r.out);
+    r.assert().code(2);
+    r.assert().stdout(predicate::str::is_empty().name("the pool started"));
     let re = regex::Regex::new(
         r"^test_pool_sleep: --maxworkers 100 needs about \d+ open files, more than the hard limit of 64 \(ulimit -Hn\); lower --maxworkers or raise the limit\n$",
     )

@@ -4,17 +4,22 @@
 //! (the hidden `PROCPOOL_EXEC_PATH` pointing at no file) is exit 1 and one
 //! line.
 
+use std::path::Path;
+use testkit::cargo_bin;
 use testkit::lock;
 use testkit::spawn_via::{assert_both_spawn_paths_serve, assert_failed_exec_is_one_line};
 
-const BIN: &str = env!("CARGO_BIN_EXE_test_pool_sleep");
+/// The binary under test (assert_cmd's lookup).
+fn bin() -> &'static Path {
+    cargo_bin!("test_pool_sleep")
+}
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
     let _one = lock();
     for api in ["pool", "executor"] {
         let line = format!("--start forkserver --api {api} --numcalls 100 --maxworkers 2 --sleep 0 --check");
-        for out in assert_both_spawn_paths_serve(BIN, &line, "the forkserver ") {
+        for out in assert_both_spawn_paths_serve(bin(), &line, "the forkserver ") {
             let results = out.lines().any(|l| l.starts_with('[') && l.ends_with(']'));
             assert!(results, "{api}: {out}");
         }
@@ -25,7 +30,7 @@ fn both_spawn_paths_serve_and_are_recorded() {
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
     assert_failed_exec_is_one_line(
-        BIN,
+        bin(),
         "--start forkserver --numcalls 3 --maxworkers 2",
         "test_pool_sleep: spawning the forkserver: No such file or directory (os error 2)\n",
     );

@@ -5,13 +5,14 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::process::{Command, Stdio};
+use testkit::cargo_bin;
 use testkit::{
     args, assert_no_orphans, command, lock, read_lines_until, read_record, with_stdout_closed_after_first_line,
 };
 
 /// An endless `--per-call` run, with its record at `json`.
 fn per_call(json: &std::path::Path) -> Command {
-    let mut cmd = command(env!("CARGO_BIN_EXE_test_spawn_sleep"));
+    let mut cmd = command(cargo_bin!("test_spawn_sleep"));
     cmd.args(args("--per-call --numcalls 100000 --maxworkers 2 --sleep 0.05 --json"))
         .arg(json);
     cmd
@@ -50,6 +51,6 @@ fn a_closed_stdout_during_per_call_is_exit_0_and_no_message() {
     let json = dir.path().join("run.json");
     let r = with_stdout_closed_after_first_line(&mut per_call(&json));
     assert_eq!(r.out, "Using ncpus=2 parallel decorated function\n");
-    assert_eq!((r.code, r.err.as_str()), (0, ""));
+    r.assert().success().stderr("");
     assert_eq!(read_record(&json)["interrupted"], true);
 }

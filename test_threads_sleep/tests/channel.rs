@@ -76,7 +76,7 @@ fn sigint_joins_the_pool_and_keeps_the_partial_record() {
     assert!(line.contains(" per 100 x 3 @para "), "{line}");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let r = wait_for_end(child, stdout);
-    assert_eq!(r.code, 130);
+    r.assert().code(130);
     let re = Regex::new(r"^test_threads_sleep: interrupted after \d+ calls; threads joined\n$").unwrap();
     assert!(re.is_match(&r.err), "{}", r.err);
     let v = read_record(&json);

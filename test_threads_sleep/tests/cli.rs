@@ -158,7 +158,7 @@ fn sigint_stops_with_partial_record() {
     let (stdout, _) = read_lines_until(&mut child, 2, |_| true);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let r = wait_for_end(child, stdout);
-    assert_eq!(r.code, 130, "{}", r.err);
+    r.assert().code(130);
     assert!(r.err.ends_with(" calls; threads joined\n"), "{}", r.err);
     let v = read_record(&json);
     assert_eq!(v["interrupted"], true);

@@ -2,10 +2,11 @@
 //! limit) and panics that are bugs: one line and exit 1 for the first, the
 //! normal panic message for the second.
 
+use testkit::cargo_bin;
 mod common;
 
 use common::bin;
-use testkit::{args, read_record, run_with};
+use testkit::{args, predicate, read_record, run_with};
 
 const RUNTIMES: [&str; 4] = ["team", "rayon", "scoped", "channel"];
 
@@ -42,9 +43,10 @@ fn a_panic_outside_iterations_prints_normally() {
             .args(args("--ncpus 2 --numcalls 1 --inject-bug"))
             .env("RUST_BACKTRACE", "0"),
     );
-    assert_eq!(r.code, 101, "{}", r.err);
-    assert!(r.err.contains("panicked at"), "{}", r.err);
-    assert!(r.err.contains("injected bug outside any iteration"), "{}", r.err);
+    r.assert().code(101);
+    r.assert().stderr(predicate::str::contains("panicked at"));
+    r.assert()
+        .stderr(predicate::str::contains("injected bug outside any iteration"));
 }
 
 /// A real process limit: as root, the binary runs under a uid of its own
@@ -64,22 +66,19 @@ fn rlimit_nproc_stops_the_team_at_thread_4() {
         println!("skipped: needs root to run the binary under another uid");
         return;
     }
-    let (_dir, copy) = match testkit::nobody::reachable_copy(env!("CARGO_BIN_EXE_test_threads_sleep")) {
+    let (_dir, copy) = match testkit::nobody::reachable_copy(cargo_bin!("test_threads_sleep")) {
         Ok(c) => c,
         Err(why) => return println!("skipped: {why}"),
     };
     let uid = 61_000 + std::process::id() % 4000;
-    let mut cmd = std::process::Command::new(copy);
+    let mut cmd = testkit::command(copy);
     cmd.args(args("--ncpus 8 --numcalls 5 --sleep 0"))
         .current_dir("/")
         .uid(uid)
         .gid(uid);
     testkit::limit_processes(&mut cmd, 3);
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(
-        err,
-        "test_threads_sleep: cannot create thread 4 of 8: Resource temporarily unavailable\n"
-    );
+    run_with(&mut cmd)
+        .assert()
+        .code(1)
+        .stderr("test_threads_sleep: cannot create thread 4 of 8: Resource temporarily unavailable\n");
 }

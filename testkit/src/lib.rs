@@ -4,8 +4,8 @@
 //! - [`lock`]: the process-wide lock that tests which fork, or count fds and
 //!   children, hold.
 //! - [`run`], [`run_with`], [`run_timed`]: start a binary in its own process
-//!   group, collect its exit code, stdout and stderr, and check that it left
-//!   no process behind ([`assert_no_orphans`]).
+//!   group, check that it left no process behind ([`assert_no_orphans`]),
+//!   and hand its exit code, stdout and stderr to assert_cmd ([`Run::assert`]).
 //! - [`assert_usage_error`]: a bad flag is exit 2 with one line on stderr
 //!   naming it, and nothing on stdout.
 //! - [`lines`]: the originals' line formats as regexes, and
@@ -20,8 +20,12 @@
 //!   on any binary built on it.
 //! - [`args`], [`run_str`]: a test's arguments written on one line.
 //!
-//! Binaries are named by path, `env!("CARGO_BIN_EXE_<name>")`, which Cargo
-//! sets for the integration tests of the crate that builds them.
+//! Binaries are named by path, `cargo_bin!("<name>")` (assert_cmd's, re-exported
+//! here), which Cargo sets for the integration tests of the crate that builds
+//! them. What assert_cmd does (the lookup, the checks of exit code and
+//! streams, with `predicates`) is not written again here: testkit keeps only
+//! what it does not do (the process group, the orphan and fd checks, the
+//! sentinel, the locks).
 
 #![warn(missing_docs)]
 
@@ -35,12 +39,14 @@ mod sentinel;
 pub mod spawn_via;
 mod threads;
 
+pub use assert_cmd::cargo::cargo_bin;
 pub use fds::open_fds_of;
 pub use lock::lock;
 pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
+pub use predicates::prelude::{predicate, Predicate, PredicateBooleanExt, PredicateNameExt, PredicateStrExt};
 pub use process::{
-    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, limit_processes, read_lines_until,
-    read_record, run, run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end,
+    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, limit_processes, one_line,
+    read_lines_until, read_record, run, run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end,
     with_stdout_closed_after_first_line, Run,
 };
 pub use sentinel::Sentinel;

@@ -31,7 +31,7 @@ pub struct Nobody {
 impl Nobody {
     /// Ready to run `bin` as `nobody`, or why not (for `skipped: <reason>`):
     /// not root, no user `nobody`, no temporary directory it can reach.
-    pub fn new(bin: &str) -> Result<Nobody, String> {
+    pub fn new(bin: &Path) -> Result<Nobody, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("needs root to run a binary as the user nobody".into());
@@ -95,15 +95,13 @@ impl Nobody {
 /// directory of mode 0755 under the temporary directory, every directory
 /// above it searchable by others; or why there is none (for `skipped:`).
 /// The copy lives as long as the directory returned with it.
-pub fn reachable_copy(bin: &str) -> Result<(tempfile::TempDir, PathBuf), String> {
+pub fn reachable_copy(bin: &Path) -> Result<(tempfile::TempDir, PathBuf), String> {
     let dir = tempfile::Builder::new()
         .prefix("reachable.")
         .tempdir()
         .map_err(|e| format!("no temporary directory: {e}"))?;
-    let copy = dir
-        .path()
-        .join(Path::new(bin).file_name().ok_or("a binary path without a name")?);
-    std::fs::copy(bin, &copy).map_err(|e| format!("copying {bin}: {e}"))?;
+    let copy = dir.path().join(bin.file_name().ok_or("a binary path without a name")?);
+    std::fs::copy(bin, &copy).map_err(|e| format!("copying {}: {e}", bin.display()))?;
     for path in [dir.path(), copy.as_path()] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("chmod {}: {e}", path.display()))?;

@@ -1,25 +1,38 @@
 //! Running a binary of the suite as a test sees it: in its own process group,
-//! with its exit code, stdout and stderr, and no process left behind.
+//! with no process left behind, and its exit code, stdout and stderr checked
+//! by `assert_cmd`'s [`Assert`].
+//!
+//! assert_cmd runs a `Command` itself and never shows the child's pid, so the
+//! process group and the orphan check after the exit are ours: we spawn and
+//! wait, then hand the `Output` to assert_cmd (`Assert::new`, as its
+//! `OutputAssertExt` does). Every failed check then prints the command, the
+//! exit status, stdout and stderr.
 
 use crate::assert_no_orphans;
+use assert_cmd::assert::Assert;
 use nix::sys::resource::{setrlimit, Resource};
+use predicates::prelude::*;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary at `bin` (`env!("CARGO_BIN_EXE_<name>")`), to be started in a
-/// process group of its own: after it exits, any process left in the group
-/// is an orphan (a worker, child or forkserver it failed to reap).
-pub fn command(bin: &str) -> Command {
+/// The binary at `bin` (`assert_cmd::cargo::cargo_bin!("<name>")`), to be
+/// started in a process group of its own: after it exits, any process left
+/// in the group is an orphan (a worker, child or forkserver it failed to
+/// reap).
+pub fn command(bin: impl AsRef<OsStr>) -> Command {
     let mut cmd = Command::new(bin);
     cmd.process_group(0);
     cmd
 }
 
 /// What a finished run left: its exit code (-1 if a signal ended it) and its
-/// output.
+/// output, as text for the checks that read it line by line, and as
+/// assert_cmd's [`Assert`] ([`Run::assert`]) for the checks of exit code,
+/// stdout and stderr.
 #[derive(Debug)]
 pub struct Run {
     /// The exit status, or -1 if a signal ended the run.
@@ -28,13 +41,37 @@ pub struct Run {
     pub out: String,
     /// All of stderr.
     pub err: String,
+    output: Output,
+    what: String,
 }
 
 impl Run {
-    /// The run's stdout, after checking that it exited 0 (else the panic
-    /// shows its stderr).
+    /// `what` names the run in a failed check: its arguments.
+    fn new(what: String, status: ExitStatus, out: String, err: String) -> Run {
+        let output = Output {
+            status,
+            stdout: out.clone().into_bytes(),
+            stderr: err.clone().into_bytes(),
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            out,
+            err,
+            output,
+            what,
+        }
+    }
+
+    /// assert_cmd's checks on this run: `.code(2)`, `.success()`,
+    /// `.stdout(predicate)`, `.stderr(..)`; a failure shows the arguments,
+    /// the status and both streams.
+    pub fn assert(&self) -> Assert {
+        Assert::new(self.output.clone()).append_context("args", self.what.clone())
+    }
+
+    /// The run's stdout, after checking that it exited 0.
     pub fn assert_success(&self) -> &str {
-        assert_eq!(self.code, 0, "exit code; stderr: {}", self.err);
+        self.assert().success();
         &self.out
     }
 
@@ -42,16 +79,26 @@ impl Run {
     /// exactly one line there (the suite's rule for a user error or a failed
     /// worker), and no panic.
     pub fn one_line_error(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "exit code; stderr: {}", self.err);
-        assert_eq!(self.err.lines().count(), 1, "not one line: {:?}", self.err);
-        assert!(self.err.ends_with('\n'), "no newline: {:?}", self.err);
-        assert!(!self.err.contains("panicked"), "{}", self.err);
+        self.assert().code(code).stderr(one_line());
         &self.err
     }
 }
 
+/// The arguments of `cmd`, as a failed check names the run.
+fn args_of(cmd: &Command) -> String {
+    format!("{:?}", cmd.get_args().collect::<Vec<_>>())
+}
+
+/// The stderr of a user error or a failed worker: one line, ending in a
+/// newline, with no panic in it.
+pub fn one_line() -> impl Predicate<str> {
+    predicate::function(|err: &str| err.lines().count() == 1 && err.ends_with('\n'))
+        .fn_name("one line ending in a newline")
+        .and(predicate::str::contains("panicked").not())
+}
+
 /// Runs `bin args` to its end (see [`run_with`]).
-pub fn run(bin: &str, args: &[&str]) -> Run {
+pub fn run(bin: impl AsRef<OsStr>, args: &[&str]) -> Run {
     run_with(command(bin).args(args))
 }
 
@@ -64,7 +111,7 @@ pub fn args(line: &str) -> Vec<&str> {
 }
 
 /// [`run`] with the arguments written on one line ([`args`]).
-pub fn run_str(bin: &str, line: &str) -> Run {
+pub fn run_str(bin: impl AsRef<OsStr>, line: &str) -> Run {
     run(bin, &args(line))
 }
 
@@ -90,18 +137,16 @@ pub fn run_with(cmd: &mut Command) -> Run {
     let pgid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
     assert_no_orphans(pgid);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8(out.stdout).unwrap(),
-        err: String::from_utf8(out.stderr).unwrap(),
-    }
+    let text = |bytes| String::from_utf8(bytes).unwrap();
+    Run::new(args_of(cmd), out.status, text(out.stdout), text(out.stderr))
 }
 
 /// As [`run`], and the time from the first line on stdout (the run has
 /// begun) to the exit: a fault in the first calls must end the run within a
 /// bound, which the caller asserts.
-pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
-    let mut child = spawn_piped(command(bin).args(args));
+pub fn run_timed(bin: impl AsRef<OsStr>, args: &[&str]) -> (Run, Duration) {
+    let mut cmd = command(bin);
+    let mut child = spawn_piped(cmd.args(args));
     let pgid = child.id() as i32;
     let mut stderr = child.stderr.take().unwrap();
     // Read beside stdout: a long stderr must not block the binary.
@@ -118,12 +163,7 @@ pub fn run_timed(bin: &str, args: &[&str]) -> (Run, Duration) {
     let status = child.wait().unwrap();
     let elapsed = begun.elapsed();
     assert_no_orphans(pgid);
-    let run = Run {
-        code: status.code().unwrap_or(-1),
-        out,
-        err: err.join().unwrap(),
-    };
-    (run, elapsed)
+    (Run::new(args_of(&cmd), status, out, err.join().unwrap()), elapsed)
 }
 
 /// `cmd | head -1`: starts `cmd` (stdout and stderr piped), reads its first
@@ -141,11 +181,7 @@ pub fn with_stdout_closed_after_first_line(cmd: &mut Command) -> Run {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let status = child.wait().unwrap();
     assert_no_orphans(pgid);
-    Run {
-        code: status.code().unwrap_or(-1),
-        out: first,
-        err,
-    }
+    Run::new(args_of(cmd), status, first, err)
 }
 
 /// Reads `child`'s stdout (piped) until `count` lines satisfy `wanted`, so
@@ -183,11 +219,12 @@ pub fn wait_for_end(child: Child, mut stdout: BufReader<ChildStdout>) -> Run {
     });
     let output = child.wait_with_output().unwrap();
     assert_no_orphans(pgid);
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        out: rest.join().unwrap(),
-        err: String::from_utf8(output.stderr).unwrap(),
-    }
+    Run::new(
+        "a run read while it went on".into(),
+        output.status,
+        rest.join().unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
 
 /// `ulimit -Sn soft -Hn hard` for the binary `cmd` starts, only.
@@ -234,16 +271,16 @@ pub fn read_record(path: &Path) -> serde_json::Value {
 /// `bin args` is a usage error: exit 2, nothing on stdout (the experiment
 /// never started), and one line on stderr that contains `needle` (the flag,
 /// or its accepted range). Returns that line, for further checks.
-pub fn assert_usage_error(bin: &str, args: &[&str], needle: &str) -> String {
+pub fn assert_usage_error(bin: impl AsRef<OsStr>, args: &[&str], needle: &str) -> String {
     assert_usage_error_with(command(bin).args(args), needle)
 }
 
 /// As [`assert_usage_error`], for a command with its own environment.
 pub fn assert_usage_error_with(cmd: &mut Command, needle: &str) -> String {
-    let what = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
     let run = run_with(cmd);
-    let err = run.one_line_error(2);
-    assert!(run.out.is_empty(), "{what} started the experiment: {}", run.out);
-    assert!(err.contains(needle), "{what}: {needle:?} not in {err}");
-    err.to_string()
+    run.assert()
+        .code(2)
+        .stdout(predicate::str::is_empty().name("nothing: the experiment never started"))
+        .stderr(one_line().and(predicate::str::contains(needle)));
+    run.err
 }

@@ -3,7 +3,9 @@
 //! serve the jobs and be recorded, and a failed `execve` on either must be
 //! one line. One helper per property, for every binary built on procpool.
 
-use crate::{args, command, read_record, run_with, stdout_of};
+use crate::{args, command, one_line, read_record, run_with, stdout_of};
+use predicates::prelude::*;
+use std::path::Path;
 
 /// The values of `--spawn-via`.
 pub const SPAWN_PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
@@ -13,7 +15,7 @@ pub const SPAWN_PATHS: [&str; 2] = ["posix-spawn", "fork-exec"];
 /// worker lines whose workers have `parent` ("this process", "the forkserver")
 /// and the memory of a fresh exec, and record the path in its params.
 /// Returns each run's stdout, for the caller's own checks.
-pub fn assert_both_spawn_paths_serve(bin: &str, line: &str, parent: &str) -> Vec<String> {
+pub fn assert_both_spawn_paths_serve(bin: &Path, line: &str, parent: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut outs = Vec::new();
     for via in SPAWN_PATHS {
@@ -34,7 +36,7 @@ pub fn assert_both_spawn_paths_serve(bin: &str, line: &str, parent: &str) -> Vec
 /// Runs `bin` with the arguments of `line` once per path of [`SPAWN_PATHS`],
 /// its `execve` pointed at no file (the hidden `PROCPOOL_EXEC_PATH`): each
 /// run must fail with exit 1 and exactly the line `want`.
-pub fn assert_failed_exec_is_one_line(bin: &str, line: &str, want: &str) {
+pub fn assert_failed_exec_is_one_line(bin: &Path, line: &str, want: &str) {
     for via in SPAWN_PATHS {
         let r = run_with(
             command(bin)
@@ -42,6 +44,9 @@ pub fn assert_failed_exec_is_one_line(bin: &str, line: &str, want: &str) {
                 .args(args(line))
                 .env("PROCPOOL_EXEC_PATH", "/nonexistent/procpool-exec"),
         );
-        assert_eq!(r.one_line_error(1), want, "{via} {line}");
+        r.assert()
+            .append_context("case", format!("{via} {line}"))
+            .code(1)
+            .stderr(one_line().and(predicate::eq(want)));
     }
 }

@@ -46,7 +46,7 @@ fn each_call_records_one_call_chunks() {
                 seen.push(i.call);
                 Ok::<(), ()>(())
             },
-            |d| format!("{d}"),
+            |d| d.to_string(),
         )
     })
     .unwrap();

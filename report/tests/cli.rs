@@ -1,22 +1,21 @@
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::{assert_usage_error, command, run, run_with};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("report")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("report"));
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 fn report() -> Command {
-    command(bin())
+    command(*BIN)
 }
 
 /// What `cmd` printed on stdout, after checking that it succeeded.
@@ -184,28 +183,28 @@ fn pairs_give_a_side_by_side_table() {
 
 #[test]
 fn user_errors_are_one_line() {
-    let err = run(bin(), &["/no/such/file.txt"]).one_line_error(1).to_string();
+    let err = run(*BIN, &["/no/such/file.txt"]).one_line_error(1).to_string();
     assert!(err.starts_with("report: /no/such/file.txt"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.txt");
     std::fs::write(&junk, "hello\n").unwrap();
     let junk = junk.to_str().unwrap();
-    let err = run(bin(), &[junk]).one_line_error(1).to_string();
+    let err = run(*BIN, &[junk]).one_line_error(1).to_string();
     assert!(err.contains("no line of any original"), "{err}");
     let bad_json = dir.path().join("bad.json");
     std::fs::write(&bad_json, "{\"schema\": 1}").unwrap();
-    let err = run(bin(), &[bad_json.to_str().unwrap()]).one_line_error(1).to_string();
+    let err = run(*BIN, &[bad_json.to_str().unwrap()]).one_line_error(1).to_string();
     assert!(err.contains("not a run record"), "{err}");
 
-    assert_usage_error(bin(), &["--pairs", junk], "--pairs needs an even number");
-    assert_usage_error(bin(), &["--bogus"], "--bogus");
-    assert_usage_error(bin(), &[], "<INPUTS>");
+    assert_usage_error(*BIN, &["--pairs", junk], "--pairs needs an even number");
+    assert_usage_error(*BIN, &["--bogus"], "--bogus");
+    assert_usage_error(*BIN, &[], "<INPUTS>");
 }
 
 #[test]
 fn help_states_the_rule() {
-    let help = run(bin(), &["--help"]).assert_success().to_string();
+    let help = run(*BIN, &["--help"]).assert_success().to_string();
     assert!(help.contains("DRIFT when p < 0.01"), "{help}");
     assert!(help.contains("fork-per-job"), "{help}");
 }

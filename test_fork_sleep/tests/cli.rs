@@ -6,6 +6,7 @@ use nix::unistd::Pid;
 use regex::Regex;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::LazyLock;
 use std::time::Instant;
 use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
@@ -14,15 +15,13 @@ use testkit::{
 };
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_fork_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_fork_sleep"));
 
 #[test]
 fn every_line_has_the_original_format() {
     let _g = lock();
     // `run` checks that no process is left in the run's group.
-    let r = run_str(bin(), "--numcalls 250 --ncpus 2 --sleep 0");
+    let r = run_str(*BIN, "--numcalls 250 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
@@ -35,7 +34,7 @@ fn every_line_has_the_original_format() {
 #[test]
 fn sleep_is_printed_with_three_decimals() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 3 --ncpus 1 --sleep 0.0005");
+    let r = run_str(*BIN, "--numcalls 3 --ncpus 1 --sleep 0.0005");
     r.assert().code(0);
     let out = r.out;
     // Python: f"{0.0005:.3f}" == "0.001" (half-even on the binary value 0.000500000000000000010...).
@@ -47,7 +46,7 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
     let _g = lock();
     for ipc in ["pipe", "file"] {
         let r = run(
-            bin(),
+            *BIN,
             &[
                 "--numcalls",
                 "250",
@@ -76,7 +75,7 @@ fn check_prints_the_last_call_with_m_growing_per_chunk() {
 #[test]
 fn repeat_prints_one_time_block_per_bar() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 120 --ncpus 2 --sleep 0 --repeat 3");
+    let r = run_str(*BIN, "--numcalls 120 --ncpus 2 --sleep 0 --repeat 3");
     r.assert().code(0);
     let out = r.out;
     assert_eq!(out.matches("Using ncpus=2 parallel decorated function").count(), 3);
@@ -91,7 +90,7 @@ fn json_record_has_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run(
-        bin(),
+        *BIN,
         &[
             "--numcalls",
             "150",
@@ -166,11 +165,11 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--bogus"], "--bogus"),
     ];
     for (args, flag) in cases {
-        assert_usage_error(bin(), args, flag);
+        assert_usage_error(*BIN, args, flag);
     }
-    let err = assert_usage_error(bin(), &["--ncpus", "0"], "1..=4096");
+    let err = assert_usage_error(*BIN, &["--ncpus", "0"], "1..=4096");
     assert!(err.contains("--ncpus"), "{err}");
-    let err = assert_usage_error(bin(), &["--ipc", "socket"], "pipe");
+    let err = assert_usage_error(*BIN, &["--ipc", "socket"], "pipe");
     assert!(err.contains("file"), "{err}");
 }
 
@@ -188,7 +187,7 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
             let started = Instant::now();
             // `run` checks that no process is left in the run's group.
             let r = run(
-                bin(),
+                *BIN,
                 &[
                     "--numcalls",
                     "50",
@@ -225,7 +224,7 @@ fn a_faulty_child_fails_the_run_with_one_line_and_no_orphan() {
 fn a_failed_result_write_names_its_errno() {
     let _g = lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.env("TMPDIR", tmp.path());
     c.args(args("--numcalls 50 --ncpus 4 --sleep 0 --ipc file --inject enospc@1"));
     let r = run_with(&mut c);
@@ -240,7 +239,7 @@ fn a_failed_result_write_names_its_errno() {
 fn a_hung_child_is_killed_by_the_timeout() {
     let _g = lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.env("TMPDIR", tmp.path());
     c.args(args("--numcalls 20 --ncpus 3 --ipc file --timeout 0.3 --inject hang@1"));
     let started = Instant::now();
@@ -262,7 +261,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
     let _g = lock();
     for ipc in ["pipe", "file"] {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = command(bin());
+        let mut c = command(*BIN);
         c.env("TMPDIR", tmp.path());
         c.args([
             "--numcalls",
@@ -288,7 +287,7 @@ fn no_fd_child_or_temp_dir_left_over_thousands_of_calls() {
 #[test]
 fn the_hygiene_check_catches_a_leaked_fd() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 10 --ncpus 2 --sleep 0 --hygiene --inject leakfd@0");
+    let r = run_str(*BIN, "--numcalls 10 --ncpus 2 --sleep 0 --hygiene --inject leakfd@0");
     let err = r.one_line_error(1);
     assert!(
         err.contains("hygiene:") && err.contains("fds open after call 1"),
@@ -302,7 +301,7 @@ fn sigint_and_sigterm_keep_partial_results() {
     for (sig, want) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("partial.json");
-        let mut c = command(bin());
+        let mut c = command(*BIN);
         c.env("TMPDIR", dir.path());
         c.args([
             "--numcalls",
@@ -333,7 +332,7 @@ fn sigint_and_sigterm_keep_partial_results() {
 
 #[test]
 fn help_states_the_hypothesis_and_the_verdict_rule() {
-    let r = run(bin(), &["--help"]);
+    let r = run(*BIN, &["--help"]);
     r.assert().code(0);
     let out = r.out;
     assert!(out.contains("Hypothesis under test"), "{out}");
@@ -346,5 +345,5 @@ fn help_states_the_hypothesis_and_the_verdict_rule() {
 #[test]
 fn map_churn_over_the_system_limit_is_refused_before_the_run() {
     let _g = lock();
-    assert_usage_error(bin(), &["--map-churn", "65536", "--numcalls", "1000"], "--map-churn");
+    assert_usage_error(*BIN, &["--map-churn", "65536", "--numcalls", "1000"], "--map-churn");
 }

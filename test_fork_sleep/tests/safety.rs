@@ -8,6 +8,7 @@ use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::{
     args, assert_no_orphans, command, limit_open_files, lock, open_fds_of, predicate, read_record, run, run_str,
@@ -15,9 +16,7 @@ use testkit::{
 };
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_fork_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_fork_sleep"));
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
@@ -25,7 +24,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
     for ipc in ["pipe", "file"] {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
-        let mut c = command(bin());
+        let mut c = command(*BIN);
         c.env("TMPDIR", dir.path());
         c.args(["--numcalls", "1000000", "--ncpus", "2", "--sleep", "0", "--ipc", ipc]);
         c.arg("--json").arg(&json);
@@ -44,7 +43,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn json_dash_writes_the_record_to_stdout_after_the_lines() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 100 --ncpus 2 --sleep 0 --json -");
+    let r = run_str(*BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json -");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     let start = lines.iter().position(|l| *l == "{").expect("a JSON object");
@@ -65,7 +64,7 @@ fn json_on_a_full_device_is_exit_1_with_one_line_and_the_lines_kept() {
         println!("skipped: no /dev/full on this system (Linux has it)");
         return;
     }
-    let r = run_str(bin(), "--numcalls 100 --ncpus 2 --sleep 0 --json /dev/full");
+    let r = run_str(*BIN, "--numcalls 100 --ncpus 2 --sleep 0 --json /dev/full");
     r.assert().code(1);
     assert_eq!(
         r.err,
@@ -82,7 +81,7 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("record.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--numcalls 200 --ncpus 2 --sleep 0 --json"));
     c.arg(&fifo);
     let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -104,7 +103,7 @@ fn json_into_a_fifo_reaches_a_reader_that_comes_after_the_start() {
 /// of its own, whose limit the test can lower; root is never limited).
 #[test]
 fn the_process_limit_refuses_the_run_before_it_starts() {
-    let nobody = match testkit::nobody::Nobody::new(bin()) {
+    let nobody = match testkit::nobody::Nobody::new(*BIN) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -126,7 +125,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     let _g = lock();
     // 100 children alive at once (each sleeps 0.3 s): 100 pipes, more than a
     // soft limit of 64, which is raised.
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--numcalls 1 --ncpus 100 --sleep 0.3"));
     limit_open_files(&mut c, 64, 4096);
     let r = run_with(&mut c);
@@ -143,12 +142,11 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     );
 
     // The hard limit itself is too low: exit 2 naming the flag and the limit.
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--numcalls 1 --ncpus 100 --sleep 0"));
     limit_open_files(&mut c, 64, 64);
     let r = run_with(&mut c);
-    r.assert().code(2);
-    r.assert().stdout("");
+    r.assert().code(2).stdout("");
     let re = regex::Regex::new(
         r"^test_fork_sleep: --ncpus 100 needs about \d+ open files, more than the hard limit of 64 \(ulimit -Hn\); lower --ncpus or raise the limit\n$",
     )
@@ -156,7 +154,7 @@ fn the_open_file_limit_is_raised_or_the_run_refused_before_it_starts() {
     assert!(re.is_match(&r.err), "{}", r.err);
 
     // Enough already: no extra line.
-    let r = run_str(bin(), "--numcalls 1 --ncpus 2 --sleep 0");
+    let r = run_str(*BIN, "--numcalls 1 --ncpus 2 --sleep 0");
     assert_eq!(r.out.lines().next(), Some("Using ncpus=2 parallel decorated function"));
 }
 
@@ -165,9 +163,10 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     let _g = lock();
     let phys_mb = probes::ballast::physical_memory().unwrap() >> 20;
     if phys_mb < 65536 {
-        let r = run_str(bin(), "--ballast-mb 65536 --numcalls 1");
-        r.assert().code(2);
-        r.assert().stdout(predicate::str::is_empty().name("allocated and ran"));
+        let r = run_str(*BIN, "--ballast-mb 65536 --numcalls 1");
+        r.assert()
+            .code(2)
+            .stdout(predicate::str::is_empty().name("allocated and ran"));
         assert_eq!(
             r.err,
             format!("test_fork_sleep: --ballast-mb 65536: more than this machine's physical memory ({phys_mb} MiB)\n")
@@ -177,7 +176,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--ballast-mb 64 --numcalls 10 --ncpus 2 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
@@ -190,7 +189,7 @@ fn ballast_above_physical_memory_is_refused_and_below_it_is_resident() {
 #[test]
 fn file_ipc_echoes_the_childs_stdout_in_the_parent() {
     let _g = lock();
-    let r = run_str(bin(), "--ipc file --inject say@1 --numcalls 3 --ncpus 2 --sleep 0");
+    let r = run_str(*BIN, "--ipc file --inject say@1 --numcalls 3 --ncpus 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     // Job 1 runs in the first call only (m grows per chunk, one chunk here:
@@ -205,7 +204,7 @@ fn children_cpu_times_are_counted_after_a_run_with_work() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--numcalls 300 --ncpus 4 --sleep 0 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
@@ -237,7 +236,7 @@ fn fds_read_from_proc_stay_at_baseline_and_see_a_leak() {
     // flight (ncpus = 2 read ends, and one pair being made); leakfd@10 leaks
     // one fd per call of chunk 5 (`m` = 2 x chunk), between the two samples.
     for (inject, leaks) in [(None, false), (Some("leakfd@10"), true)] {
-        let mut c = command(bin());
+        let mut c = command(*BIN);
         c.args(args("--numcalls 100000 --ncpus 2 --sleep 0.0002"));
         if let Some(i) = inject {
             c.args(["--inject", i]);
@@ -269,7 +268,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut c = command(bin());
+    let mut c = command(*BIN);
     c.args(args("--numcalls 700 --ncpus 2 --sleep 0 --inject exit@12 --json"));
     c.arg(&json);
     let r = run_with(&mut c);
@@ -289,7 +288,7 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
 
 #[test]
 fn help_documents_json_dash() {
-    let r = run(bin(), &["--help"]);
+    let r = run(*BIN, &["--help"]);
     assert!(
         r.out.contains("`-` writes it to stdout after the run's lines"),
         "{}",

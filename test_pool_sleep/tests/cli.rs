@@ -8,6 +8,7 @@ use regex::Regex;
 use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, ChildStdout};
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, EXECUTOR, POOL};
 use testkit::{
@@ -16,16 +17,14 @@ use testkit::{
 };
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_pool_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));
 
 #[test]
 fn pool_lines_for_fork_and_forkserver() {
     let _g = lock();
     for start in ["fork", "forkserver"] {
         let r = run_with(
-            command(bin())
+            command(*BIN)
                 .args(["--start", start])
                 .args(args("--numcalls 250 --ncpus 3 --sleep 0 --check")),
         );
@@ -45,7 +44,7 @@ fn pool_lines_for_fork_and_forkserver() {
 #[test]
 fn executor_lines_and_results_after_every_chunk() {
     let _g = lock();
-    let r = run_str(bin(), "--api executor --numcalls 150 --maxworkers 2 --sleep 0 --check");
+    let r = run_str(*BIN, "--api executor --numcalls 150 --maxworkers 2 --sleep 0 --check");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using maxworkers=2 as max_workers for ProcessPoolExecutor");
@@ -59,7 +58,7 @@ fn executor_lines_and_results_after_every_chunk() {
 #[test]
 fn without_check_no_results_are_printed() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 100 --maxworkers 2 --sleep 0");
+    let r = run_str(*BIN, "--numcalls 100 --maxworkers 2 --sleep 0");
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(chunk_sizes(&POOL, &lines[2..3], "2"), [100]);
@@ -78,7 +77,7 @@ fn the_start_method_is_really_used() {
     ];
     for (start, want) in cases {
         let r = run_with(
-            command(bin())
+            command(*BIN)
                 .args(args("--workers --numcalls 1 --maxworkers 3 --sleep 0 --start"))
                 .arg(start),
         );
@@ -119,7 +118,7 @@ fn a_faulty_worker_is_exit_1_with_a_one_line_cause() {
     ];
     for (start, kind, cause) in cases {
         let line = format!("--start {start} --numcalls 300 --maxworkers 3 --sleep 0 --inject {kind}@4");
-        let (r, took) = run_timed(bin(), &args(&line));
+        let (r, took) = run_timed(*BIN, &args(&line));
         r.assert().append_context("case", format!("{start} {kind}")).code(1);
         // The fault comes in the first 200 calls of sleep(0): the run ends
         // within 2 s of it, workers reaped (a bound on a fault path).
@@ -150,7 +149,7 @@ fn bad_input_is_exit_2_with_one_line() {
         (&["--api", "futures"], "pool, executor"),
     ];
     for (args, needle) in cases {
-        assert_usage_error(bin(), args, needle);
+        assert_usage_error(*BIN, args, needle);
     }
 }
 
@@ -160,7 +159,7 @@ fn json_record_and_repeat() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run_with(
-        command(bin())
+        command(*BIN)
             .args(args(
                 "--start forkserver --numcalls 150 --maxworkers 2 --sleep 0 --repeat 2 --json",
             ))
@@ -182,7 +181,7 @@ fn json_record_and_repeat() {
     assert_eq!(rec["interrupted"], false);
 
     let r = run_with(
-        command(bin())
+        command(*BIN)
             .args(args("--numcalls 300 --maxworkers 2 --inject exit@3 --json"))
             .arg(&path),
     );
@@ -198,7 +197,7 @@ fn json_record_and_repeat() {
 /// (closing it would make the parent's next print fail).
 fn start_endless_pool(start: &str, json: &std::path::Path) -> (Child, BufReader<ChildStdout>) {
     let mut child = spawn_piped(
-        command(bin())
+        command(*BIN)
             .args(["--start", start])
             .args(args("--workers --numcalls 100000000 --maxworkers 2 --json"))
             .arg(json),

@@ -6,14 +6,13 @@
 //! that it is still alive afterwards.
 
 use std::path::Path;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::nobody::{processes_of, Nobody};
 use testkit::{args, command, lock, run_with, Sentinel};
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_pool_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));
 
 /// A pool run with a forkserver and 4 workers: the fork of one of them fails.
 const FORKSERVER_RUN: &str = "--start forkserver --maxworkers 4 --numcalls 200 --sleep 0";
@@ -24,7 +23,7 @@ const LINE: &str = "test_pool_sleep: forkserver could not fork worker 2: Resourc
 fn failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
-    let mut cmd = command(bin());
+    let mut cmd = command(*BIN);
     cmd.args(args(FORKSERVER_RUN)).env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     // The worker forked before the failure and the server are gone too
     // (run_with checks the process group).
@@ -46,7 +45,7 @@ fn process_limit_of_a_plain_user_is_one_line_and_harms_nobody() {
         println!("skipped: RLIMIT_NPROC counts the user's processes from /proc, which only Linux has");
         return;
     }
-    let nobody = match Nobody::new(bin()) {
+    let nobody = match Nobody::new(*BIN) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -76,7 +75,7 @@ fn process_limit_is_checked_before_the_run() {
         println!("skipped: needs root on Linux to run as nobody under a lowered RLIMIT_NPROC");
         return;
     }
-    let nobody = match Nobody::new(bin()) {
+    let nobody = match Nobody::new(*BIN) {
         Ok(n) => n,
         Err(why) => return println!("skipped: {why}"),
     };

@@ -3,6 +3,7 @@
 //! limit is checked before the pool exists.
 
 use std::path::Path;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::{
     args, command, limit_open_files, lock, predicate, read_record, run_with, with_stdout_closed_after_first_line,
@@ -10,9 +11,7 @@ use testkit::{
 };
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_pool_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
@@ -20,7 +19,7 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
     for (start, api) in [("fork", "pool"), ("forkserver", "pool"), ("fork", "executor")] {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("run.json");
-        let mut cmd = command(bin());
+        let mut cmd = command(*BIN);
         cmd.args(["--start", start, "--api", api])
             .args(args("--numcalls 100000000 --maxworkers 2 --sleep 0 --json"))
             .arg(&json);
@@ -44,12 +43,13 @@ fn a_closed_stdout_ends_the_run_quietly_with_exit_0_and_the_record() {
 #[test]
 fn a_hard_open_file_limit_too_low_for_the_pool_is_exit_2_before_it_starts() {
     let _g = lock();
-    let mut cmd = command(bin());
+    let mut cmd = command(*BIN);
     cmd.args(args("--maxworkers 100 --numcalls 1 --sleep 0"));
     limit_open_files(&mut cmd, 64, 64);
     let r = run_with(&mut cmd);
-    r.assert().code(2);
-    r.assert().stdout(predicate::str::is_empty().name("the pool started"));
+    r.assert()
+        .code(2)
+        .stdout(predicate::str::is_empty().name("the pool started"));
     let re = regex::Regex::new(
         r"^test_pool_sleep: --maxworkers 100 needs about \d+ open files, more than the hard limit of 64 \(ulimit -Hn\); lower --maxworkers or raise the limit\n$",
     )

@@ -5,21 +5,20 @@
 //! line.
 
 use std::path::Path;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::lock;
 use testkit::spawn_via::{assert_both_spawn_paths_serve, assert_failed_exec_is_one_line};
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_pool_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));
 
 #[test]
 fn both_spawn_paths_serve_and_are_recorded() {
     let _one = lock();
     for api in ["pool", "executor"] {
         let line = format!("--start forkserver --api {api} --numcalls 100 --maxworkers 2 --sleep 0 --check");
-        for out in assert_both_spawn_paths_serve(bin(), &line, "the forkserver ") {
+        for out in assert_both_spawn_paths_serve(*BIN, &line, "the forkserver ") {
             let results = out.lines().any(|l| l.starts_with('[') && l.ends_with(']'));
             assert!(results, "{api}: {out}");
         }
@@ -30,7 +29,7 @@ fn both_spawn_paths_serve_and_are_recorded() {
 fn a_failed_execve_is_exit_1_and_one_line() {
     let _one = lock();
     assert_failed_exec_is_one_line(
-        bin(),
+        *BIN,
         "--start forkserver --numcalls 3 --maxworkers 2",
         "test_pool_sleep: spawning the forkserver: No such file or directory (os error 2)\n",
     );

@@ -7,6 +7,7 @@ use nix::unistd::Pid;
 use regex::Regex;
 use rug::Float;
 use std::path::Path;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::lines::assert_time_block;
 use testkit::{
@@ -15,9 +16,7 @@ use testkit::{
 };
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_rf_pool")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_rf_pool"));
 
 fn chunk_re(n: u64, ncpus: usize, precision: u32) -> Regex {
     Regex::new(&format!(
@@ -38,7 +37,7 @@ const STARTS: [&str; 3] = ["fork", "forkserver", "spawn"];
 fn check_line_is_sages_for_every_start_method() {
     let _g = lock();
     for start in STARTS {
-        let r = run(bin(), &["--start", start, "--numcalls", "3", "--check"]);
+        let r = run(*BIN, &["--start", start, "--numcalls", "3", "--check"]);
         r.assert().append_context("case", start.to_string()).code(0);
         assert_eq!(r.err, "");
         let lines: Vec<&str> = r.out.lines().collect();
@@ -82,7 +81,7 @@ fn results_are_bit_for_bit_those_computed_here() {
         ("fork", 4097),
     ] {
         let r = run_str(
-            bin(),
+            *BIN,
             &format!("--start {start} --numcalls 2 --precision {precision} --data {data_arg} --hex"),
         );
         r.assert()
@@ -106,7 +105,7 @@ fn results_are_bit_for_bit_those_computed_here() {
 #[test]
 fn the_largest_precision_travels_exactly() {
     let _g = lock();
-    let r = run_str(bin(), "--numcalls 1 --ncpus 1 --precision 200000 --data 0.5 --hex");
+    let r = run_str(*BIN, "--numcalls 1 --ncpus 1 --precision 200000 --data 0.5 --hex");
     r.assert_success();
     let mut want = Float::with_val(200_000, 0.5);
     want.sin_mut();
@@ -119,7 +118,7 @@ fn repeat_and_json_record() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rf.json");
     let r = run_with(
-        command(bin())
+        command(*BIN)
             .args(args(
                 "--start forkserver --numcalls 150 --ncpus 3 --precision 64 --repeat 2 --check --json",
             ))
@@ -176,10 +175,10 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--json", "/no/such/dir/x.json"], "--json"),
     ];
     for (args, needle) in cases {
-        assert_usage_error(bin(), args, needle);
+        assert_usage_error(*BIN, args, needle);
     }
     // Negative data is data, not a flag.
-    let r = run_str(bin(), "--data -0.5,0.25 --ncpus 2 --numcalls 1 --precision 53 --check");
+    let r = run_str(*BIN, "--data -0.5,0.25 --ncpus 2 --numcalls 1 --precision 53 --check");
     r.assert_success();
     r.assert()
         .stdout(predicate::str::contains("[-0.479425538604203, 0.247403959254523]"));
@@ -192,7 +191,7 @@ fn thousands_of_calls_leave_nothing_behind() {
     // (else exit 1); 4000 calls and 20 pools per start method.
     for start in STARTS {
         let r = run_with(
-            command(bin())
+            command(*BIN)
                 .args(["--start", start])
                 .args(args("--numcalls 200 --repeat 20 --ncpus 2")),
         );
@@ -204,7 +203,7 @@ fn thousands_of_calls_leave_nothing_behind() {
 
 #[test]
 fn help_states_the_hypothesis() {
-    let r = run(bin(), &["--help"]);
+    let r = run(*BIN, &["--help"]);
     r.assert().code(0);
     assert!(r.out.contains("Hypothesis under test"));
     assert!(r.out.contains("--precision"));
@@ -254,7 +253,7 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
     for (start, inject, want) in cases {
         let json = dir.path().join(format!("{start}-{inject}.json"));
         let line = format!("--start {start} --numcalls 5 --inject {inject} --json");
-        let (r, took) = run_timed(bin(), &[&args(&line)[..], &[json.to_str().unwrap()]].concat());
+        let (r, took) = run_timed(*BIN, &[&args(&line)[..], &[json.to_str().unwrap()]].concat());
         // The fault is in the first call: the run ends within 2 s of it.
         assert!(
             took.as_secs_f64() < 2.0,
@@ -279,7 +278,7 @@ fn worker_faults_fail_in_one_line_and_leave_nothing() {
 fn a_failed_fork_in_the_forkserver_is_one_line_and_harms_nobody() {
     let _g = lock();
     let sentinel = Sentinel::start();
-    let mut cmd = command(bin());
+    let mut cmd = command(*BIN);
     cmd.args(args("--start forkserver --ncpus 4 --numcalls 5"))
         .env("PROCPOOL_FORKSERVER_FAIL_FORK", "2");
     let r = run_with(&mut cmd);
@@ -297,7 +296,7 @@ fn sigint_and_sigterm_keep_partial_results() {
     for (start, sig, code) in [("fork", Signal::SIGINT, 130), ("spawn", Signal::SIGTERM, 143)] {
         let json = dir.path().join(format!("{start}.json"));
         let mut child = spawn_piped(
-            command(bin())
+            command(*BIN)
                 .args(["--start", start])
                 .args(args("--numcalls 100000000 --json"))
                 .arg(&json),

@@ -4,20 +4,19 @@
 
 use regex::Regex;
 use std::path::Path;
+use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, POOL};
 use testkit::{args, assert_usage_error, command, lock, read_record, run, run_with};
 
 /// The binary under test (assert_cmd's lookup).
-fn bin() -> &'static Path {
-    cargo_bin!("test_spawn_sleep")
-}
+static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_spawn_sleep"));
 
 #[test]
 fn spawned_pool_lines() {
     let _g = lock();
     let r = run(
-        bin(),
+        *BIN,
         &["--numcalls", "120", "--maxworkers", "2", "--sleep", "0", "--check"],
     );
     r.assert_success();
@@ -32,7 +31,7 @@ fn spawned_pool_lines() {
 #[test]
 fn per_call_lines_and_default_of_ten_calls() {
     let _g = lock();
-    let r = run(bin(), &["--per-call", "--ncpus", "2"]);
+    let r = run(*BIN, &["--per-call", "--ncpus", "2"]);
     r.assert_success();
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines[0], "Using ncpus=2 parallel decorated function");
@@ -49,7 +48,7 @@ fn per_call_lines_and_default_of_ten_calls() {
 fn workers_are_fresh_execs_whose_parent_is_this_process() {
     let _g = lock();
     let r = run(
-        bin(),
+        *BIN,
         &["--workers", "--numcalls", "1", "--maxworkers", "3", "--sleep", "0"],
     );
     r.assert_success();
@@ -62,7 +61,7 @@ fn workers_are_fresh_execs_whose_parent_is_this_process() {
 #[test]
 fn a_killed_worker_is_exit_1_with_a_one_line_cause() {
     let _g = lock();
-    let r = run(bin(), &["--per-call", "--numcalls", "2", "--inject", "signal@1"]);
+    let r = run(*BIN, &["--per-call", "--numcalls", "2", "--inject", "signal@1"]);
     r.assert().code(1);
     assert!(
         Regex::new(r"^test_spawn_sleep: job 1 \(pid \d+\) was killed by signal SIGKILL\n$")
@@ -82,7 +81,7 @@ fn bad_input_is_exit_2_with_one_line() {
         (&["--maxworkers", "0"], "--maxworkers"),
     ];
     for (args, needle) in cases {
-        assert_usage_error(bin(), args, needle);
+        assert_usage_error(*BIN, args, needle);
     }
 }
 
@@ -92,7 +91,7 @@ fn per_call_json_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     let r = run_with(
-        command(bin())
+        command(*BIN)
             .args(args("--per-call --numcalls 2 --ncpus 2 --json"))
             .arg(&path),
     );

@@ -43,8 +43,7 @@ fn a_panic_outside_iterations_prints_normally() {
             .args(args("--ncpus 2 --numcalls 1 --inject-bug"))
             .env("RUST_BACKTRACE", "0"),
     );
-    r.assert().code(101);
-    r.assert().stderr(predicate::str::contains("panicked at"));
+    r.assert().code(101).stderr(predicate::str::contains("panicked at"));
     r.assert()
         .stderr(predicate::str::contains("injected bug outside any iteration"));
 }

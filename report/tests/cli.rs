@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
 use testkit::cargo_bin;
-use testkit::{assert_usage_error, command, run, run_with};
+use testkit::{assert_usage_error, command, one_line, predicate, run, run_with, PredicateBooleanExt};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
 
@@ -190,12 +190,16 @@ fn user_errors_are_one_line() {
     let junk = dir.path().join("junk.txt");
     std::fs::write(&junk, "hello\n").unwrap();
     let junk = junk.to_str().unwrap();
-    let err = run(*BIN, &[junk]).one_line_error(1).to_string();
-    assert!(err.contains("no line of any original"), "{err}");
+    run(*BIN, &[junk])
+        .assert()
+        .code(1)
+        .stderr(one_line().and(predicate::str::contains("no line of any original")));
     let bad_json = dir.path().join("bad.json");
     std::fs::write(&bad_json, "{\"schema\": 1}").unwrap();
-    let err = run(*BIN, &[bad_json.to_str().unwrap()]).one_line_error(1).to_string();
-    assert!(err.contains("not a run record"), "{err}");
+    run(*BIN, &[bad_json.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(one_line().and(predicate::str::contains("not a run record")));
 
     assert_usage_error(*BIN, &["--pairs", junk], "--pairs needs an even number");
     assert_usage_error(*BIN, &["--bogus"], "--bogus");
@@ -204,9 +208,10 @@ fn user_errors_are_one_line() {
 
 #[test]
 fn help_states_the_rule() {
-    let help = run(*BIN, &["--help"]).assert_success().to_string();
-    assert!(help.contains("DRIFT when p < 0.01"), "{help}");
-    assert!(help.contains("fork-per-job"), "{help}");
+    run(*BIN, &["--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("DRIFT when p < 0.01").and(predicate::str::contains("fork-per-job")));
 }
 
 /// An SVG rect as (x0, y0, x1, y1).

@@ -11,7 +11,8 @@ use std::time::Instant;
 use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
 use testkit::{
-    args, assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record, run, run_str, run_with,
+    args, assert_no_orphans, assert_usage_error, command, lock, predicate, read_lines_until, read_record, run, run_str,
+    run_with, PredicateBooleanExt,
 };
 
 /// The binary under test (assert_cmd's lookup).
@@ -332,13 +333,11 @@ fn sigint_and_sigterm_keep_partial_results() {
 
 #[test]
 fn help_states_the_hypothesis_and_the_verdict_rule() {
-    let r = run(*BIN, &["--help"]);
-    r.assert().code(0);
-    let out = r.out;
-    assert!(out.contains("Hypothesis under test"), "{out}");
-    assert!(
-        out.contains("Theil-Sen") && out.contains("Mann-Kendall") && out.contains("DRIFT when p < 0.01"),
-        "{out}"
+    run(*BIN, &["--help"]).assert().success().stdout(
+        predicate::str::contains("Hypothesis under test")
+            .and(predicate::str::contains("Theil-Sen"))
+            .and(predicate::str::contains("Mann-Kendall"))
+            .and(predicate::str::contains("DRIFT when p < 0.01")),
     );
 }
 

@@ -12,7 +12,7 @@ use testkit::cargo_bin;
 use testkit::lines::assert_time_block;
 use testkit::{
     args, assert_usage_error, command, lock, predicate, read_lines_until, read_record, run, run_str, run_timed,
-    run_with, spawn_piped, wait_for_end, Sentinel,
+    run_with, spawn_piped, wait_for_end, PredicateBooleanExt, Sentinel,
 };
 
 /// The binary under test (assert_cmd's lookup).
@@ -203,10 +203,10 @@ fn thousands_of_calls_leave_nothing_behind() {
 
 #[test]
 fn help_states_the_hypothesis() {
-    let r = run(*BIN, &["--help"]);
-    r.assert().code(0);
-    assert!(r.out.contains("Hypothesis under test"));
-    assert!(r.out.contains("--precision"));
+    run(*BIN, &["--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Hypothesis under test").and(predicate::str::contains("--precision")));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! interrupt checks every strategy already makes stop the run: children and
 //! workers killed and reaped, the record written with `"interrupted": true`,
 //! and `timing::Experiment::conclude` exits 0 with no message (the suite's
-//! rule for a closed pipe, written down in the README). Any other write error
+//! rule for a closed pipe, written down in docs/binaries.md). Any other write error
 //! (a full disk under `> file`) stops the run the same way but is reported:
 //! one line, exit 1.
 

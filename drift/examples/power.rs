@@ -1,9 +1,9 @@
-//! The README's power table: for seeded series (see `drift::simulate`) with
-//! the chunk noise measured on the build machine and with a quiet machine's,
-//! how many calls the verdict needs to say DRIFT in 95 % of series, for a run
-//! of fixed length and with `--until-verdict`, and how often it says DRIFT
-//! on pure noise. `cargo run --release -p drift --example power`; the same
-//! seeds give the same table on every machine.
+//! The power tables of docs/verdict.md: for seeded series (see
+//! `drift::simulate`) with the chunk noise measured on the build machine and
+//! with a quiet machine's, how many calls the verdict needs to say DRIFT in
+//! 95 % of series, for a run of fixed length and with `--until-verdict`, and
+//! how often it says DRIFT on pure noise. `cargo run --release -p drift
+//! --example power`; the same seeds give the same table on every machine.
 
 use drift::simulate::{fixed, share, until_verdict, Model, SplitMix, MEASURED_NOISE, SEED_NOISE};
 use drift::Trend;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// two-sided p-value below this, and it grew from the first chunk to the last.
 pub const MAX_P: f64 = 0.01;
 
-/// The rule in words, for `--help` and the README.
+/// The rule in words, for `--help` and docs/verdict.md.
 pub const RULE: &str = "Drift attribution (line after the verdict, DRIFT runs only): the parent's \
 counters read after every chunk (memory regions, resident and footprint bytes, page tables, faults and \
 context switches per chunk, threads, descriptors, Mach ports) ranked by Kendall's tau with the chunk \

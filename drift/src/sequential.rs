@@ -14,8 +14,8 @@
 //! (z ratio)^(2/3) more calls, since z grows as calls^1.5 under a trend.
 //! A Pocock or O'Brien–Fleming boundary would need the number of looks in
 //! advance, which a time budget does not give; the union bound needs nothing
-//! but the count of looks so far. The measured rates are in the README
-//! ("Power") and in the tests of the `simulate` module.
+//! but the count of looks so far. The measured rates are in docs/verdict.md
+//! ("Power, measured") and in the tests of the `simulate` module.
 //!
 //! "no drift" is not adjusted: it needs the 95 % interval's upper end below
 //! +5 % per 1000 calls at the look where it stops. Its error (a real drift
@@ -30,8 +30,8 @@ verdict is taken again; look k asks for Mann-Kendall p < 0.01 x 6/(pi^2 k^2) (0.
 0.00068, ...: these sum to 0.01, so the false-alarm rate on pure noise stays at most 1 % however \
 many looks) and stops at the first DRIFT or 'no drift' (95 % interval below +5 % per 1000 calls); \
 when the time is up the verdict is inconclusive. A bar() is not started when the last one's \
-duration would overrun the time; one under way is finished. Measured on seeded noise: README, \
-'Power'.";
+duration would overrun the time; one under way is finished. Measured on seeded noise: \
+docs/verdict.md, 'Power, measured'.";
 
 /// What DRIFT needs at look `k` (1-based): `MAX_P × 6/(π² k²)`.
 pub fn max_p(look: u32) -> f64 {

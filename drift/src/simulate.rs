@@ -2,8 +2,8 @@
 //! and its power on drifts of known size, for a run of fixed length and for
 //! `--until-verdict` ([`crate::sequential`]). Deterministic (SplitMix64 with
 //! Box–Muller), so that the rates the tests assert are the same on every
-//! machine and the README's table can be made again (`cargo run --release
-//! -p drift --example power`).
+//! machine and the table in docs/verdict.md can be made again (`cargo run
+//! --release -p drift --example power`).
 //!
 //! The model of a chunk time (seconds per 100 calls, arbitrary unit) at call
 //! `x`: `exp(d/100 · x/1000) · (1 + σ·N(0,1))`, floored at 1 % of the base.
@@ -21,8 +21,8 @@ use crate::verdict::{series_points, Judge, Trend, Verdict};
 /// --numcalls 3000 --repeat 1 --sleep 0.001` (8 jobs per call, 30 chunks
 /// each), measured on the suite's 2-core Linux build machine shared with
 /// two other engineers' builds: 0.222, 0.166 and 0.156 in three runs (mean
-/// 0.494, 0.332, 0.278 s per 100 calls), so 0.18 (README, "Power"). A quiet
-/// machine is far steadier: see [`SEED_NOISE`].
+/// 0.494, 0.332, 0.278 s per 100 calls), so 0.18 (docs/verdict.md, "Power,
+/// measured"). A quiet machine is far steadier: see [`SEED_NOISE`].
 pub const MEASURED_NOISE: f64 = 0.18;
 
 /// The seed's own chunk noise: the relative sd of its chunk times around the

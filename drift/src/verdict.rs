@@ -36,7 +36,7 @@ pub const MAX_P: f64 = 0.01;
 /// that counts as drift; "no drift" needs the whole 95 % interval below it.
 pub const MIN_SLOPE_PCT: f64 = 5.0;
 
-/// The rule in words, for `--help` (`after_help`) and the README.
+/// The rule in words, for `--help` (`after_help`) and docs/verdict.md.
 pub const RULE: &str = "Drift verdict (last line of every run): the chunk times (seconds per 100 calls, \
 every chunk in order across all repeats) get a Theil-Sen slope, expressed as percent of the median chunk \
 time per 1000 calls, with its 95 % confidence interval (Sen's method, as scipy.stats.theilslopes), and a \

@@ -21,8 +21,10 @@
 //! +5 % per 1000 calls at the look where it stops. Its error (a real drift
 //! of +5 % or more called "no drift") is a miss, measured in the same table.
 
+// `Stop`, the record of how a run stopped, is defined beside the verdict
+// that stores it, so that this module uses `verdict` and not the reverse.
+pub use crate::verdict::Stop;
 use crate::verdict::{Judge, Verdict, MAX_P, MIN_CHUNKS};
-use serde::{Deserialize, Serialize};
 
 /// The rule in words, for `--help` of `--until-verdict`.
 pub const RULE: &str = "Stopping rule: after each bar() (once there are at least 6 chunks) the \
@@ -37,19 +39,6 @@ docs/verdict.md, 'Power, measured'.";
 pub fn max_p(look: u32) -> f64 {
     let k = f64::from(look.max(1));
     MAX_P * 6.0 / (std::f64::consts::PI * std::f64::consts::PI * k * k)
-}
-
-/// How an `--until-verdict` run stopped, stored with its verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Stop {
-    /// The time budget, seconds.
-    pub until_verdict_secs: f64,
-    /// bar()s run.
-    pub bars: u32,
-    /// Looks taken (bar()s that ended with at least 6 chunks in all).
-    pub looks: u32,
-    /// The time was up before a decision.
-    pub timed_out: bool,
 }
 
 /// The verdict at the `looks`-th look (0: none taken yet, judged as look 1).

@@ -195,12 +195,26 @@ pub struct Verdict {
     pub growth: Option<Growth>,
     /// `--until-verdict`: how the run stopped (see [`crate::sequential`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequential: Option<crate::sequential::Stop>,
+    pub sequential: Option<Stop>,
     /// Which of the parent's counters grew along with the chunk times
     /// (absent in records written before it existed, and where no counter
     /// was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<crate::Attribution>,
+}
+
+/// How an `--until-verdict` run stopped, stored with its verdict (the rule
+/// that fills it in is `crate::sequential`'s `Stop::after_bar`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stop {
+    /// The time budget, seconds.
+    pub until_verdict_secs: f64,
+    /// bar()s run.
+    pub bars: u32,
+    /// Looks taken (bar()s that ended with at least 6 chunks in all).
+    pub looks: u32,
+    /// The time was up before a decision.
+    pub timed_out: bool,
 }
 
 impl Verdict {

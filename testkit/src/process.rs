@@ -41,23 +41,18 @@ pub struct Run {
     pub out: String,
     /// All of stderr.
     pub err: String,
-    output: Output,
+    status: ExitStatus,
     what: String,
 }
 
 impl Run {
     /// `what` names the run in a failed check: its arguments.
     fn new(what: String, status: ExitStatus, out: String, err: String) -> Run {
-        let output = Output {
-            status,
-            stdout: out.clone().into_bytes(),
-            stderr: err.clone().into_bytes(),
-        };
         Run {
             code: status.code().unwrap_or(-1),
             out,
             err,
-            output,
+            status,
             what,
         }
     }
@@ -66,7 +61,12 @@ impl Run {
     /// `.stdout(predicate)`, `.stderr(..)`; a failure shows the arguments,
     /// the status and both streams.
     pub fn assert(&self) -> Assert {
-        Assert::new(self.output.clone()).append_context("args", self.what.clone())
+        let output = Output {
+            status: self.status,
+            stdout: self.out.clone().into_bytes(),
+            stderr: self.err.clone().into_bytes(),
+        };
+        Assert::new(output).append_context("args", self.what.clone())
     }
 
     /// The run's stdout, after checking that it exited 0.

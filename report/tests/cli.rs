@@ -3,7 +3,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
 use testkit::cargo_bin;
-use testkit::{assert_usage_error, command, one_line, predicate, run, run_with, PredicateBooleanExt};
+use testkit::{
+    assert_help_mentions, assert_usage_error, command, one_line, predicate, run, run_with, PredicateBooleanExt,
+};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
 
@@ -208,10 +210,7 @@ fn user_errors_are_one_line() {
 
 #[test]
 fn help_states_the_rule() {
-    run(*BIN, &["--help"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("DRIFT when p < 0.01").and(predicate::str::contains("fork-per-job")));
+    assert_help_mentions(*BIN, &["DRIFT when p < 0.01", "fork-per-job"]);
 }
 
 /// An SVG rect as (x0, y0, x1, y1).

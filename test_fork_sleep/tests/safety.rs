@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::{
-    args, assert_no_orphans, command, limit_open_files, lock, open_fds_of, predicate, read_record, run, run_str,
-    run_with, with_stdout_closed_after_first_line, PredicateNameExt,
+    args, assert_help_mentions, assert_no_orphans, command, limit_open_files, lock, open_fds_of, predicate,
+    read_record, run_str, run_with, with_stdout_closed_after_first_line, PredicateNameExt,
 };
 
 /// The binary under test (assert_cmd's lookup).
@@ -288,10 +288,5 @@ fn a_failed_run_prints_no_verdict_and_its_record_keeps_the_failure() {
 
 #[test]
 fn help_documents_json_dash() {
-    let r = run(*BIN, &["--help"]);
-    assert!(
-        r.out.contains("`-` writes it to stdout after the run's lines"),
-        "{}",
-        r.out
-    );
+    assert_help_mentions(*BIN, &["`-` writes it to stdout after the run's lines"]);
 }

@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use testkit::cargo_bin;
 use testkit::lines::assert_time_block;
 use testkit::{
-    args, assert_usage_error, command, lock, predicate, read_lines_until, read_record, run, run_str, run_timed,
-    run_with, spawn_piped, wait_for_end, PredicateBooleanExt, Sentinel,
+    args, assert_help_mentions, assert_usage_error, command, lock, predicate, read_lines_until, read_record, run,
+    run_str, run_timed, run_with, spawn_piped, wait_for_end, Sentinel,
 };
 
 /// The binary under test (assert_cmd's lookup).
@@ -203,10 +203,7 @@ fn thousands_of_calls_leave_nothing_behind() {
 
 #[test]
 fn help_states_the_hypothesis() {
-    run(*BIN, &["--help"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Hypothesis under test").and(predicate::str::contains("--precision")));
+    assert_help_mentions(*BIN, &["Hypothesis under test", "--precision"]);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! - [`run`], [`run_with`], [`run_timed`]: start a binary in its own process
 //!   group, check that it left no process behind ([`assert_no_orphans`]),
 //!   and hand its exit code, stdout and stderr to assert_cmd ([`Run::assert`]).
+//! - [`assert_help_mentions`]: `--help` exits 0 and says what it must.
 //! - [`assert_usage_error`]: a bad flag is exit 2 with one line on stderr
 //!   naming it, and nothing on stdout.
 //! - [`lines`]: the originals' line formats as regexes, and
@@ -45,9 +46,9 @@ pub use lock::lock;
 pub use orphans::{assert_no_orphans, become_child_subreaper, wait_for_group_to_empty};
 pub use predicates::prelude::{predicate, Predicate, PredicateBooleanExt, PredicateNameExt, PredicateStrExt};
 pub use process::{
-    args, assert_usage_error, assert_usage_error_with, command, limit_open_files, limit_processes, one_line,
-    read_lines_until, read_record, run, run_str, run_timed, run_with, spawn_piped, stdout_of, wait_for_end,
-    with_stdout_closed_after_first_line, Run,
+    args, assert_help_mentions, assert_usage_error, assert_usage_error_with, command, limit_open_files,
+    limit_processes, one_line, read_lines_until, read_record, run, run_str, run_timed, run_with, spawn_piped,
+    stdout_of, wait_for_end, with_stdout_closed_after_first_line, Run,
 };
 pub use sentinel::Sentinel;
 pub use threads::threads_of;

@@ -268,6 +268,15 @@ pub fn read_record(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `bin --help` exits 0 and its stdout holds every one of `wanted` (the
+/// hypothesis a binary tests, its rule, a flag's documentation).
+pub fn assert_help_mentions(bin: impl AsRef<OsStr>, wanted: &[&str]) {
+    let mut assert = run(bin, &["--help"]).assert().success();
+    for text in wanted {
+        assert = assert.stdout(predicate::str::contains(*text));
+    }
+}
+
 /// `bin args` is a usage error: exit 2, nothing on stdout (the experiment
 /// never started), and one line on stderr that contains `needle` (the flag,
 /// or its accepted range). Returns that line, for further checks.

@@ -1,8 +1,7 @@
 //! `report` shows the drift attribution of records that carry resource
 //! counters, and `--counter NAME` plots one of them.
 
-use testkit::cargo_bin;
-use testkit::{command, run_with};
+use testkit::{cargo_bin, command, run_with};
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};
 

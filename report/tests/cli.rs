@@ -2,9 +2,9 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::{
-    assert_help_mentions, assert_usage_error, command, one_line, predicate, run, run_with, PredicateBooleanExt,
+    assert_help_mentions, assert_usage_error, cargo_bin, command, one_line, predicate, run, run_with,
+    PredicateBooleanExt,
 };
 use timing::clock::Interval;
 use timing::{Chunk, LineFormat, Repeat, RunRecord};

@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use testkit::cargo_bin;
-use testkit::run_with;
+use testkit::{cargo_bin, run_with};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)

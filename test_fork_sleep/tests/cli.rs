@@ -8,11 +8,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::Instant;
-use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, PARA};
 use testkit::{
-    args, assert_help_mentions, assert_no_orphans, assert_usage_error, command, lock, read_lines_until, read_record,
-    run, run_str, run_with,
+    args, assert_help_mentions, assert_no_orphans, assert_usage_error, cargo_bin, command, lock, read_lines_until,
+    read_record, run, run_str, run_with,
 };
 
 /// The binary under test (assert_cmd's lookup).

@@ -9,9 +9,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::{
-    args, assert_help_mentions, assert_no_orphans, command, limit_open_files, lock, open_fds_of, predicate,
+    args, assert_help_mentions, assert_no_orphans, cargo_bin, command, limit_open_files, lock, open_fds_of, predicate,
     read_record, run_str, run_with, with_stdout_closed_after_first_line, PredicateNameExt,
 };
 

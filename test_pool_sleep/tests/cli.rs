@@ -9,11 +9,10 @@ use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, ChildStdout};
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, EXECUTOR, POOL};
 use testkit::{
-    args, assert_usage_error, command, lock, read_lines_until, read_record, run_str, run_timed, run_with, spawn_piped,
-    wait_for_end,
+    args, assert_usage_error, cargo_bin, command, lock, read_lines_until, read_record, run_str, run_timed, run_with,
+    spawn_piped, wait_for_end,
 };
 
 /// The binary under test (assert_cmd's lookup).

@@ -7,9 +7,8 @@
 
 use std::path::Path;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::nobody::{processes_of, Nobody};
-use testkit::{args, command, lock, run_with, Sentinel};
+use testkit::{args, cargo_bin, command, lock, run_with, Sentinel};
 
 /// The binary under test (assert_cmd's lookup).
 static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));

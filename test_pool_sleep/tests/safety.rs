@@ -4,10 +4,9 @@
 
 use std::path::Path;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::{
-    args, command, limit_open_files, lock, predicate, read_record, run_with, with_stdout_closed_after_first_line,
-    PredicateNameExt,
+    args, cargo_bin, command, limit_open_files, lock, predicate, read_record, run_with,
+    with_stdout_closed_after_first_line, PredicateNameExt,
 };
 
 /// The binary under test (assert_cmd's lookup).

@@ -6,9 +6,8 @@
 
 use std::path::Path;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
-use testkit::lock;
 use testkit::spawn_via::{assert_both_spawn_paths_serve, assert_failed_exec_is_one_line};
+use testkit::{cargo_bin, lock};
 
 /// The binary under test (assert_cmd's lookup).
 static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_pool_sleep"));

@@ -8,11 +8,10 @@ use regex::Regex;
 use rug::Float;
 use std::path::Path;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::lines::assert_time_block;
 use testkit::{
-    args, assert_help_mentions, assert_usage_error, command, lock, predicate, read_lines_until, read_record, run,
-    run_str, run_timed, run_with, spawn_piped, wait_for_end, Sentinel,
+    args, assert_help_mentions, assert_usage_error, cargo_bin, command, lock, predicate, read_lines_until, read_record,
+    run, run_str, run_timed, run_with, spawn_piped, wait_for_end, Sentinel,
 };
 
 /// The binary under test (assert_cmd's lookup).

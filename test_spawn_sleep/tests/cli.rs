@@ -5,9 +5,8 @@
 use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
-use testkit::cargo_bin;
 use testkit::lines::{assert_time_block, chunk_sizes, squares, POOL};
-use testkit::{args, assert_usage_error, command, lock, read_record, run, run_with};
+use testkit::{args, assert_usage_error, cargo_bin, command, lock, read_record, run, run_with};
 
 /// The binary under test (assert_cmd's lookup).
 static BIN: LazyLock<&Path> = LazyLock::new(|| cargo_bin!("test_spawn_sleep"));

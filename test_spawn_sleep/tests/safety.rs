@@ -5,9 +5,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::process::{Command, Stdio};
-use testkit::cargo_bin;
 use testkit::{
-    args, assert_no_orphans, command, lock, read_lines_until, read_record, with_stdout_closed_after_first_line,
+    args, assert_no_orphans, cargo_bin, command, lock, read_lines_until, read_record,
+    with_stdout_closed_after_first_line,
 };
 
 /// An endless `--per-call` run, with its record at `json`.

@@ -2,11 +2,10 @@
 //! limit) and panics that are bugs: one line and exit 1 for the first, the
 //! normal panic message for the second.
 
-use testkit::cargo_bin;
 mod common;
 
 use common::bin;
-use testkit::{args, predicate, read_record, run_with};
+use testkit::{args, cargo_bin, predicate, read_record, run_with};
 
 const RUNTIMES: [&str; 4] = ["team", "rayon", "scoped", "channel"];
 
@@ -43,8 +42,9 @@ fn a_panic_outside_iterations_prints_normally() {
             .args(args("--ncpus 2 --numcalls 1 --inject-bug"))
             .env("RUST_BACKTRACE", "0"),
     );
-    r.assert().code(101).stderr(predicate::str::contains("panicked at"));
     r.assert()
+        .code(101)
+        .stderr(predicate::str::contains("panicked at"))
         .stderr(predicate::str::contains("injected bug outside any iteration"));
 }
 

@@ -5,7 +5,7 @@
 //! assert_cmd runs a `Command` itself and never shows the child's pid, so the
 //! process group and the orphan check after the exit are ours: we spawn and
 //! wait, then hand the `Output` to assert_cmd (`Assert::new`, as its
-//! `OutputAssertExt` does). Every failed check then prints the command, the
+//! `OutputAssertExt` does). Every failed check then prints the arguments, the
 //! exit status, stdout and stderr.
 
 use crate::assert_no_orphans;

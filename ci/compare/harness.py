@@ -150,6 +150,8 @@ class Counters:
         self.lib.probes_counters_words.restype = ctypes.c_ssize_t
         self.lib.probes_standin_leak.argtypes = []
         self.lib.probes_standin_leak.restype = ctypes.c_int
+        self.lib.probes_counters_start.argtypes = []
+        self.lib.probes_counters_start.restype = None
         self.buf = ctypes.create_string_buffer(8192)
 
     def line(self):
@@ -158,6 +160,11 @@ class Counters:
             self.buf = ctypes.create_string_buffer(-n)
             n = self.lib.probes_counters_words(self.buf, len(self.buf))
         return "Counters (extra): " + self.buf.value.decode()
+
+    def start(self):
+        """The first reading's per-chunk counts (faults, switches, the rest
+        of the machine's CPU) start here, before the original runs."""
+        self.lib.probes_counters_start()
 
     def leak_one_entry(self):
         err = self.lib.probes_standin_leak()
@@ -263,6 +270,7 @@ def install(opts):
         f"stand-in leak: {'on' if opts.standin_leak else 'off'}; "
         f"counters: {'on' if counters else 'off'}")
     if counters is not None:
+        counters.start()
         sys.stdout = ChunkTap(sys.stdout, counters)
 
 

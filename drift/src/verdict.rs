@@ -47,7 +47,7 @@ and the slope is at least +5 % per 1000 calls; 'no drift' only when the interval
 per 1000 calls and, for fork-per-job strategies, per earlier fork (calls x jobs per call so far), which \
 can be held against a mechanism's cost. The test assumes chunk times vary independently: a change of \
 load on the machine during the run (other processes) shows as drift too, so confirm a DRIFT on a quiet \
-machine.";
+machine (the load witness says when it did: see drift::load).";
 
 /// The four answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +201,12 @@ pub struct Verdict {
     /// was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<crate::Attribution>,
+    /// The load witness: the machine got busier during the run and the
+    /// chunk times rose with it (see [`crate::load`]), so this verdict's
+    /// timing is not to be trusted alone. Absent when not so, and in
+    /// records without the machine's counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busier: Option<crate::load::Busier>,
 }
 
 /// How an `--until-verdict` run stopped, stored with its verdict (the rule
@@ -242,6 +248,7 @@ impl Verdict {
             growth: None,
             sequential: None,
             attribution: None,
+            busier: None,
         };
         if n < MIN_CHUNKS {
             return v;

@@ -9,13 +9,16 @@
 //! - [`hygiene`]: fd and child counts, the baseline every call returns to;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
-//!   and Mach ports on macOS) read after every chunk.
+//!   and Mach ports on macOS) read after every chunk;
+//! - [`load`]: the load witness among them: the load average and the CPU
+//!   the rest of the machine used during each chunk.
 
 #![warn(missing_docs)]
 
 pub mod ballast;
 pub mod churn;
 pub mod hygiene;
+pub mod load;
 pub mod postfork;
 pub mod resources;
 

@@ -26,6 +26,10 @@
 //!   port *names* do not grow with CPython's leak (the same name gets more
 //!   references), so neither is evidence of it.
 //!
+//! Beside them, the load witness (`load_avg_1m_milli`, `other_cpu_permille`:
+//! how busy the rest of the machine was, see [`crate::load`]), which tells a
+//! drift made by the machine from one made in the process.
+//!
 //! Every value is a whole number (an integer in the JSON record). Cost: one
 //! read of a small `/proc` file, or one `task_info` and one region walk, per
 //! chunk, taken after the chunk's clock has stopped, so it costs the chunk
@@ -56,6 +60,8 @@ pub fn read_compat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Read
 #[derive(Debug, Default)]
 pub struct Sampler {
     last: Option<Rusage>,
+    /// The machine's busy time at the same moment (the load witness).
+    load: Option<crate::load::Mark>,
 }
 
 /// The `getrusage(RUSAGE_SELF)` counts we keep.
@@ -70,7 +76,10 @@ struct Rusage {
 impl Sampler {
     /// A sampler whose first per-chunk differences count from now.
     pub fn new() -> Sampler {
-        Sampler { last: Some(rusage()) }
+        Sampler {
+            last: Some(rusage()),
+            load: Some(crate::load::Mark::now()),
+        }
     }
 
     /// Marks the start of a chunk: the cumulative counters of the next
@@ -78,6 +87,7 @@ impl Sampler {
     /// chunk's clock starts).
     pub fn start_chunk(&mut self) {
         self.last = Some(rusage());
+        self.load = Some(crate::load::Mark::now());
     }
 
     /// Reads every counter this platform has.
@@ -91,6 +101,8 @@ impl Sampler {
             }
         };
         let since = |now: i64, last: i64| Some(u64::try_from(now - last).unwrap_or(0));
+        let mark = crate::load::Mark::now();
+        let other_cpu = self.load.replace(mark).and_then(|m| m.other_cpu_permille(&mark));
         put("vm_map_entries", vm_map_entries());
         put("rss_bytes", rss_bytes());
         put("minor_faults", since(now.minflt, last.minflt));
@@ -99,6 +111,8 @@ impl Sampler {
         put("involuntary_switches", since(now.nivcsw, last.nivcsw));
         put("threads", threads());
         put("open_fds", Some(crate::hygiene::open_fds() as u64));
+        put(crate::load::LOAD_AVG, crate::load::load_avg_1m_milli());
+        put(crate::load::OTHER_CPU, other_cpu);
         for (k, v) in platform::extra() {
             put(k, Some(v));
         }

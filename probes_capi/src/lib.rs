@@ -5,7 +5,9 @@
 //! `probes` (tested here, type-checked for macOS by the Apple-target clippy);
 //! written again in Python they would be code nothing here can check.
 //!
-//! Two calls, both for the interpreter's main thread, in the parent only:
+//! Three calls, all for the interpreter's main thread, in the parent only:
+//! - [`probes_counters_start`]: where the first reading's per-chunk counts
+//!   start;
 //! - [`probes_counters_words`]: one reading, as `probes::resources::words`;
 //! - [`probes_standin_leak`]: the Linux stand-in for CPython's macOS leak,
 //!   one more one-page map entry kept for good (`probes::churn`'s
@@ -27,6 +29,18 @@ struct Kept(MapChurn);
 // process; nothing is tied to the thread that made them, and every use is
 // under the LEAK mutex.
 unsafe impl Send for Kept {}
+
+/// Starts the sampler: the per-reading counters of the first
+/// [`probes_counters_words`] (faults, switches, the rest of the machine's
+/// CPU use) then count from this call, as a port's count from the start of
+/// its first chunk. The harness calls it once, before the original runs;
+/// without it the first reading covers next to no time (for the load
+/// witness, a few microseconds against clock ticks of 10 ms).
+#[no_mangle]
+pub extern "C" fn probes_counters_start() {
+    let mut s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    *s = Some(Sampler::new());
+}
 
 /// Writes one reading into `buf` as NUL-terminated `name=value` words and
 /// returns their length, or `-needed` (the length the text needs, NUL

@@ -20,7 +20,8 @@ pub fn verdict_line(v: &Verdict) -> String {
         trend => {
             let p = v.p.map_or("n/a".to_string(), |p| g(p, 2));
             let mut line = format!(
-                "Drift verdict (extra): {trend}; slope {}{}, Mann-Kendall p={p}{}, {} chunks",
+                "Drift verdict (extra): {trend}{}; slope {}{}, Mann-Kendall p={p}{}, {} chunks",
+                busier_text(v),
                 slope_text(v),
                 growth_text(v).map_or(String::new(), |t| format!(", {t}")),
                 needed_text(v),
@@ -32,6 +33,14 @@ pub fn verdict_line(v: &Verdict) -> String {
             line + &until_text(v)
         }
     }
+}
+
+/// `, but the machine got busier during the run (load 0.40 -> 3.10; ...):
+/// confirm on a quiet machine` when the load witness explains the chunk
+/// times (`drift::load`), else nothing.
+pub fn busier_text(v: &Verdict) -> String {
+    v.busier
+        .map_or(String::new(), |b| format!(", but {b}: confirm on a quiet machine"))
 }
 
 /// `+27.0 % per 1000 calls (95 % CI +24.1 to +30.2 %)`.
@@ -200,6 +209,29 @@ mod tests {
             verdict_line(&v),
             "Drift verdict (extra): too few chunks (5 chunks, at least 6 needed)"
         );
+        // The load witness explains the rise: said right after the answer.
+        let times: Vec<f64> = (0..12)
+            .map(|i| if i < 6 { 1.0 } else { 1.5 } + 0.001 * f64::from(i))
+            .collect();
+        let other: Vec<f64> = (0..12)
+            .map(|i| if i < 6 { 20.0 } else { 990.0 } + f64::from(i))
+            .collect();
+        let load: Vec<f64> = (0..12).map(|i| 400.0 + 250.0 * f64::from(i)).collect();
+        let counters = vec![
+            (probes::load::OTHER_CPU.to_string(), other),
+            (probes::load::LOAD_AVG.to_string(), load),
+        ];
+        let mut v = Verdict::of_series(&times);
+        v.busier = crate::record::busier(&times, &counters);
+        assert!(
+            verdict_line(&v).starts_with(
+                "Drift verdict (extra): DRIFT, but the machine got busier during the run (load 0.40 -> 3.15; \
+                 other processes 0.02 -> 1.00 CPU, Kendall tau "
+            ),
+            "{}",
+            verdict_line(&v)
+        );
+        assert!(verdict_line(&v).contains(" with the chunk times): confirm on a quiet machine; slope +"));
         let v = Verdict::of_series(&(0..30).map(|i| 1.0 + 0.01 * i as f64).collect::<Vec<_>>());
         assert!(
             verdict_line(&v).starts_with("Drift verdict (extra): DRIFT; slope +"),

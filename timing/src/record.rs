@@ -208,8 +208,19 @@ pub(crate) fn seal(record: &mut RunRecord, stop: Option<drift::sequential::Stop>
     if !counters.is_empty() {
         let times: Vec<f64> = points.iter().map(|p| p.1).collect();
         verdict.attribution = Some(Attribution::of(&verdict, &times, &counters));
+        verdict.busier = busier(&times, &counters);
     }
     record.verdict = Some(verdict);
+}
+
+/// The load witness of a run (`drift::load`): `times` the chunk times the
+/// verdict looked at, `counters` the series read with them (a record's
+/// chunks, or a transcript's `Counters (extra):` lines), where the machine's
+/// counters of `probes::load` are found by name. `None` when the machine
+/// did not get busier with the chunk times, or was not measured.
+pub fn busier(times: &[f64], counters: &[(String, Vec<f64>)]) -> Option<drift::Busier> {
+    let series = |name: &str| counters.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice());
+    drift::Busier::of(times, series(probes::load::OTHER_CPU)?, series(probes::load::LOAD_AVG))
 }
 
 #[cfg(test)]

@@ -70,13 +70,14 @@ run control --standin-leak --fork-without-thread-count
 [ "$(grep -c '^Counters (extra): ' "$tmp/real.txt")" = 40 ] || fail "40 counter lines expected: $(head -c 600 "$tmp/real.txt")"
 grep -q '^Harness (extra): Python .* os.fork: without thread count; stand-in leak: on;' "$tmp/control.txt" \
   || fail "the control's harness line: $(head -n 1 "$tmp/control.txt")"
-# The Findings rows: | value | source | predicted leak | verdict | slope | vm_map_entries per fork | ...
+# The Findings rows: | value | source | predicted leak | vm_map_entries per fork |
+# mach_msg_regions per fork | mechanism | verdict | slope | symptom | ...
 row() { grep "^| $1 | $2" "$tmp/report.md" | head -n 1; }
 real=$(row real real.txt) control=$(row 'without thread count' control.txt)
 [ -n "$real" ] && [ -n "$control" ] || fail "no Findings rows: $(cat "$tmp/report.md")"
 field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/^ +| +$/, "", $(k + 1)); print $(k + 1) }'; }
-[ "$(field "$real" 4)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
-per_fork=$(field "$real" 6)
+[ "$(field "$real" 7)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
+per_fork=$(field "$real" 4)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
 # The control leaks nothing (the counter, exactly), and its forks do not get
 # slower with the leak: its last chunk is under half the leaky run's (about a
@@ -84,7 +85,11 @@ awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_en
 # mercy of the machine's load (a run here came out DRIFT +87 % with four
 # builds running), and the rule that turns verdicts into a conclusion is
 # unit-tested in report/src/findings.rs.
-[ "$(field "$control" 6)" = "+0.00" ] || fail "the control leaks map entries: $control"
+[ "$(field "$control" 4)" = "+0.00" ] || fail "the control leaks map entries: $control"
+# The exact evidence decides first: both rows' map entries as predicted.
+[ "$(field "$real" 6)" = "as predicted" ] && [ "$(field "$control" 6)" = "as predicted" ] \
+  || fail "mechanism per row: $real / $control"
+grep -q '^Mechanism: \*\*confirmed' "$tmp/report.md" || fail "no confirmed mechanism: $(cat "$tmp/report.md")"
 [ "$(field "$real" 3)" = yes ] && [ "$(field "$control" 3)" = no ] || fail "predicted leaks: $real / $control"
 last() { grep 'per 25 x' "$1" | tail -n 1 | cut -ds -f1; }
 awk -v c="$(last "$tmp/control.txt")" -v r="$(last "$tmp/real.txt")" 'BEGIN { exit !(c < r / 2) }' \

@@ -21,9 +21,10 @@ pub const EXIT_FAILURE: u8 = 1;
 /// and the stopping rule of `--until-verdict`.
 pub fn after_help() -> String {
     format!(
-        "{}\n\n{}\n\n--until-verdict: {}",
+        "{}\n\n{}\n\n{}\n\n--until-verdict: {}",
         drift::RULE,
         drift::attribution::RULE,
+        drift::load::RULE,
         drift::sequential::RULE
     )
 }

@@ -20,19 +20,9 @@ use std::process::ExitCode;
 /// The interpreter and OS are read where a transcript prints them (banners, the compare
 /// harness's first line, an OS named in the prose before a session).
 ///
-/// Findings (first, on the terminal too): runs that differ in one factor only (the port's
-/// --post-fork-check, the CPython version, the real os.fork vs the control without the thread
-/// count, the stand-in leak), side by side. The rule: the hypothesis (MECHANISM.md) says a
-/// fork-per-job run leaks one map entry per fork when it runs on macOS under CPython >= 3.12
-/// with the real os.fork, or with the stand-in leak and the real os.fork, or (the port) with
-/// --post-fork-check leak on macOS; such a run drifts and no other does. A group is "not
-/// reproduced" when nothing drifts, "consistent" when exactly the predicted runs drift (saying
-/// which runs predicted flat are only inconclusive), "inconsistent" otherwise (naming the runs),
-/// "undecided" when a verdict is missing, a run predicted to drift is inconclusive, or the OS
-/// or interpreter is unknown. Each row shows the growth of vm_map_entries and mach_msg_regions per
-/// fork. Association is not proof: the control rows are what can refute.
+/// Findings: see the rule after the options.
 #[derive(Parser, Debug)]
-#[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]
+#[command(version, after_help = format!("{}\n\n{}", report::findings::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
     /// JSON records and/or transcripts.
     #[arg(required = true)]

@@ -43,6 +43,12 @@ fn verdict_cell(run: &Run, v: &Verdict) -> String {
     if let Some(more) = v.more_calls {
         t += &format!(" (run longer: about {more} more calls)");
     }
+    if let Some(b) = v.busier {
+        t += &format!(
+            ", but the machine got busier ({:.2} -> {:.2} CPU of other processes)",
+            b.other_cpus_first, b.other_cpus_last
+        );
+    }
     if let Some(s) = v.sequential {
         let how = if s.timed_out { "time up" } else { "decided" };
         t += &format!(

@@ -270,9 +270,13 @@ impl Run {
         drift::chunk_points(self.points.iter().map(|p| (p.calls, p.wall)))
     }
 
+    /// The verdict, with the load witness where the run has the machine's
+    /// counters (records and the harness's transcripts alike).
     pub fn verdict(&self) -> Verdict {
         let mut v = Verdict::judge(&self.xy(), &self.judge());
         v.sequential = self.until_verdict;
+        let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
+        v.busier = timing::record::busier(&times, &self.counters);
         v
     }
 

@@ -385,3 +385,72 @@ fn a_comment_of_time_blocks_alone_is_read() {
     assert_eq!((r[14].as_str(), r[15].as_str()), ("5.1 s -> 11.3 s", "3.2 s -> 9.4 s"));
     assert_eq!(r[16], "210 ms -> 215 ms");
 }
+
+/// A test_fork_sleep record with `--post-fork-check CHECK`, edited to stand
+/// for a Mac's (its system says macOS), whose `vm_map_entries` grow by
+/// `per_fork` per fork (2 forks a call).
+fn mac_record(check: &str, per_fork: u64) -> RunRecord {
+    let mut rec = record(&[&[0.2, 0.21, 0.2, 0.19, 0.2, 0.2, 0.21, 0.19, 0.2, 0.2]]);
+    rec.params = serde_json::json!({"ncpus": 2, "post_fork_check": check});
+    rec.system.os = "Darwin".into();
+    rec.system.os_version = "macOS 15.5".into();
+    rec.system.arch = "arm64".into();
+    for (i, c) in rec.repeats[0].chunks.iter_mut().enumerate() {
+        let mut r = probes::Reading::new();
+        r.insert("vm_map_entries".into(), 400 + per_fork * 200 * i as u64);
+        r.insert("mach_msg_regions".into(), 3 + per_fork * 200 * i as u64);
+        c.resources = Some(r);
+    }
+    rec
+}
+
+#[test]
+fn the_map_entries_decide_the_mechanism_whatever_the_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rec: &RunRecord| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_string(rec).unwrap()).unwrap();
+        p
+    };
+    // As this Linux machine made them: `leak` reads /proc and leaks nothing.
+    // On a Mac that is a refutation, though no run drifts either.
+    let off = write("off.json", &mac_record("off", 0));
+    let leak = write("leak.json", &mac_record("leak", 0));
+    let free = write("free.json", &mac_record("free", 0));
+    let text = stdout_of(report().args([&off, &leak, &free]).arg("--hypothesis"));
+    assert!(
+        text.contains(
+            "Mechanism: **refuted (leak gains +0.00 map entries per fork over 1800 forks, predicted at least +0.9)**."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Symptom: **inconsistent with the hypothesis (leak should drift and does not)**."),
+        "{text}"
+    );
+    assert!(
+        text.contains("refuted by fork-per-job/pipe (test_fork_sleep) post-fork-check=leak gains +0.00"),
+        "the one-line summary names the run: {text}"
+    );
+    // One entry per fork under `leak`, as the hypothesis says of a Mac:
+    // confirmed, and the entries without the drift are said in one sentence.
+    let leak = write("leak.json", &mac_record("leak", 1));
+    let text = stdout_of(report().args([&off, &leak, &free]).arg("--hypothesis"));
+    assert!(
+        text.contains("Mechanism: **confirmed (map entries per fork as predicted in every run)**."),
+        "{text}"
+    );
+    assert!(
+        text.contains("The mechanism holds without the symptom: leak (+1.00 per fork)"),
+        "{text}"
+    );
+    let leak_row = text
+        .lines()
+        .find(|l| l.contains("post-fork-check=leak"))
+        .expect("a hypothesis row for leak");
+    assert!(
+        leak_row.contains("| yes | +1.00 | +1.00 | as predicted | no drift |"),
+        "{leak_row}"
+    );
+    assert!(text.contains(": confirmed.\n"), "{text}");
+}

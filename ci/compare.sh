@@ -21,6 +21,12 @@
 #                no full `sage` is here (default: python3)
 #   CC           C compiler for test_openmp_sleep.c (default: cc)
 #   COMPARE_BIN  a directory holding already built ports: no cargo build
+#   FORK_ONLY=1  only the originals that fork once per job (the ones the
+#                leading hypothesis says leak): test_pyparallel_sleep.py under
+#                every python3.N (with the control and STANDIN's runs) and
+#                test_parallel_sleep_v2.sage (with its control), beside their
+#                port; builds only report, probes_capi and test_fork_sleep.
+#                What `ci/diagnose.sh --quick` runs.
 #   STANDIN=1    also run test_pyparallel_sleep.py with the harness's
 #                --standin-leak (one map entry kept per fork: the Linux
 #                stand-in for the macOS leak), with the real os.fork and the
@@ -85,7 +91,9 @@ if [ -n "${COMPARE_BIN:-}" ]; then
   bin=$(cd "$COMPARE_BIN" && pwd) || exit 2
 else
   set --
-  for p in report probes_capi test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
+  ports="test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool"
+  [ "${FORK_ONLY:-0}" = 1 ] && ports=''
+  for p in report probes_capi test_fork_sleep $ports; do
     have_port "$p" && set -- "$@" -p "$p"
   done
   have_port report || { echo "compare.sh: the report binary is not in this workspace" >&2; exit 1; }
@@ -233,11 +241,13 @@ for p in $pythons; do
 done
 [ -n "$pythons" ] || skip test_pyparallel_sleep.py "no python3 here"
 
+# FORK_ONLY=1: the one fork-per-job .sage original below, nothing else.
+fork_only=${FORK_ONLY:-0}
 # 2. The Pool scripts (8 workers built in).
-pair test_pool_fork_sleep.py test_pool_fork_sleep.py \
+[ "$fork_only" = 1 ] || pair test_pool_fork_sleep.py test_pool_fork_sleep.py \
   test_pool_sleep-start-fork test_pool_sleep --numcalls "$N" --maxworkers 8 --start fork --repeat "$K" -- \
   py_run python3 test_pool_fork_sleep --repeat "$K" --kw "numcalls=$N"
-pair test_pool_spawn_sleep.py test_pool_spawn_sleep.py \
+[ "$fork_only" = 1 ] || pair test_pool_spawn_sleep.py test_pool_spawn_sleep.py \
   test_spawn_sleep test_spawn_sleep --numcalls "$N" --maxworkers 8 --repeat "$K" -- \
   py_run python3 test_pool_spawn_sleep --repeat "$K" --kw "numcalls=$N"
 
@@ -274,11 +284,15 @@ for v in real control; do
   sage_pair test_parallel_sleep_v2.sage test_fork_sleep-ipc-file test_fork_sleep \
     --numcalls "$N" --ncpus "$W" --ipc file --repeat "$K" -- \
     --repeat "$K" --set "ncpus=$W" --kw "numcalls=$N" $c
+  [ "$fork_only" = 1 ] && continue
   # shellcheck disable=SC2086 # c holds no blanks
   sage_pair test_parallel_sleep.sage test_fork_sleep-ipc-file-sleep-0.005 test_fork_sleep \
     --numcalls "$N" --ncpus 8 --sleep 0.005 --ipc file --repeat "$K" -- \
     --repeat "$K" --mode chunks --calls "$N" --ncpus 8 --sleep 0.005 $c
 done
+if [ "$fork_only" = 1 ]; then
+  skipped="$skipped- the pool, spawn, RealField and OpenMP originals: FORK_ONLY=1"$'\n'
+else
 sage_pair test_executor_sleep.sage test_pool_sleep-api-executor test_pool_sleep \
   --numcalls "$N" --maxworkers 8 --api executor --repeat "$K" -- \
   --repeat "$K" --kw "numcalls=$N"
@@ -323,6 +337,7 @@ else
   pair test_openmp_sleep.c test_openmp_sleep.c test_threads_sleep-runtime-team test_threads_sleep \
     --runtime team --numcalls $((q * 100)) --ncpus "$W" --sleep 0.005 --repeat "$K" -- omp_run
 fi
+fi # FORK_ONLY
 
 # --- Summary ----------------------------------------------------------------
 if [ -z "$pairs" ]; then

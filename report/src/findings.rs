@@ -407,27 +407,24 @@ pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
         .map_or("-".into(), |(g, _)| format!("{g:+.2}"))
 }
 
-/// The columns of one run's evidence, in both tables: the mechanism first
-/// (the prediction, the counters, its judgement), then the symptom.
-fn evidence_header(unit: &str) -> String {
-    format!(
-        "predicted leak | vm_map_entries {unit} | mach_msg_regions {unit} | mechanism | verdict | \
-         slope per 1000 calls | symptom"
-    )
+/// The mechanism's columns of one run's evidence, in both tables.
+fn mechanism_header(unit: &str) -> String {
+    format!("predicted leak | vm_map_entries {unit} | mach_msg_regions {unit} | mechanism")
 }
-const EVIDENCE_ALIGN: &str = "---|--:|--:|---|---|--:|---|";
+const MECHANISM_ALIGN: &str = "---|--:|--:|---|";
+/// The symptom's columns, after the mechanism's.
+const SYMPTOM_HEADER: &str = "verdict | slope per 1000 calls | symptom";
+const SYMPTOM_ALIGN: &str = "---|--:|---|";
 
-/// One run's evidence: what the hypothesis predicts for it, the growth of
-/// the leak's counters and whether that is as predicted, its verdict and
-/// slope and whether that is.
-fn evidence(run: &Run) -> String {
-    let v = run.verdict();
+/// One run's mechanism cells: what the hypothesis predicts for it, the
+/// growth of the leak's counters and whether that is as predicted.
+fn mechanism_cells(run: &Run) -> String {
     let leak = match predicts_leak(run) {
         Some(true) => "yes",
         Some(false) => "no",
         None => "?",
     };
-    let mechanism = match mechanism_of("", run) {
+    let judged = match mechanism_of("", run) {
         Ok(()) => "as predicted".to_string(),
         Err(Mechanism::Refuted(_)) if predicts_leak(run) == Some(true) => {
             format!("**against** (at least +{LEAK_PER_FORK} predicted)")
@@ -437,19 +434,24 @@ fn evidence(run: &Run) -> String {
         Err(_) if predicts_leak(run).is_none() => "no prediction".into(),
         Err(_) => format!("not measured (under {MIN_FORKS} forks)"),
     };
+    format!(
+        "{leak} | {} | {} | {judged}",
+        per_fork(run, "vm_map_entries"),
+        per_fork(run, "mach_msg_regions"),
+    )
+}
+
+/// One run's symptom cells: its verdict and slope, and whether that is as
+/// predicted.
+fn symptom_cells(run: &Run) -> String {
+    let v = run.verdict();
     let symptom = match symptom_of(run) {
         Symptom::AsPredicted => "as predicted".to_string(),
         Symptom::FlatUnsure => "not shown flat".into(),
         Symptom::Against(why) => format!("**against** ({why})"),
         Symptom::Undecided(why) => format!("undecided ({why})"),
     };
-    format!(
-        "{leak} | {} | {} | {mechanism} | {} | {} | {symptom}",
-        per_fork(run, "vm_map_entries"),
-        per_fork(run, "mach_msg_regions"),
-        v.verdict,
-        slope(&v),
-    )
+    format!("{} | {} | {symptom}", v.verdict, slope(&v))
 }
 
 /// One line for the top of a report: how many fork-per-job runs gain the
@@ -506,12 +508,17 @@ pub fn section(runs: &[Run]) -> String {
         };
         out += &format!("\n### {}: {}\n\n", f.factor.name(), cell(&f.setup));
         out += &format!(
-            "| {} | run | {} |\n|---|---|{EVIDENCE_ALIGN}\n",
+            "| {} | run | {} | {SYMPTOM_HEADER} |\n|---|---|{MECHANISM_ALIGN}{SYMPTOM_ALIGN}\n",
             f.factor.name(),
-            evidence_header(unit)
+            mechanism_header(unit)
         );
         for (value, run) in &f.runs {
-            out += &format!("| {value} | {} | {} |\n", cell(&run.source), evidence(run));
+            out += &format!(
+                "| {value} | {} | {} | {} |\n",
+                cell(&run.source),
+                mechanism_cells(run),
+                symptom_cells(run)
+            );
         }
         out += &format!("\nMechanism: **{}**.\n", f.mechanism);
         out += &format!("Symptom: **{}**.\n", f.conclusion);
@@ -535,20 +542,37 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
         .filter(|(_, r)| r.base.starts_with("fork-per-job") && !r.points.is_empty())
         .collect();
     rows.sort_by(|a, b| a.0.cmp(b.0));
+    // Runs too short for any timing verdict (`ci/diagnose.sh --quick`):
+    // the symptom's columns would say "too few chunks" on every row.
+    let timing = rows.iter().any(|(_, r)| r.verdict().verdict != Trend::TooFewChunks);
+    let (head, align) = if timing {
+        (format!(" {SYMPTOM_HEADER} |"), SYMPTOM_ALIGN)
+    } else {
+        (String::new(), "")
+    };
     let mut out = format!(
-        "## The hypothesis, machine by machine\n\n| machine | OS, arch | run | {} |\n|---|---|---|{EVIDENCE_ALIGN}\n",
-        evidence_header("per fork")
+        "## The hypothesis, machine by machine\n\n| machine | OS, arch | run | {} |{head}\n|---|---|---|{MECHANISM_ALIGN}{align}\n",
+        mechanism_header("per fork")
     );
-    for (machine, run) in rows {
+    for (machine, run) in &rows {
         out += &format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} |",
             cell(machine),
             cell(&run.os_arch),
             cell(&run.strategy),
-            evidence(run)
+            mechanism_cells(run)
         );
+        if timing {
+            out += &format!(" {} |", symptom_cells(run));
+        }
+        out += "\n";
     }
-    out + "\n" + &mechanism_line(runs) + "\n\n"
+    out += &format!("\n{}\n", mechanism_line(runs));
+    if !timing && !rows.is_empty() {
+        out += "\nNo run is long enough for a timing verdict (6 chunks of 100 calls at least): the symptom \
+                is not judged here.\n";
+    }
+    out + "\n"
 }
 
 #[cfg(test)]
@@ -687,6 +711,31 @@ mod tests {
             r.counters[0].1.truncate(1);
         }
         assert!(matches!(findings(&short)[0].mechanism, Mechanism::NotMeasured(ref w) if w.contains("0 forks")));
+    }
+
+    #[test]
+    fn a_quick_check_too_short_for_timing_gets_the_mechanism_columns_only() {
+        // Two chunks of 100 calls x 4 forks: 400 forks between the readings.
+        let short = |mut r: Run| {
+            r.points.truncate(2);
+            r.counters[0].1.truncate(2);
+            r
+        };
+        let runs = vec![
+            short(run("3.12.1", "real", true, false, "Linux x86_64")),
+            short(run("3.12.1", "without thread count", true, false, "Linux x86_64")),
+        ];
+        let table = hypothesis_table(&runs, &["here".into(), "here".into()]);
+        assert!(!table.contains("| verdict |"), "{table}");
+        assert!(
+            table.contains("| here | Linux x86_64 |  | yes | +1.00 | - | as predicted |\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains(": confirmed.\n\nNo run is long enough for a timing verdict"),
+            "{table}"
+        );
+        assert_eq!(findings(&runs)[0].mechanism, Mechanism::Confirmed);
     }
 
     #[test]

@@ -41,7 +41,8 @@ struct Cli {
     /// Plot this resource counter of the parent against chunk index instead of
     /// the chunk times (records of this suite and transcripts of the compare harness:
     /// vm_map_entries, rss_bytes, minor_faults, threads, open_fds; page_table_bytes on Linux;
-    /// mach_msg_regions, task_port_urefs, vm_regions, mach_ports, phys_footprint_bytes on macOS).
+    /// mach_msg_regions, task_port_urefs, vm_regions, mach_ports, phys_footprint_bytes on macOS;
+    /// the load witness load_avg_1m_milli and other_cpu_permille on both).
     /// The drift attribution ranks these counters; association, not proof.
     #[arg(long, value_name = "NAME")]
     counter: Option<String>,
@@ -50,7 +51,9 @@ struct Cli {
     pairs: bool,
     /// Open with one table answering the hypothesis across machines: one row per fork-per-job
     /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
-    /// per CI runner), with the predicted leak, verdict, slope and counter growth per fork.
+    /// per CI runner), with the predicted leak, the map entries and mach_msg_regions per fork
+    /// and the mechanism's judgement, then the verdict, slope and the symptom's (left out when
+    /// no run is long enough for a verdict), and one line on the mechanism across all runs.
     #[arg(long)]
     hypothesis: bool,
 }

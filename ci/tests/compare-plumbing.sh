@@ -8,7 +8,8 @@
 # runnable python3.N, labelled), nothing skipped, the broken interpreter
 # listed, ORIGINALS_DIR untouched; then, with a fake full SageMath, that
 # Sage's load() is used and a missing and a failing original are listed with
-# their reasons. Called by ci/test.sh; about half a minute.
+# their reasons; and that FORK_ONLY=1 runs the fork-per-job originals only.
+# Called by ci/test.sh; about half a minute.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 root=$PWD
@@ -185,4 +186,15 @@ grep -q "^loader: sage.repl.load$" "$tmp/out2/test_parallel_sleep_v2.sage.txt" \
   || fail "with sage.all the driver does not call Sage's load()"
 rows=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary2" | grep -c '^| test_')
 [ "$rows" = $((8 + py_rows)) ] || { cat "$tmp/summary2"; fail "expected $((8 + py_rows)) rows, got $rows"; }
+
+# --- 3. FORK_ONLY=1 (what ci/diagnose.sh --quick runs): the fork-per-job
+# originals only, each beside the port ---
+PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 COMPARE_BIN="$bin" FORK_ONLY=1 \
+  NUMCALLS=200 REPEAT=1 ci/compare.sh "$o" "$tmp/out3" >"$tmp/summary3" 2>"$tmp/log3" \
+  || { cat "$tmp/log3"; fail "compare.sh FORK_ONLY=1 exit status $?"; }
+rows=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary3" | grep '^| test_')
+[ "$(grep -c . <<<"$rows")" = $((1 + py_rows)) ] || { cat "$tmp/summary3"; fail "FORK_ONLY=1: not the $py_rows python rows and test_parallel_sleep_v2.sage"; }
+grep -q '^| test_parallel_sleep_v2\.sage\.txt' <<<"$rows" || fail "FORK_ONLY=1 without Sage's @parallel: $rows"
+grep -qF -- "- the pool, spawn, RealField and OpenMP originals: FORK_ONLY=1" "$tmp/summary3" \
+  || { cat "$tmp/summary3"; fail "FORK_ONLY=1 does not say what it left out"; }
 echo "compare-plumbing: OK ($((SECONDS - t0)) s)"

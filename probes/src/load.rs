@@ -132,7 +132,7 @@ mod platform {
     /// does.
     pub fn machine_busy_ticks() -> Option<u64> {
         // SAFETY: no preconditions; returns a send right we must release.
-        let host = unsafe { libc::mach_host_self() };
+        let host = unsafe { mach2::mach_init::mach_host_self() };
         let mut info = libc::host_cpu_load_info { cpu_ticks: [0; 4] };
         let mut count = libc::HOST_CPU_LOAD_INFO_COUNT;
         // SAFETY: info is a host_cpu_load_info and count its size in

@@ -6,7 +6,7 @@
 # attributes and concludes. Checks: with the real os.fork and the stand-in, a
 # fork-per-job bar() drifts and grows vm_map_entries by about 1 per fork;
 # with the control (--fork-without-thread-count) the stand-in leaks nothing:
-# vm_map_entries flat and its forks no slower; a failed
+# vm_map_entries flat; the Findings' mechanism confirmed; a failed
 # fork raises the same OSError (EAGAIN) from the control as from os.fork. The
 # bar() is a small fork-per-job loop written here (one pipe and one fork per
 # job, at most NCPUS alive, chunk lines in the @para format), not an original.
@@ -79,21 +79,18 @@ field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/^ +| +$/, "", $(k + 1)); prin
 [ "$(field "$real" 7)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
 per_fork=$(field "$real" 4)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
-# The control leaks nothing (the counter, exactly), and its forks do not get
-# slower with the leak: its last chunk is under half the leaky run's (about a
-# third here). Its own verdict is not asserted: 40 chunks of 0.3 s are at the
-# mercy of the machine's load (a run here came out DRIFT +87 % with four
-# builds running), and the rule that turns verdicts into a conclusion is
-# unit-tested in report/src/findings.rs.
+# The control leaks nothing (the counter, exactly). Its timing is not
+# asserted: 40 chunks of 0.3 s are at the mercy of the machine's load (a run
+# here came out DRIFT +87 % with four builds running, and with the load at 10
+# its last chunk was 0.46 s against the leaky run's 0.70 s), while the counts
+# are exact; the rule that turns verdicts into a conclusion is unit-tested in
+# report/src/findings.rs.
 [ "$(field "$control" 4)" = "+0.00" ] || fail "the control leaks map entries: $control"
 # The exact evidence decides first: both rows' map entries as predicted.
 [ "$(field "$real" 6)" = "as predicted" ] && [ "$(field "$control" 6)" = "as predicted" ] \
   || fail "mechanism per row: $real / $control"
 grep -q '^Mechanism: \*\*confirmed' "$tmp/report.md" || fail "no confirmed mechanism: $(cat "$tmp/report.md")"
 [ "$(field "$real" 3)" = yes ] && [ "$(field "$control" 3)" = no ] || fail "predicted leaks: $real / $control"
-last() { grep 'per 25 x' "$1" | tail -n 1 | cut -ds -f1; }
-awk -v c="$(last "$tmp/control.txt")" -v r="$(last "$tmp/real.txt")" 'BEGIN { exit !(c < r / 2) }' \
-  || fail "the control's last chunk ($(last "$tmp/control.txt") s) is not under half the leaky one's ($(last "$tmp/real.txt") s)"
 grep "real.txt.*DRIFT" "$tmp/report.md" | grep -q 'vm_map_entries (tau' || fail "not attributed to vm_map_entries"
 # The control's failed fork raises what os.fork raises: the OSError of the
 # errno (EAGAIN under a process limit of 1; as root the test drops to nobody,

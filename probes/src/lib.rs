@@ -9,7 +9,10 @@
 //! - [`hygiene`]: fd and child counts, the baseline every call returns to;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
-//!   and Mach ports on macOS) read after every chunk.
+//!   and Mach ports on macOS) read after every chunk;
+//! - [`witness`]: what the system's own tools (`vmmap` on macOS, `pmap` on
+//!   Linux) say of the same regions, before the first bar() and after the
+//!   last.
 
 #![warn(missing_docs)]
 
@@ -18,6 +21,7 @@ pub mod churn;
 pub mod hygiene;
 pub mod postfork;
 pub mod resources;
+pub mod witness;
 
 pub use resources::{Reading, Sampler};
 

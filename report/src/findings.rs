@@ -238,26 +238,21 @@ fn conclude(members: &[(String, &Run)]) -> Conclusion {
 /// chunk) or per job (other strategies) between the first and the last
 /// reading: `+1.00`, or `-` where the run has no such counter.
 fn per_fork(run: &Run, counter: &str) -> String {
-    let (Some(values), Some(ncpus)) = (run.counter(counter), run.ncpus) else {
-        return "-".into();
-    };
-    // Readings come after each chunk: the jobs between the first and the
-    // last reading are those of every chunk but the first.
-    let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
-    match (values.first(), values.last()) {
-        (Some(a), Some(b)) if jobs > 0 => format!("{:+.2}", (b - a) / jobs as f64),
-        _ => "-".into(),
-    }
+    crate::witness::counter_growth(run, counter).map_or("-".into(), |g| format!("{g:+.2}"))
 }
 
 /// The columns of one run's evidence, in both tables.
 fn evidence_header(unit: &str) -> String {
-    format!("predicted leak | verdict | slope per 1000 calls | vm_map_entries {unit} | mach_msg_regions {unit}")
+    format!(
+        "predicted leak | verdict | slope per 1000 calls | vm_map_entries {unit} | mach_msg_regions {unit} | \
+         witness {unit}"
+    )
 }
-const EVIDENCE_ALIGN: &str = "---|---|--:|--:|--:|";
+const EVIDENCE_ALIGN: &str = "---|---|--:|--:|--:|---|";
 
 /// One run's evidence: what the hypothesis predicts for it, its verdict and
-/// slope, and the growth of the leak's counters.
+/// slope, the growth of the leak's counters, and the system tool's witness
+/// of it (`crate::witness`: agrees or not).
 fn evidence(run: &Run) -> String {
     let v = run.verdict();
     let leak = match predicts_leak(run) {
@@ -266,11 +261,12 @@ fn evidence(run: &Run) -> String {
         None => "?",
     };
     format!(
-        "{leak} | {} | {} | {} | {}",
+        "{leak} | {} | {} | {} | {} | {}",
         v.verdict,
         slope(&v),
         per_fork(run, "vm_map_entries"),
-        per_fork(run, "mach_msg_regions")
+        per_fork(run, "mach_msg_regions"),
+        cell(&crate::witness::cell(run))
     )
 }
 

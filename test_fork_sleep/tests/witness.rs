@@ -4,7 +4,7 @@
 //! forks between; `--map-churn` grows it as it grows `vm_map_entries`; a
 //! missing tool is one line on stderr and the run goes on.
 
-use testkit::{cargo_bin, command, read_record, run_with};
+use testkit::{args, cargo_bin, command, read_record, run_with};
 
 /// A run's record with `args` (and `--json`), and its stderr.
 fn record(args: &[&str], path_var: Option<&str>) -> (serde_json::Value, String) {
@@ -31,8 +31,7 @@ fn totals(rec: &serde_json::Value) -> Result<(i64, i64), String> {
 
 #[test]
 fn the_record_keeps_the_witness_and_map_churn_grows_it_as_the_counter() {
-    let args = ["--numcalls", "400", "--ncpus", "2", "--sleep", "0", "--map-churn", "2"];
-    let (rec, err) = record(&args, None);
+    let (rec, err) = record(&args("--numcalls 400 --ncpus 2 --sleep 0 --map-churn 2"), None);
     let (before, after) = match totals(&rec) {
         Ok(t) => t,
         Err(why) => {
@@ -53,10 +52,7 @@ fn the_record_keeps_the_witness_and_map_churn_grows_it_as_the_counter() {
     let entries = |c: &serde_json::Value| c["resources"]["vm_map_entries"].as_i64().unwrap();
     assert_eq!(entries(&chunks[3]) - entries(&chunks[0]), 600);
     // --witness off: no field at all.
-    let (rec, err) = record(
-        &["--numcalls", "10", "--ncpus", "1", "--sleep", "0", "--witness", "off"],
-        None,
-    );
+    let (rec, err) = record(&args("--numcalls 10 --ncpus 1 --sleep 0 --witness off"), None);
     assert!(
         rec.get("witness").is_none() && rec["params"]["witness"] == "off",
         "{rec}"
@@ -67,10 +63,7 @@ fn the_record_keeps_the_witness_and_map_churn_grows_it_as_the_counter() {
 #[test]
 fn a_missing_tool_is_one_line_and_the_run_goes_on() {
     // No PATH entry holds vmmap or pmap.
-    let (rec, err) = record(
-        &["--numcalls", "10", "--ncpus", "1", "--sleep", "0"],
-        Some("/nonexistent"),
-    );
+    let (rec, err) = record(&args("--numcalls 10 --ncpus 1 --sleep 0"), Some("/nonexistent"));
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(
@@ -92,17 +85,7 @@ fn on_macos_vmmap_sees_the_post_fork_leak_as_mach_message_regions() {
         println!("skipped: vmmap and the post-fork leak are macOS's");
         return;
     }
-    let args = [
-        "--numcalls",
-        "300",
-        "--ncpus",
-        "2",
-        "--sleep",
-        "0",
-        "--post-fork-check",
-        "leak",
-    ];
-    let (rec, err) = record(&args, None);
+    let (rec, err) = record(&args("--numcalls 300 --ncpus 2 --sleep 0 --post-fork-check leak"), None);
     let w = &rec["witness"];
     let (Some(before), Some(after)) = (w["before"]["mach_msg"].as_i64(), w["after"]["mach_msg"].as_i64()) else {
         println!("skipped: vmmap gave no reading: {w} ({err})");

@@ -7,12 +7,12 @@
 //! - [`postfork`]: `--post-fork-check`, CPython ≥ 3.12's thread count after
 //!   every fork (on macOS, with its leak);
 //! - [`hygiene`]: fd and child counts, the baseline every call returns to;
+//! - [`witness`]: what the system's own tools (`vmmap` on macOS, `pmap` on
+//!   Linux) say of the parent's regions, before the first bar() and after
+//!   the last;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
-//!   and Mach ports on macOS) read after every chunk;
-//! - [`witness`]: what the system's own tools (`vmmap` on macOS, `pmap` on
-//!   Linux) say of the same regions, before the first bar() and after the
-//!   last.
+//!   and Mach ports on macOS) read after every chunk.
 
 #![warn(missing_docs)]
 

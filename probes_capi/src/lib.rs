@@ -5,13 +5,15 @@
 //! `probes` (tested here, type-checked for macOS by the Apple-target clippy);
 //! written again in Python they would be code nothing here can check.
 //!
-//! Three calls, all for the interpreter's main thread, in the parent only:
+//! Two calls, both for the interpreter's main thread, in the parent only:
 //! - [`probes_counters_words`]: one reading, as `probes::resources::words`;
-//! - [`probes_witness_words`]: the system's own tool on this process
-//!   (`probes::witness`), before the first bar() and after the last;
 //! - [`probes_standin_leak`]: the Linux stand-in for CPython's macOS leak,
 //!   one more one-page map entry kept for good (`probes::churn`'s
 //!   mappings, which cannot merge with their neighbours).
+//!
+//! And [`probes_witness_words`]: the system's own tool on this process
+//! (`probes::witness`: `vmmap -summary` on macOS, `pmap` on Linux), which
+//! the harness reads before the first bar() and after the last.
 
 use probes::churn::MapChurn;
 use probes::resources::{words, Sampler};
@@ -42,38 +44,7 @@ pub unsafe extern "C" fn probes_counters_words(buf: *mut u8, cap: usize) -> isiz
         let mut s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
         s.get_or_insert_with(Sampler::new).sample()
     };
-    // SAFETY: the caller's promise, passed on.
-    unsafe { put(&words(&reading), buf, cap) }
-}
-
-/// Runs the system's witness tool on this process (`probes::witness`:
-/// `vmmap -summary` on macOS, `pmap` on Linux) and writes into `buf`, as
-/// [`probes_counters_words`] does, either its reading as words, `tool=pmap
-/// regions=123` (`mach_msg=4` too on macOS), or one sentence saying why
-/// not (the tool missing or refusing, a hardened interpreter). The tool is
-/// spawned and waited for: no thread.
-///
-/// # Safety
-/// `buf` must be valid for writes of `cap` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn probes_witness_words(buf: *mut u8, cap: usize) -> isize {
-    let text = match probes::witness::Tool::here() {
-        None => "no witness tool on this OS".to_string(),
-        Some(tool) => match probes::witness::read(tool, std::process::id()) {
-            Ok(r) => format!("tool={} {}", tool.name(), r.words()),
-            Err(why) => why,
-        },
-    };
-    // SAFETY: the caller's promise, passed on.
-    unsafe { put(&text, buf, cap) }
-}
-
-/// Writes `text` and a NUL into `buf` and returns its length, or
-/// `-needed` (NUL included) when `cap` is too small, leaving `buf` as it was.
-///
-/// # Safety
-/// `buf` must be valid for writes of `cap` bytes.
-unsafe fn put(text: &str, buf: *mut u8, cap: usize) -> isize {
+    let text = words(&reading);
     let n = text.len();
     if n + 1 > cap {
         return -isize::try_from(n + 1).unwrap_or(isize::MAX);
@@ -103,6 +74,36 @@ pub extern "C" fn probes_standin_leak() -> libc::c_int {
         Some(Err(probes::churn::ChurnError::Mmap { errno, .. })) => errno as libc::c_int,
         _ => libc::ENOMEM,
     }
+}
+
+/// Runs the system's witness tool on this process (`probes::witness`:
+/// `vmmap -summary` on macOS, `pmap` on Linux) and writes into `buf`, as
+/// [`probes_counters_words`] does, either its reading as words, `tool=pmap
+/// regions=123` (`mach_msg=4` too on macOS), or one sentence saying why
+/// not (the tool missing or refusing, a hardened interpreter). The tool is
+/// spawned and waited for: no thread.
+///
+/// # Safety
+/// `buf` must be valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn probes_witness_words(buf: *mut u8, cap: usize) -> isize {
+    let text = match probes::witness::Tool::here() {
+        None => "no witness tool on this OS".to_string(),
+        Some(tool) => match probes::witness::read(tool, std::process::id()) {
+            Ok(r) => format!("tool={} {}", tool.name(), r.words()),
+            Err(why) => why,
+        },
+    };
+    let n = text.len();
+    if n + 1 > cap {
+        return -isize::try_from(n + 1).unwrap_or(isize::MAX);
+    }
+    // SAFETY: the caller gives cap >= n + 1 writable bytes at buf.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf, n);
+        *buf.add(n) = 0;
+    }
+    n as isize
 }
 
 #[cfg(test)]

@@ -238,7 +238,16 @@ fn conclude(members: &[(String, &Run)]) -> Conclusion {
 /// chunk) or per job (other strategies) between the first and the last
 /// reading: `+1.00`, or `-` where the run has no such counter.
 fn per_fork(run: &Run, counter: &str) -> String {
-    crate::witness::counter_growth(run, counter).map_or("-".into(), |g| format!("{g:+.2}"))
+    let (Some(values), Some(ncpus)) = (run.counter(counter), run.ncpus) else {
+        return "-".into();
+    };
+    // Readings come after each chunk: the jobs between the first and the
+    // last reading are those of every chunk but the first.
+    let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
+    match (values.first(), values.last()) {
+        (Some(a), Some(b)) if jobs > 0 => format!("{:+.2}", (b - a) / jobs as f64),
+        _ => "-".into(),
+    }
 }
 
 /// The columns of one run's evidence, in both tables.

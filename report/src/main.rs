@@ -30,10 +30,7 @@ use std::process::ExitCode;
 /// which runs predicted flat are only inconclusive), "inconsistent" otherwise (naming the runs),
 /// "undecided" when a verdict is missing, a run predicted to drift is inconclusive, or the OS
 /// or interpreter is unknown. Each row shows the growth of vm_map_entries and mach_msg_regions per
-/// fork, and the witness's: the system's own count of the regions (vmmap -summary on macOS with its
-/// Mach message regions, pmap on Linux) before the first bar() and after the last, which agrees when
-/// it grows as the counters do within one region per hundred forks. Association is not proof: the
-/// control rows are what can refute.
+/// fork. Association is not proof: the control rows are what can refute.
 #[derive(Parser, Debug)]
 #[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {

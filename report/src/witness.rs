@@ -17,6 +17,12 @@
 use crate::run::Run;
 use probes::witness::Tool;
 
+/// The rule in words, for `report --help` (after the Findings rule).
+pub const RULE: &str = "Witness (the last column of the Findings rows): the system's own count of the \
+process's regions (vmmap -summary on macOS, with its Mach message regions; pmap on Linux), read before the \
+first bar() and after the last, as growth per fork; it agrees when it grows as vm_map_entries (and \
+mach_msg_regions) do, within one region per hundred forks.";
+
 /// A run's witness as growth per fork.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Growth {
@@ -35,8 +41,8 @@ pub struct Growth {
 
 /// Growth of counter `name` per fork (fork-per-job: calls x ncpus forks a
 /// chunk) or per job (other strategies) between its first and last
-/// reading, the chunks' readings: `None` where the run has no such counter
-/// or only one chunk.
+/// reading, the chunks' readings, as Findings' `per_fork` prints it: `None`
+/// where the run has no such counter or only one chunk.
 pub fn counter_growth(run: &Run, name: &str) -> Option<f64> {
     let (values, ncpus) = (run.counter(name)?, run.ncpus?);
     // Readings come after each chunk: the jobs between the first and the

@@ -19,9 +19,9 @@
 //! bar()s, never inside a timed region. Reading it spawns the tool and waits
 //! for it, no thread: the forking parent stays single-threaded. The tool's
 //! output goes to an unnamed temporary file, not a pipe, so that a tool
-//! that stops the process it examines (vmmap suspends its target while it
-//! reads it) can never wait on a full pipe that the stopped process should
-//! empty.
+//! that stops the process it examines while it reads it (a debugger-style
+//! reader of another task may) can never wait on a full pipe that the
+//! stopped process should empty.
 //!
 //! Parsing: [`VmmapTable::parse`] reads the first table whose header starts
 //! `REGION TYPE` and has a `COUNT` column, up to its `TOTAL` row: `vmmap
@@ -168,7 +168,7 @@ impl Session {
         self.witness.refused.as_deref()
     }
 
-    /// Reads the tool after the last bar() (unless `read` is false: an
+    /// Reads the tool after the last bar() (unless `read_after` is false: an
     /// interrupted run, whose user wants it to end, keeps the reading
     /// before alone) and ends the witness. Nothing is read after a refusal
     /// before.

@@ -182,6 +182,9 @@ run_port() {
       why="port $b has no ${a%%=*} flag"; return 1
     fi
   done
+  # The system's own count of the port's regions (vmmap, pmap) beside the
+  # counters, as the harness reads it for the originals.
+  if grep -q -- --witness <<<"$help"; then set -- "$@" --witness on; fi
   echo "== $name ($b $*)" >&2
   if ! "$bin/$b" "$@" --json "$out/$name.json" >"$out/$name.txt" 2>"$out/$name.err"; then
     why="port $b $* failed: $(first_line "$out/$name.err")"; return 1

@@ -169,7 +169,7 @@ if [ $quick = 1 ]; then
   # original; `leak` and `free` here, with the same parameters.
   step 3 "the port: --post-fork-check leak and free"
   for c in leak free; do
-    "$bin/test_fork_sleep" --numcalls "$N" --ncpus 8 --repeat "$K" --post-fork-check "$c" \
+    "$bin/test_fork_sleep" --numcalls "$N" --ncpus 8 --repeat "$K" --post-fork-check "$c" --witness on \
       --json "$out/test_fork_sleep-post-fork-check-$c.json" >"$out/test_fork_sleep-post-fork-check-$c.txt" 2>&1 \
       || echo "diagnose: test_fork_sleep --post-fork-check $c failed (see $out/test_fork_sleep-post-fork-check-$c.txt)" >&2
   done

@@ -27,7 +27,7 @@ run() {
   "target/release/$bin" "$@" --json "$out/$name.json" | tee "$out/$name.txt"
 }
 
-common=(--numcalls 600 --repeat 2)
+common=(--numcalls 600 --repeat 2 --witness on)
 # CPython >= 3.12's post-fork thread count (issue 17): off, leak (as CPython:
 # on macOS nothing is released), free (the control). On an afflicted Mac,
 # leak drifting while off and free stay flat says the leak is the cause.

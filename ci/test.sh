@@ -55,8 +55,9 @@ cargo test --workspace --locked
 if command -v python3 >/dev/null; then
   ci/tests/compare-plumbing.sh
   ci/tests/standin-leak.sh
+  ci/tests/witness.sh
 else
-  echo "python3 not found: ci/compare.sh's plumbing and the stand-in leak chain not tested"
+  echo "python3 not found: ci/compare.sh's plumbing, the stand-in leak chain and the witness chain not tested"
 fi
 # The linters, as ci/prereq.sh installed them (or as the machine has them);
 # a finding fails the run, a linter that cannot be had is said loudly.

@@ -172,6 +172,58 @@ class Counters:
             raise OSError(err, "stand-in leak: " + os.strerror(err))
 
 
+class Witness:
+    """The system's own count of this interpreter's regions (macOS ``vmmap
+    -summary``, Linux ``pmap``), read on its own pid (``os.getpid()``) before
+    the first bar() and after the last, outside every timed region, through
+    the suite's library (``probes_witness_words``: ``probes::witness``, the
+    parser the ports use). Printed as ``Witness (extra): tool=pmap
+    when=before regions=123`` (on macOS also ``mach_msg=4``, the ``Mach
+    message`` regions) and ``... when=after regions=923 forks=800``, the
+    ``os.fork()`` calls between (``os.register_at_fork``), which ``report``
+    reads back. Where the tool is missing or refuses (a hardened interpreter,
+    no permission), one line on stderr says so and the run goes on."""
+
+    def __init__(self, opts):
+        self.lib, self.forks, self.refused = None, 0, False
+        if opts.witness == "off":
+            return
+        if not opts.counters:
+            self.say("off: it is read through the suite's library (--counters LIB)")
+            return
+        self.lib = ctypes.CDLL(os.path.abspath(opts.counters))
+        self.lib.probes_witness_words.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.lib.probes_witness_words.restype = ctypes.c_ssize_t
+        os.register_at_fork(after_in_parent=self.one_more_fork)
+
+    def one_more_fork(self):
+        self.forks += 1
+
+    @staticmethod
+    def say(why):
+        print(f"Witness (extra): {why}; the run goes on without it", file=sys.stderr, flush=True)
+
+    def read(self, when):
+        if self.lib is None or self.refused:
+            return
+        buf = ctypes.create_string_buffer(4096)
+        n = self.lib.probes_witness_words(buf, len(buf))
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self.lib.probes_witness_words(buf, len(buf))
+        text = buf.value.decode(errors="replace")
+        if not text.startswith("tool="):
+            self.refused = True
+            self.say(text)
+            return
+        tool, _, words = text.partition(" ")
+        if when == "before":
+            self.forks = 0
+            out(f"Witness (extra): {tool} when=before {words}")
+        else:
+            out(f"Witness (extra): {tool} when=after {words} forks={self.forks}")
+
+
 # The end of every chunk line of the originals' families (ORIGINALS.md):
 # "... Cost/ncpus/calls is 0.001234s." and the spawn script's " Cost/ncpus is".
 CHUNK_END = re.compile(r"Cost/\w+(?:/calls)? is -?\d+\.\d+s\.$")
@@ -332,6 +384,8 @@ def options(argv):
     p.add_argument("--counters", metavar="LIB")
     p.add_argument("--fork-without-thread-count", action="store_true")
     p.add_argument("--standin-leak", action="store_true")
+    p.add_argument("--witness", choices=["on", "off"], default="on",
+                   help="vmmap/pmap on this process before the first bar() and after the last (see Witness)")
     return p.parse_args(argv)
 
 
@@ -340,6 +394,8 @@ def run_bars(bar, opts, ev, prompts):
     ``prompt(k)`` is the session's prompt before the k-th input."""
     kw = {k: ev(v) for k, v in pairs(opts.kw)}
     shown = ", ".join(opts.kw)
+    witness = Witness(opts)
+    witness.read("before")
     for k in range(opts.repeat):
         prompt = prompts(k + 2)
         if opts.mode == "chunks":
@@ -360,6 +416,7 @@ def run_bars(bar, opts, ev, prompts):
             out(f"{prompt}%time bar({shown})")
             with Timed():
                 bar(**kw)
+    witness.read("after")
 
 
 def drive_sage(script, g, argv):

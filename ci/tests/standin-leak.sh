@@ -71,12 +71,12 @@ run control --standin-leak --fork-without-thread-count
 grep -q '^Harness (extra): Python .* os.fork: without thread count; stand-in leak: on;' "$tmp/control.txt" \
   || fail "the control's harness line: $(head -n 1 "$tmp/control.txt")"
 # The Findings rows: | value | source | predicted leak | vm_map_entries per fork |
-# mach_msg_regions per fork | mechanism | verdict | slope | symptom | ...
+# mach_msg_regions per fork | mechanism | witness per fork | verdict | slope | symptom |
 row() { grep "^| $1 | $2" "$tmp/report.md" | head -n 1; }
 real=$(row real real.txt) control=$(row 'without thread count' control.txt)
 [ -n "$real" ] && [ -n "$control" ] || fail "no Findings rows: $(cat "$tmp/report.md")"
 field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/^ +| +$/, "", $(k + 1)); print $(k + 1) }'; }
-[ "$(field "$real" 7)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
+[ "$(field "$real" 8)" = DRIFT ] || fail "the stand-in leak does not drift: $real"
 per_fork=$(field "$real" 4)
 awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_entries per fork $per_fork, not about +1: $real"
 # The control leaks nothing (the counter, exactly). Its timing is not

@@ -71,6 +71,24 @@ pub struct RunArgs {
     /// 1..=86400; the stopping rule is below.
     #[arg(long, value_name = "SECONDS", value_parser = until_seconds)]
     pub until_verdict: Option<f64>,
+    /// Read the system's own count of this process's regions before the
+    /// first bar() and after the last, outside every timed region (macOS:
+    /// `vmmap -summary`, with its Mach message regions; Linux: `pmap`), into
+    /// the record's `witness`; `report` sets its growth per fork beside the
+    /// counters'. A missing or refusing tool is one line on stderr. Off by
+    /// default (vmmap takes about a second on a Mac, twice a run, and may
+    /// refuse); ci/diagnose.sh, ci/compare.sh and ci/matrix.sh turn it on.
+    #[arg(long, value_name = "WHEN", default_value = "off")]
+    pub witness: Witness,
+}
+
+/// `--witness`: the system's tool read before and after, or not.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Witness {
+    /// Read it (vmmap on macOS, pmap on Linux).
+    On,
+    /// Do not.
+    Off,
 }
 
 /// Value parser for `--until-verdict`: 1 second to a day.
@@ -84,14 +102,15 @@ impl RunArgs {
         self.numcalls.unwrap_or(default)
     }
 
-    /// The record's `params`: `numcalls` (resolved), `check`, `repeat` and
-    /// `until_verdict` (when given), then the binary's own (an object; its
-    /// keys win). `timing::Experiment::new` takes `until_verdict` from here:
-    /// the params are what every binary already hands it, so the flag needs
-    /// no line in any binary.
+    /// The record's `params`: `numcalls` (resolved), `check`, `repeat`,
+    /// `witness` and `until_verdict` (when given), then the binary's own (an
+    /// object; its keys win). `timing::Experiment::new` takes `until_verdict`
+    /// and `witness` from here: the params are what every binary already
+    /// hands it, so the flags need no line in any binary.
     pub fn params(&self, numcalls: u64, own: serde_json::Value) -> serde_json::Value {
+        let witness = if self.witness == Witness::On { "on" } else { "off" };
         let mut params = serde_json::json!({
-            "numcalls": numcalls, "check": self.check, "repeat": self.repeat,
+            "numcalls": numcalls, "check": self.check, "repeat": self.repeat, "witness": witness,
         });
         if let (Some(all), Some(secs)) = (params.as_object_mut(), self.until_verdict) {
             all.insert("until_verdict".into(), secs.into());

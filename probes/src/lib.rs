@@ -7,6 +7,9 @@
 //! - [`postfork`]: `--post-fork-check`, CPython ≥ 3.12's thread count after
 //!   every fork (on macOS, with its leak);
 //! - [`hygiene`]: fd and child counts, the baseline every call returns to;
+//! - [`witness`]: what the system's own tools (`vmmap` on macOS, `pmap` on
+//!   Linux) say of the parent's regions, before the first bar() and after
+//!   the last;
 //! - [`resources`]: the parent's counters (memory regions, resident memory,
 //!   faults, switches, threads, descriptors; page tables on Linux, footprint
 //!   and Mach ports on macOS) read after every chunk;
@@ -21,6 +24,7 @@ pub mod hygiene;
 pub mod load;
 pub mod postfork;
 pub mod resources;
+pub mod witness;
 
 pub use resources::{Reading, Sampler};
 

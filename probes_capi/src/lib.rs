@@ -12,6 +12,10 @@
 //! - [`probes_standin_leak`]: the Linux stand-in for CPython's macOS leak,
 //!   one more one-page map entry kept for good (`probes::churn`'s
 //!   mappings, which cannot merge with their neighbours).
+//!
+//! And [`probes_witness_words`]: the system's own tool on this process
+//! (`probes::witness`: `vmmap -summary` on macOS, `pmap` on Linux), which
+//! the harness reads before the first bar() and after the last.
 
 use probes::churn::MapChurn;
 use probes::resources::{words, Sampler};
@@ -86,6 +90,36 @@ pub extern "C" fn probes_standin_leak() -> libc::c_int {
     }
 }
 
+/// Runs the system's witness tool on this process (`probes::witness`:
+/// `vmmap -summary` on macOS, `pmap` on Linux) and writes into `buf`, as
+/// [`probes_counters_words`] does, either its reading as words, `tool=pmap
+/// regions=123` (`mach_msg=4` too on macOS), or one sentence saying why
+/// not (the tool missing or refusing, a hardened interpreter). The tool is
+/// spawned and waited for: no thread.
+///
+/// # Safety
+/// `buf` must be valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn probes_witness_words(buf: *mut u8, cap: usize) -> isize {
+    let text = match probes::witness::Tool::here() {
+        None => "no witness tool on this OS".to_string(),
+        Some(tool) => match probes::witness::read(tool, std::process::id()) {
+            Ok(r) => format!("tool={} {}", tool.name(), r.words()),
+            Err(why) => why,
+        },
+    };
+    let n = text.len();
+    if n + 1 > cap {
+        return -isize::try_from(n + 1).unwrap_or(isize::MAX);
+    }
+    // SAFETY: the caller gives cap >= n + 1 writable bytes at buf.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf, n);
+        *buf.add(n) = 0;
+    }
+    n as isize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +152,21 @@ mod tests {
         // test harness's other threads map meanwhile.
         let grew = after["vm_map_entries"] as i64 - before["vm_map_entries"] as i64;
         assert!((190..=260).contains(&grew), "{before:?} -> {after:?}");
+    }
+
+    #[test]
+    fn the_witness_is_words_or_one_sentence() {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: buf holds 4096 writable bytes.
+        let n = unsafe { probes_witness_words(buf.as_mut_ptr(), buf.len()) };
+        assert!(n > 0, "{n}");
+        let text = std::str::from_utf8(&buf[..n as usize]).unwrap();
+        assert!(!text.contains('\n'), "{text}");
+        if probes::witness::Tool::here() == Some(probes::witness::Tool::Pmap) && text.starts_with("tool=") {
+            let regions: u64 = text.strip_prefix("tool=pmap regions=").unwrap().parse().unwrap();
+            assert!(regions >= 5, "{text}");
+        } else {
+            println!("skipped: no pmap here ({text})");
+        }
     }
 }

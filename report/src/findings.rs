@@ -409,15 +409,17 @@ pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
 
 /// The mechanism's columns of one run's evidence, in both tables.
 fn mechanism_header(unit: &str) -> String {
-    format!("predicted leak | vm_map_entries {unit} | mach_msg_regions {unit} | mechanism")
+    format!("predicted leak | vm_map_entries {unit} | mach_msg_regions {unit} | mechanism | witness {unit}")
 }
-const MECHANISM_ALIGN: &str = "---|--:|--:|---|";
+const MECHANISM_ALIGN: &str = "---|--:|--:|---|---|";
 /// The symptom's columns, after the mechanism's.
 const SYMPTOM_HEADER: &str = "verdict | slope per 1000 calls | symptom";
 const SYMPTOM_ALIGN: &str = "---|--:|---|";
 
 /// One run's mechanism cells: what the hypothesis predicts for it, the
-/// growth of the leak's counters and whether that is as predicted.
+/// growth of the leak's counters, whether that is as predicted, and what
+/// the system's own tool saw (`crate::witness`: vmmap on macOS, pmap on
+/// Linux).
 fn mechanism_cells(run: &Run) -> String {
     let leak = match predicts_leak(run) {
         Some(true) => "yes",
@@ -435,9 +437,10 @@ fn mechanism_cells(run: &Run) -> String {
         Err(_) => format!("not measured (under {MIN_FORKS} forks)"),
     };
     format!(
-        "{leak} | {} | {} | {judged}",
+        "{leak} | {} | {} | {judged} | {}",
         per_fork(run, "vm_map_entries"),
         per_fork(run, "mach_msg_regions"),
+        cell(&crate::witness::cell(run)),
     )
 }
 
@@ -651,7 +654,7 @@ mod tests {
         assert!(text.starts_with("## Findings"), "{text}");
         // 400 entries a chunk of 100 calls x 4 forks: +1 per fork.
         assert!(
-            text.contains("| on | 3.12.1 real true | yes | +1.00 | - | as predicted | DRIFT | "),
+            text.contains("| on | 3.12.1 real true | yes | +1.00 | - | as predicted | - | DRIFT | "),
             "{text}"
         );
         assert!(text.contains("\nMechanism: **confirmed (map entries per fork as predicted in every run)**.\nSymptom: **consistent with the hypothesis**.\n"), "{text}");
@@ -680,7 +683,7 @@ mod tests {
         );
         let text = section(&runs);
         assert!(
-            text.contains("| **against** (at least +0.9 predicted) | DRIFT |"),
+            text.contains("| **against** (at least +0.9 predicted) | - | DRIFT |"),
             "{text}"
         );
         assert!(text.contains("Mechanism: **refuted (3.12 gains +0.00"), "{text}");
@@ -728,7 +731,7 @@ mod tests {
         let table = hypothesis_table(&runs, &["here".into(), "here".into()]);
         assert!(!table.contains("| verdict |"), "{table}");
         assert!(
-            table.contains("| here | Linux x86_64 |  | yes | +1.00 | - | as predicted |\n"),
+            table.contains("| here | Linux x86_64 |  | yes | +1.00 | - | as predicted | - |\n"),
             "{table}"
         );
         assert!(
@@ -825,7 +828,7 @@ mod tests {
         let table = hypothesis_table(&runs, &["macos-15-arm64".into(), "macos-15-arm64".into()]);
         // The OS is unknown here: the prediction is "?".
         assert!(
-            table.contains("| macos-15-arm64 | unknown |  | ? | +0.00 | - | no prediction | DRIFT | +"),
+            table.contains("| macos-15-arm64 | unknown |  | ? | +0.00 | - | no prediction | - | DRIFT | +"),
             "{table}"
         );
         assert!(

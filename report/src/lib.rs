@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod plot;
 pub mod run;
 pub mod transcript;
+pub mod witness;
 
 pub use run::{Point, Run, SourceKind};
 

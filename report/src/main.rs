@@ -22,7 +22,7 @@ use std::process::ExitCode;
 ///
 /// Findings: see the rule after the options.
 #[derive(Parser, Debug)]
-#[command(version, after_help = format!("{}\n\n{}", report::findings::RULE, cli::args::after_help()), allow_negative_numbers = true)]
+#[command(version, after_help = format!("{}\n\n{}\n\n{}", report::findings::RULE, report::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
     /// JSON records and/or transcripts.
     #[arg(required = true)]

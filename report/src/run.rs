@@ -156,6 +156,10 @@ pub struct Run {
     /// How an `--until-verdict` record stopped (its verdict is judged by
     /// the same rule).
     pub until_verdict: Option<Stop>,
+    /// The system's own count of the regions before the first bar() and
+    /// after the last (a record's `witness`, a transcript's `Witness
+    /// (extra):` lines); see `crate::witness`.
+    pub witness: Option<probes::witness::Witness>,
 }
 
 /// A record's strategy label without its factor: `strategy (tool)`, then
@@ -242,6 +246,7 @@ impl Run {
             bars,
             prun: Vec::new(),
             until_verdict: rec.verdict.as_ref().and_then(|v| v.sequential),
+            witness: rec.witness.clone(),
         }
     }
 

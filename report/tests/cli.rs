@@ -449,7 +449,7 @@ fn the_map_entries_decide_the_mechanism_whatever_the_timing() {
         .find(|l| l.contains("post-fork-check=leak"))
         .expect("a hypothesis row for leak");
     assert!(
-        leak_row.contains("| yes | +1.00 | +1.00 | as predicted | no drift |"),
+        leak_row.contains("| yes | +1.00 | +1.00 | as predicted | - | no drift |"),
         "{leak_row}"
     );
     assert!(text.contains(": confirmed.\n"), "{text}");

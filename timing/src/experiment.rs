@@ -58,6 +58,9 @@ pub struct Experiment {
     until_verdict: Option<f64>,
     /// How an `--until-verdict` run stopped, for its verdict.
     stop: Option<drift::sequential::Stop>,
+    /// `--witness on`, from the params: [`Experiment::repeat`] reads the
+    /// system's tool before the first bar() and after the last.
+    witness: bool,
 }
 
 /// One bar() in progress.
@@ -88,6 +91,7 @@ impl Experiment {
     ) -> Result<Experiment, RecordError> {
         let json = json.map(JsonSink::new).transpose()?;
         let until_verdict = params["until_verdict"].as_f64();
+        let witness = params["witness"].as_str() == Some("on");
         let record = RunRecord::new(tool, strategy, params, line.clone());
         Ok(Experiment {
             record,
@@ -97,6 +101,7 @@ impl Experiment {
             probe_cost: Interval::default(),
             until_verdict,
             stop: None,
+            witness,
         })
     }
 
@@ -157,8 +162,19 @@ impl Experiment {
     /// interruption, which it returns. With `--until-verdict SECONDS` (in
     /// the params), as the seed's author did by hand: bar() again and again,
     /// at least `repeat` times, until the stopping rule of
-    /// [`drift::sequential`] decides or the time is up.
-    pub fn repeat(&mut self, repeat: u64, mut body: impl FnMut(&mut Bar<'_>) -> Result<(), Outcome>) -> Outcome {
+    /// [`drift::sequential`] decides or the time is up. With `--witness
+    /// on` (in the params), the system's own tool reads this process's
+    /// regions before the first bar() and after the last, outside every
+    /// timed region, into the record's `witness` (see `probes::witness`).
+    pub fn repeat(&mut self, repeat: u64, body: impl FnMut(&mut Bar<'_>) -> Result<(), Outcome>) -> Outcome {
+        let witness = if self.witness { crate::witness::before() } else { None };
+        let outcome = self.bars(repeat, body);
+        self.record.witness = witness.map(|w| crate::witness::after(w, &outcome));
+        outcome
+    }
+
+    /// The bar()s of [`Experiment::repeat`].
+    fn bars(&mut self, repeat: u64, mut body: impl FnMut(&mut Bar<'_>) -> Result<(), Outcome>) -> Outcome {
         let Some(secs) = self.until_verdict else {
             for _ in 0..repeat {
                 if let Err(stop) = self.bar(&mut body) {

@@ -8,7 +8,9 @@
 //! - [`pyfmt`]: Python's `.3f` / `%g` and IPython's `_format_time`;
 //! - [`clock`]: `perf_counter` and `getrusage` (self and children);
 //! - [`record`]: the JSON run record;
-//! - [`system`]: OS, kernel, CPU and cores for the record.
+//! - [`system`]: OS, kernel, CPU and cores for the record;
+//! - `witness`: the system's own count of the regions (vmmap, pmap) before
+//!   the first bar() and after the last (`probes::witness`).
 //!
 //! It does not hold the statistics (`drift`), the mechanism probes (`probes`)
 //! or the process conventions (`cli`: arguments, signals, stdout, output
@@ -23,6 +25,7 @@ pub mod lines;
 pub mod pyfmt;
 pub mod record;
 pub mod system;
+mod witness;
 
 pub use drift::{Trend, Verdict};
 pub use experiment::{chunk_sizes, Bar, CallIndex, Experiment, Outcome};

@@ -46,6 +46,12 @@ pub struct RunRecord {
     /// (absent in records written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// What the system's own tool (macOS `vmmap -summary`, Linux `pmap`)
+    /// counted of this process's regions before the first bar() and after
+    /// the last, and the forks between (`probes::witness`); absent with
+    /// `--witness off` and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<probes::witness::Witness>,
 }
 
 /// One bar() of the run (one `%time bar()` of the author's session).
@@ -109,6 +115,7 @@ impl RunRecord {
             failure: None,
             peak_rss_bytes: 0,
             verdict: None,
+            witness: None,
         }
     }
 

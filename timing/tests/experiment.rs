@@ -68,3 +68,38 @@ fn a_failed_call_keeps_the_chunks_done() {
     assert_eq!(rec.repeats[0].calls, 150);
     assert!(rec.repeats[0].totals.is_none());
 }
+
+#[test]
+fn the_witness_reads_the_tool_before_the_first_bar_and_after_the_last() {
+    let run = |params: serde_json::Value| {
+        let mut exp = Experiment::new("t", "s", params, LineFormat::para(1, 0.0), None).unwrap();
+        let mut kept = Vec::new();
+        // Each bar() keeps 40 more mappings that cannot merge.
+        let outcome = exp.repeat(2, |bar| {
+            kept.push(probes::churn::MapChurn::new(40, 1).unwrap());
+            let churn = kept.last_mut().unwrap();
+            bar.chunks(1, |_| churn.before_call().map_err(|e| Outcome::Failed(e.to_string())))
+        });
+        assert_eq!(outcome, Outcome::Completed);
+        exp.finish(&outcome).unwrap()
+    };
+    assert_eq!(run(serde_json::json!({})).witness, None, "off unless the params say on");
+    assert_eq!(run(serde_json::json!({"witness": "off"})).witness, None);
+    if probes::witness::Tool::here() != Some(probes::witness::Tool::Pmap)
+        || std::process::Command::new("pmap").arg("-V").output().is_err()
+    {
+        println!("skipped: the tool run needs pmap (Linux)");
+        return;
+    }
+    let w = run(serde_json::json!({"witness": "on"})).witness.unwrap();
+    assert_eq!(
+        (w.tool, w.refused.as_deref(), w.forks),
+        (probes::witness::Tool::Pmap, None, Some(0))
+    );
+    let (before, after) = (w.before.unwrap().total, w.after.unwrap().total);
+    // 80 kept mappings, give or take what the test harness's threads map.
+    assert!(
+        (75..=100).contains(&(after as i64 - before as i64)),
+        "{before} -> {after}"
+    );
+}

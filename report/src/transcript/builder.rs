@@ -1,7 +1,7 @@
 //! Chunk lines into runs: one run per session and mechanism, one repeat per
 //! bar(), and the line range each run came from.
 
-use super::lines::{ChunkLine, Family, Line};
+use super::lines::{ChunkLine, Family, Line, WitnessLine};
 use super::session::Session;
 use crate::run::{BarTimes, Point, PrunTable, Run, SourceKind, PRUN_ONLY, TIME_BLOCKS};
 
@@ -20,6 +20,9 @@ struct Open {
     repeat: usize,
     /// The harness's counters after each point (`Counters (extra):`).
     readings: Vec<Option<probes::Reading>>,
+    /// The harness's witness: its reading before the run's first bar(),
+    /// then the one after its last.
+    witness: Option<probes::witness::Witness>,
     /// 1-based line range.
     first: usize,
     last: usize,
@@ -48,6 +51,9 @@ pub(super) struct Builder {
     /// last line of a row.
     prun: Vec<PrunTable>,
     prun_last: usize,
+    /// The harness's `Witness (extra): ... when=before` line, for the
+    /// session's next run.
+    witness_before: Option<WitnessLine>,
 }
 
 impl Builder {
@@ -92,6 +98,7 @@ impl Builder {
             Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } => {
                 self.mark.get_or_insert(at);
             }
+            Line::Witness(w) => self.witness(at, w),
             Line::Counters(reading) => {
                 if let Some(open) = &mut self.current {
                     if let Some(last) = open.readings.last_mut() {
@@ -128,6 +135,24 @@ impl Builder {
         }
         self.mark = None;
         self.cpu = None;
+        self.witness_before = None;
+    }
+
+    /// The harness reads the witness before the first bar() (kept for the
+    /// run that starts next) and after the last (the open run's, when it
+    /// also had the reading before: both span the same bar()s).
+    fn witness(&mut self, at: usize, w: WitnessLine) {
+        if !w.after {
+            self.witness_before = Some(w);
+            return;
+        }
+        if let Some(open) = &mut self.current {
+            if let Some(witness) = open.witness.as_mut().filter(|o| o.tool == w.tool && o.after.is_none()) {
+                witness.after = Some(w.regions);
+                witness.forks = w.forks;
+                open.last = at;
+            }
+        }
     }
 
     /// `Wall time:` ends a `%time` block: the bar() of the open run when
@@ -179,11 +204,19 @@ impl Builder {
             }
             _ => {
                 self.close_run();
+                let witness = self.witness_before.take().map(|w| probes::witness::Witness {
+                    tool: w.tool,
+                    before: Some(w.regions),
+                    after: None,
+                    forks: None,
+                    refused: None,
+                });
                 self.current.insert(Open {
                     key,
                     run: transcript_run("", Some(chunk.ncpus), chunk.sleep),
                     repeat: 0,
                     readings: Vec::new(),
+                    witness,
                     first: mark.unwrap_or(at),
                     last: at,
                 })
@@ -227,6 +260,7 @@ impl Builder {
         if let Some(mut open) = self.current.take() {
             open.run.counters =
                 probes::resources::series(&open.readings.iter().map(Option::as_ref).collect::<Vec<_>>());
+            open.run.witness = open.witness.filter(|w| w.after.is_some());
             self.runs.push((open.run, open.first, open.last));
         }
         self.bar_closed = false;

@@ -98,6 +98,9 @@ pub(super) enum Line {
     },
     /// The harness's `Counters (extra): name=value ...` after a chunk line.
     Counters(probes::Reading),
+    /// The harness's `Witness (extra): tool=pmap when=before regions=123`
+    /// (`mach_msg=4` on macOS; `forks=800` after the last bar()).
+    Witness(WitnessLine),
     /// An OS named in prose (`... on macOS 15.4.1 Sequoia`): the OS of the
     /// session that follows.
     OsMention(String),
@@ -112,6 +115,17 @@ pub(super) enum Line {
     /// A Markdown code fence (```` ``` ```` or `~~~`).
     Fence,
     Other,
+}
+
+/// One `Witness (extra):` line of the harness (`probes::witness`).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct WitnessLine {
+    pub tool: probes::witness::Tool,
+    /// `when=after` (else `before`).
+    pub after: bool,
+    pub regions: probes::witness::Regions,
+    /// `forks=N`: the `os.fork()` calls since the reading before.
+    pub forks: Option<u64>,
 }
 
 struct Patterns {
@@ -203,12 +217,42 @@ fn harness(line: &str) -> Option<Line> {
     if let Some(words) = line.strip_prefix("Counters (extra): ") {
         return probes::resources::parse_words(words).map(Line::Counters);
     }
+    if let Some(words) = line.strip_prefix("Witness (extra): ") {
+        return witness(words).map(Line::Witness);
+    }
     let c = patterns().harness.captures(line)?;
     Some(Line::Harness {
         python: c[1].to_string(),
         os: c[2].to_string(),
         os_fork: c[3].to_string(),
         standin_leak: &c[4] == "on",
+    })
+}
+
+/// `tool=vmmap when=after regions=1234 mach_msg=4 forks=800`; `None`
+/// for anything else (a refusal, on stderr, is a sentence).
+fn witness(words: &str) -> Option<WitnessLine> {
+    let mut rest = words.split_whitespace();
+    let tool = match rest.next()? {
+        "tool=vmmap" => probes::witness::Tool::Vmmap,
+        "tool=pmap" => probes::witness::Tool::Pmap,
+        _ => return None,
+    };
+    let after = match rest.next()? {
+        "when=before" => false,
+        "when=after" => true,
+        _ => return None,
+    };
+    let numbers = probes::resources::parse_words(&rest.collect::<Vec<_>>().join(" "))?;
+    Some(WitnessLine {
+        tool,
+        after,
+        regions: probes::witness::Regions {
+            total: *numbers.get("regions")?,
+            mach_msg: numbers.get("mach_msg").copied(),
+            types: Default::default(),
+        },
+        forks: numbers.get("forks").copied(),
     })
 }
 

@@ -84,7 +84,7 @@ impl Session {
             Line::OsMention(os) if !self.active && self.os.is_none() => {
                 self.os = Some(format!("{os} (from the text)"));
             }
-            Line::OsMention(_) | Line::Counters(_) => {}
+            Line::OsMention(_) | Line::Counters(_) | Line::Witness(_) => {}
             Line::Prompt { style, number, script } => {
                 self.active = true;
                 self.sage |= *style == PromptStyle::Sage;

@@ -345,6 +345,71 @@ fn the_harness_counters_follow_their_chunks() {
 }
 
 #[test]
+fn the_harness_witness_spans_the_run_it_brackets() {
+    // As ci/compare/harness.py prints it (the Linux stand-in leak: +1 a fork).
+    let mut text = String::from(
+        "Harness (extra): Python 3.12.1 (CPython) on Linux x86_64; os.fork: real; stand-in leak: on; counters: on\n\
+         In [1]: from test_pyparallel_sleep import bar\n\
+         Witness (extra): tool=pmap when=before regions=143\n\
+         In [2]: %time bar()\nUsing ncpus=4 parallel decorated function\n",
+    );
+    for i in 0..8 {
+        text += &format!(
+            "0.500s per 100 x 4 @para sleep(0.001). Cost/ncpus/calls is 0.001000s.\nCounters (extra): vm_map_entries={}\n",
+            550 + 400 * i
+        );
+    }
+    text += "CPU times: user 63.1 ms, sys: 323 ms, total: 386 ms\nWall time: 3.61 s\n\
+             Witness (extra): tool=pmap when=after regions=3343 forks=3200\n";
+    let runs = parse("h", &text);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let w = runs[0].witness.as_ref().unwrap();
+    assert_eq!(
+        (
+            w.before.as_ref().unwrap().total,
+            w.after.as_ref().unwrap().total,
+            w.forks
+        ),
+        (143, 3343, Some(3200))
+    );
+    // The run's lines end with the witness after it.
+    assert!(
+        runs[0]
+            .source
+            .ends_with(&format!("-{} (transcript)", text.lines().count())),
+        "{}",
+        runs[0].source
+    );
+    assert_eq!(crate::witness::cell(&runs[0]), "+1.00 pmap, agrees");
+    // vmmap's line also counts the Mach message regions.
+    let mac = text
+        .replace(
+            "tool=pmap when=before regions=143",
+            "tool=vmmap when=before regions=1143 mach_msg=2",
+        )
+        .replace(
+            "tool=pmap when=after regions=3343",
+            "tool=vmmap when=after regions=4343 mach_msg=3202",
+        );
+    let w = parse("m", &mac)[0].witness.clone().unwrap();
+    assert_eq!(
+        (w.before.unwrap().mach_msg, w.after.unwrap().mach_msg),
+        (Some(2), Some(3202))
+    );
+    // Without the reading after (an interrupted run), or before: no witness.
+    let cut = text.replace("Witness (extra): tool=pmap when=after regions=3343 forks=3200\n", "");
+    assert_eq!(parse("h", &cut)[0].witness, None);
+    let cut = text.replace("Witness (extra): tool=pmap when=before regions=143\n", "");
+    assert_eq!(parse("h", &cut)[0].witness, None);
+    // A refusal is a sentence, not a reading.
+    let refused = text.replace(
+        "tool=pmap when=before regions=143",
+        "vmmap refused (exit status: 1): cannot examine process; the run goes on without it",
+    );
+    assert_eq!(parse("h", &refused)[0].witness, None);
+}
+
+#[test]
 fn time_blocks_alone_are_a_series_of_whole_calls() {
     // As the drift was confirmed by a second person on the Sage issue: one
     // `%time test(1000)` per input, no chunk line.

@@ -1,0 +1,207 @@
+//! The system's own tool beside the suite's counters: a run's witness
+//! (`probes::witness`: macOS `vmmap -summary`, Linux `pmap`, read before the
+//! first bar() and after the last, by the port or by
+//! `ci/compare/harness.py` inside an original's interpreter) as growth per
+//! fork, set beside the counters' growth per fork, and whether the two
+//! agree.
+//!
+//! The rule: they agree when the witness's regions grow per fork as
+//! `vm_map_entries` does, and (vmmap) its `Mach message` regions as
+//! `mach_msg_regions` do, within one region per hundred forks (0.01 per
+//! fork; over a run of fewer than a hundred forks, one region). The
+//! witness spans every chunk, the counters are read after each chunk (so
+//! they span all chunks but the first): both are growth per fork, in the
+//! unit Findings uses (per fork for the fork-per-job strategies, per job
+//! for the others).
+
+use crate::run::Run;
+use probes::witness::Tool;
+
+/// The rule in words, for `report --help` (after the Findings rule).
+pub const RULE: &str = "Witness (the last column of the Findings rows): the system's own count of the \
+process's regions (vmmap -summary on macOS, with its Mach message regions; pmap on Linux), read before the \
+first bar() and after the last, as growth per fork; it agrees when it grows as vm_map_entries (and \
+mach_msg_regions) do, within one region per hundred forks.";
+
+/// A run's witness as growth per fork.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Growth {
+    /// The tool read.
+    pub tool: Tool,
+    /// Regions (vmmap's `TOTAL`, pmap's mappings) per fork.
+    pub regions: f64,
+    /// vmmap's `Mach message` regions per fork.
+    pub mach_msg: Option<f64>,
+    /// Whether it agrees with the counters; `None` when the run has none of
+    /// the counters to compare with (or too few chunks for their growth).
+    pub agrees: Option<bool>,
+    /// The counter values compared, for the text: `(name, per fork)`.
+    pub counters: Vec<(&'static str, f64)>,
+}
+
+/// Growth of counter `name` per fork (fork-per-job: calls x ncpus forks a
+/// chunk) or per job (other strategies) between its first and last
+/// reading, the chunks' readings, as Findings' `per_fork` prints it: `None`
+/// where the run has no such counter or only one chunk.
+pub fn counter_growth(run: &Run, name: &str) -> Option<f64> {
+    let (values, ncpus) = (run.counter(name)?, run.ncpus?);
+    // Readings come after each chunk: the jobs between the first and the
+    // last reading are those of every chunk but the first.
+    let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
+    match (values.first(), values.last()) {
+        (Some(a), Some(b)) if jobs > 0 => Some((b - a) / jobs as f64),
+        _ => None,
+    }
+}
+
+/// The witness's growth per fork beside the counters'; `None` without both
+/// readings (no witness, a refusal, an interrupted run) or without a job.
+pub fn growth(run: &Run) -> Option<Growth> {
+    let w = run.witness.as_ref()?;
+    let (before, after) = (w.before.as_ref()?, w.after.as_ref()?);
+    let ncpus = run.ncpus? as u64;
+    let jobs: u64 = run.points.iter().map(|p| p.calls * ncpus).sum();
+    if jobs == 0 {
+        return None;
+    }
+    let per = |a: u64, b: u64| (b as f64 - a as f64) / jobs as f64;
+    let regions = per(before.total, after.total);
+    let mach_msg = before.mach_msg.zip(after.mach_msg).map(|(a, b)| per(a, b));
+    let tolerance = (1.0 / jobs as f64).max(0.01) + 1e-9;
+    let mut counters = Vec::new();
+    let mut agrees = None;
+    for (name, seen) in [("vm_map_entries", Some(regions)), ("mach_msg_regions", mach_msg)] {
+        if let (Some(seen), Some(counted)) = (seen, counter_growth(run, name)) {
+            counters.push((name, counted));
+            agrees = Some(agrees.unwrap_or(true) && (seen - counted).abs() <= tolerance);
+        }
+    }
+    Some(Growth {
+        tool: w.tool,
+        regions,
+        mach_msg,
+        agrees,
+        counters,
+    })
+}
+
+/// The Findings cell: `+1.00 pmap, agrees`, `+1.00 (Mach message +1.00)
+/// vmmap, disagrees (vm_map_entries +0.00)`, `vmmap refused`, or `-`.
+pub fn cell(run: &Run) -> String {
+    let Some(g) = growth(run) else {
+        return match &run.witness {
+            Some(w) if w.refused.is_some() => format!("{} refused", w.tool.name()),
+            _ => "-".into(),
+        };
+    };
+    let mut text = format!("{:+.2}", g.regions);
+    if let Some(m) = g.mach_msg {
+        text += &format!(" (Mach message {m:+.2})");
+    }
+    text += &format!(" {}", g.tool.name());
+    match g.agrees {
+        Some(true) => text + ", agrees",
+        Some(false) => {
+            let counted: Vec<String> = g.counters.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
+            format!("{text}, disagrees ({})", counted.join(", "))
+        }
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Point;
+    use probes::witness::{Regions, Witness};
+
+    /// A fork-per-job run of `chunks` chunks of 100 calls x 4 forks whose
+    /// vm_map_entries grow by `counted` a fork, and whose witness grew by
+    /// `seen` regions in all.
+    fn run(chunks: u32, counted: f64, seen: u64, mach_msg: Option<(u64, u64)>) -> Run {
+        let regions = |total, m: Option<u64>| Regions {
+            total,
+            mach_msg: m,
+            types: Default::default(),
+        };
+        Run {
+            ncpus: Some(4),
+            points: (0..chunks)
+                .map(|_| Point {
+                    repeat: 0,
+                    calls: 100,
+                    wall: 1.0,
+                    cost_per_job: 0.0,
+                })
+                .collect(),
+            counters: vec![(
+                "vm_map_entries".into(),
+                (0..chunks).map(|i| 50.0 + 400.0 * counted * f64::from(i + 1)).collect(),
+            )],
+            witness: Some(Witness {
+                tool: if mach_msg.is_some() { Tool::Vmmap } else { Tool::Pmap },
+                before: Some(regions(40, mach_msg.map(|m| m.0))),
+                after: Some(regions(40 + seen, mach_msg.map(|m| m.1))),
+                forks: Some(u64::from(chunks) * 400),
+                refused: None,
+            }),
+            ..Run::default()
+        }
+    }
+
+    #[test]
+    fn agree_within_one_region_per_hundred_forks() {
+        // 10 chunks: 4000 forks; the counter +1 per fork; the witness saw
+        // 4000 regions more (+1.00), then 3961 (+0.99), then 3950 (+0.9875).
+        assert_eq!(cell(&run(10, 1.0, 4000, None)), "+1.00 pmap, agrees");
+        assert_eq!(growth(&run(10, 1.0, 3961, None)).unwrap().agrees, Some(true));
+        assert_eq!(
+            cell(&run(10, 1.0, 3950, None)),
+            "+0.99 pmap, disagrees (vm_map_entries +1.00)"
+        );
+        // Nothing grows: both flat; a witness that grew while the counter did not.
+        assert_eq!(cell(&run(10, 0.0, 3, None)), "+0.00 pmap, agrees");
+        assert_eq!(
+            cell(&run(10, 0.0, 4000, None)),
+            "+1.00 pmap, disagrees (vm_map_entries +0.00)"
+        );
+    }
+
+    #[test]
+    fn mach_message_regions_are_compared_too() {
+        let mut r = run(10, 1.0, 4000, Some((3, 4003)));
+        r.counters.push((
+            "mach_msg_regions".into(),
+            (1..=10).map(|i| 400.0 * f64::from(i)).collect(),
+        ));
+        assert_eq!(cell(&r), "+1.00 (Mach message +1.00) vmmap, agrees");
+        // The regions agree, the Mach message ones do not.
+        r.witness.as_mut().unwrap().after.as_mut().unwrap().mach_msg = Some(3);
+        assert_eq!(
+            cell(&r),
+            "+1.00 (Mach message +0.00) vmmap, disagrees (vm_map_entries +1.00, mach_msg_regions +1.00)"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_compared_says_so() {
+        // No counters (a transcript without --counters): the growth alone.
+        let mut r = run(10, 1.0, 4000, None);
+        r.counters.clear();
+        assert_eq!(cell(&r), "+1.00 pmap");
+        // One chunk: no counter growth either.
+        assert_eq!(growth(&run(1, 1.0, 400, None)).unwrap().agrees, None);
+        // A refusal, no witness.
+        let mut r = run(10, 1.0, 4000, None);
+        let w = r.witness.as_mut().unwrap();
+        (w.tool, w.before, w.after, w.refused) = (
+            Tool::Vmmap,
+            None,
+            None,
+            Some("vmmap refused (exit status: 1): x".into()),
+        );
+        assert_eq!(cell(&r), "vmmap refused");
+        r.witness = None;
+        assert_eq!(cell(&r), "-");
+    }
+}

@@ -15,8 +15,8 @@
 //!   `mach_port_deallocate`; the same leak was fixed in psutil #178,
 //!   remoteprocess #3, htop #2015, num_threads #16).
 //!
-//! The hypothesis this tests (issue 17): if every fork leaves a region and
-//! port rights behind, each later fork has more to copy, and the parent's
+//! The hypothesis this tests (`docs/mechanism.md`): if every fork leaves a
+//! region and port rights behind, each later fork has more to copy, and the parent's
 //! system time grows call after call, only for strategies that fork per call.
 //! [`Release::Nothing`] is CPython's leak; [`Release::All`] is the control
 //! that frees everything. On Linux both make the same calls.

@@ -1,6 +1,6 @@
 //! Findings: runs that differ in one factor only, side by side, and the one
 //! conclusion their verdicts allow about the leading hypothesis
-//! (`shared/MECHANISM.md`: CPython >= 3.12 leaves one map entry behind after
+//! (`docs/mechanism.md`: CPython >= 3.12 leaves one map entry behind after
 //! every `os.fork()` on macOS, and every later fork copies the bigger map).
 //!
 //! The factors: the port's `--post-fork-check` (off, leak, free), the

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 ///
 /// Findings (first, on the terminal too): runs that differ in one factor only (the port's
 /// --post-fork-check, the CPython version, the real os.fork vs the control without the thread
-/// count, the stand-in leak), side by side. The rule: the hypothesis (MECHANISM.md) says a
+/// count, the stand-in leak), side by side. The rule: the hypothesis (docs/mechanism.md) says a
 /// fork-per-job run leaks one map entry per fork when it runs on macOS under CPython >= 3.12
 /// with the real os.fork, or with the stand-in leak and the real os.fork, or (the port) with
 /// --post-fork-check leak on macOS; such a run drifts and no other does. A group is "not

@@ -246,7 +246,7 @@ fi
   echo "- Machine: $system"
   echo "- Source: $repo at $tag ($commit), built with \`./configure && make\` (nothing installed)"
   echo "- Patch: \`upstream/cpython/free-thread-count.patch\` (applied: \`applied.diff\`)"
-  echo "- Runs per build: \`fork_repro.py ${REPRO_ARGS:-}\` and \`test_pyparallel_sleep.py\` (numcalls=$N, ncpus=$W) through \`ci/compare/harness.py --counters\`"
+  echo "- Runs per build: \`fork_repro.py${REPRO_ARGS:+ $REPRO_ARGS}\` and \`test_pyparallel_sleep.py\` (numcalls=$N, ncpus=$W) through \`ci/compare/harness.py --counters\`"
   echo "- Unpatched: $(head -n 1 "$out/unpatched-version.txt"); calls vm_deallocate: $(cat "$out/unpatched-vm_deallocate.txt")"
   echo "- Patched: $(head -n 1 "$out/patched-version.txt"); calls vm_deallocate: $(cat "$out/patched-vm_deallocate.txt")"
   echo

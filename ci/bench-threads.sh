@@ -6,7 +6,7 @@
 #     threads), PAIRS interleaved runs: wall time minus the 0.5 s of sleeping
 #     (bash's `time`, ms resolution), median of each contender's ratio to the
 #     OpenMP original in the same pair.
-# Goals (issue 16): --runtime team at most 1.15x the native team (table 1)
+# Goals (the thread team's budget): --runtime team at most 1.15x the native team (table 1)
 # and at most 1.1x the OpenMP original's overhead (table 2).
 # Usage: ci/bench-threads.sh [NUMCALLS [NCPUS [T]]]   (defaults 1000 8 0.005)
 # Environment: ORIGINALS_DIR, a directory holding test_openmp_sleep.c (kept

@@ -28,7 +28,7 @@ run() {
 }
 
 common=(--numcalls 600 --repeat 2 --witness on)
-# CPython >= 3.12's post-fork thread count (issue 17): off, leak (as CPython:
+# CPython >= 3.12's post-fork thread count (docs/mechanism.md): off, leak (as CPython:
 # on macOS nothing is released), free (the control). On an afflicted Mac,
 # leak drifting while off and free stay flat says the leak is the cause.
 run fork-pipe test_fork_sleep "${common[@]}" --post-fork-check off

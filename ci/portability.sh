@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a CI script uses what a stock Mac lacks: macOS runs
-# `#!/usr/bin/env bash` with bash 3.2 and has BSD commands (issue 12,
-# section 2). The forbidden constructs and commands, each with a line it must
-# catch and one it must pass, are in ci/portability.rules.
+# `#!/usr/bin/env bash` with bash 3.2 and has BSD commands
+# (docs/development.md). The forbidden constructs and commands, each with a
+# line it must catch and one it must pass, are in ci/portability.rules.
 #
 # Usage: ci/portability.sh              checks ci/**/*.sh and .ci/run
 #        ci/portability.sh FILE...      checks these files

@@ -52,12 +52,15 @@ for t in aarch64-apple-darwin x86_64-apple-darwin; do
 done
 
 cargo test --workspace --locked
+# The proposed CPython fix: what the patch calls, the same as probes::postfork.
+ci/tests/cpython-patch.sh
 if command -v python3 >/dev/null; then
   ci/tests/compare-plumbing.sh
   ci/tests/standin-leak.sh
   ci/tests/witness.sh
+  ci/tests/cpython-fix.sh
 else
-  echo "python3 not found: ci/compare.sh's plumbing, the stand-in leak chain and the witness chain not tested"
+  echo "python3 not found: ci/compare.sh's plumbing, the stand-in leak chain, the witness chain and ci/cpython-fix.sh not tested"
 fi
 # The linters, as ci/prereq.sh installed them (or as the machine has them);
 # a finding fails the run, a linter that cannot be had is said loudly.

@@ -127,7 +127,7 @@ pub struct Growth {
     /// Microseconds per job per earlier fork, for the strategies that fork
     /// once per job: forks so far are calls × jobs per call, so this is the
     /// above over `1000 × jobs_per_call`. The seed gives about +0.1
-    /// (MECHANISM.md).
+    /// (`docs/mechanism.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub us_per_job_per_earlier_fork: Option<Estimate>,
 }

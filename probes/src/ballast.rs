@@ -3,7 +3,7 @@
 //! `fork()` copies the page tables of all of it; the ballast lets a small
 //! Rust parent be as heavy.
 //!
-//! Two more habits of an interpreter's parent live here (issue 17), because
+//! Two more habits of an interpreter's parent live here (its fork habits), because
 //! they are made of the same memory:
 //!
 //! - `--ballast-regions N`: how many regions, not how many bytes. `fork()`

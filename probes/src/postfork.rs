@@ -15,8 +15,8 @@
 //!   `mach_port_deallocate`; the same leak was fixed in psutil #178,
 //!   remoteprocess #3, htop #2015, num_threads #16).
 //!
-//! The hypothesis this tests (issue 17): if every fork leaves a region and
-//! port rights behind, each later fork has more to copy, and the parent's
+//! The hypothesis this tests (`docs/mechanism.md`): if every fork leaves a
+//! region and port rights behind, each later fork has more to copy, and the parent's
 //! system time grows call after call, only for strategies that fork per call.
 //! [`Release::Nothing`] is CPython's leak; [`Release::All`] is the control
 //! that frees everything. On Linux both make the same calls.
@@ -87,6 +87,14 @@ mod platform {
     /// `task_for_pid` + `task_threads`, then, with [`Release::All`], the
     /// thread ports, the array and the task port's extra reference given
     /// back.
+    ///
+    /// Those three steps are the proposed CPython fix
+    /// (`upstream/cpython/free-thread-count.patch`): the same calls in the
+    /// same order, so that `--post-fork-check free` measures what the patch
+    /// does. They must stay the same: change one, change the other
+    /// (`ci/tests/cpython-patch.sh` compares them). The patch calls
+    /// `vm_deallocate`, which libsyscall implements as a call of
+    /// `mach_vm_deallocate` (XNU `libsyscall/mach/mach_vm.c`).
     pub fn thread_count(release: Release) -> Option<u64> {
         // SAFETY: mach_task_self reads this task's own port name.
         let me = unsafe { mach_task_self() };

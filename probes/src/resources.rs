@@ -1,10 +1,10 @@
-//! The parent's own resource counters, read after every chunk (issue 13):
+//! The parent's own resource counters, read after every chunk:
 //! the evidence the drift attribution ranks against the chunk times.
 //!
 //! Why these: `fork(2)` copies the parent's memory map entry by entry with
 //! its page tables (`vm_map_fork` in XNU's `osfmk/vm/vm_map.c`, `dup_mmap` in
 //! Linux's `kernel/fork.c`), and a parent that dirties pages between forks
-//! takes copy-on-write faults. The leading hypothesis (`shared/MECHANISM.md`)
+//! takes copy-on-write faults. The leading hypothesis (`docs/mechanism.md`)
 //! is that CPython ≥ 3.12 leaves one page-sized map entry behind after every
 //! `os.fork()` on macOS (the out-of-line thread array of `task_threads`,
 //! never deallocated), so each later fork has one more entry to copy. The

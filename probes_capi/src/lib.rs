@@ -1,7 +1,7 @@
 //! `probes::resources` as a C-ABI library (`libprobes_capi.so` /
 //! `.dylib`), so that `ci/compare/harness.py` reads *inside an original's
 //! own interpreter* the very counters the ports read after every chunk
-//! (issue 20). One implementation: the Mach and `/proc` calls stay in
+//! (`docs/experiment.md`). One implementation: the Mach and `/proc` calls stay in
 //! `probes` (tested here, type-checked for macOS by the Apple-target clippy);
 //! written again in Python they would be code nothing here can check.
 //!

@@ -1,6 +1,6 @@
 //! `report`: reads JSON records of this suite and transcripts of the
 //! originals, and writes a Markdown table and an SVG/PNG plot with the drift
-//! verdict of every run (issue 6). The verdict is the `drift` crate's, the
+//! verdict of every run. The verdict is the `drift` crate's, the
 //! same code that gives the verdict line at the end of every run.
 
 pub mod findings;

@@ -59,7 +59,7 @@ fn both_seed_transcripts_are_drift() {
     assert_eq!(sage[8], "+27.0 % (+25.7 to +30.3)", "{table}");
     assert_eq!(py[8], "+34.5 % (+33.4 to +35.4)", "{table}");
     // In absolute units: about +0.1 µs per job per earlier fork
-    // (MECHANISM.md: 1.289 -> 3.600 ms over 24,000 forks).
+    // (docs/mechanism.md: 1.289 -> 3.600 ms over 24,000 forks).
     let per_fork = |cell: &str| -> f64 { cell.split(' ').next().unwrap().parse().unwrap() };
     for (name, r) in [("sage", &sage), ("py", &py)] {
         let f = per_fork(&r[10]);

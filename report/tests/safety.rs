@@ -1,4 +1,4 @@
-//! `report`'s outputs follow the suite's rules (issue 11): a closed stdout
+//! `report`'s outputs follow the suite's safety rules: a closed stdout
 //! ends it quietly, `--markdown` / `--svg` go through `cli::sink`
 //! (symlinks followed, devices written through, checked before any input is
 //! read).

@@ -1,4 +1,4 @@
-//! The interpreter's own fork habits, put into the parent (issue 17): what a
+//! The interpreter's own fork habits, put into the parent: what a
 //! CPython or Sage parent does around each `os.fork()` that this small Rust
 //! parent would otherwise not do. The mechanisms are in `probes`
 //! (`probes::postfork`, `probes::ballast`); this module holds the flags, the
@@ -63,7 +63,7 @@ pub struct ParentArgs {
     pub ballast_regions: Option<u64>,
     /// A parent like a measured interpreter, setting the three flags above.
     ///
-    /// Measured on Linux (issue 17): parent minor faults per job CPython 3.13
+    /// Measured on Linux: parent minor faults per job CPython 3.13
     /// 35, Sage @parallel 86, this binary 3.5; regions CPython 3.13 49, Sage
     /// 684-691, this binary 35; both run the post-fork check (Python ≥ 3.12).
     /// The presets are in bytes (python 128 KiB, sage 332 KiB dirtied per

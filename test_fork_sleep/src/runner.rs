@@ -47,7 +47,8 @@ pub struct Parallel {
     pub breakdown: breakdown::Shared,
     /// `--map-churn`: grows before every call (a no-op at 0).
     churn: MapChurn,
-    /// The ballast, and what the parent does after each fork (issue 17).
+    /// The ballast, and what the parent does after each fork (the
+    /// interpreter's fork habits, `parent.rs`).
     habits: Habits,
 }
 

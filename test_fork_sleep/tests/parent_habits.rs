@@ -1,4 +1,4 @@
-//! Issue 17: the interpreter's fork habits put into the parent.
+//! The interpreter's fork habits put into the parent.
 //! `--post-fork-check leak` and `free` each add one read of
 //! `/proc/self/stat` per job (counted by the test from the kernel's own
 //! `/proc/<pid>/io` `syscr`, read while the finished binary is still a

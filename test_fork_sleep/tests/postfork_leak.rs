@@ -1,4 +1,4 @@
-//! Issue 20 on macOS (it runs on the macOS CI runners): `--post-fork-check
+//! The leak on macOS (it runs on the macOS CI runners): `--post-fork-check
 //! leak` does what CPython >= 3.12 does after every `os.fork()` there
 //! (`task_for_pid` + `task_threads`, nothing given back), and the counters
 //! must see it: at least 0.9 more `VM_MEMORY_MACH_MSG` region per fork (the

@@ -1,4 +1,4 @@
-//! End-to-end tests of test_fork_sleep for issue 11: a closed stdout, unusual
+//! End-to-end tests of test_fork_sleep's safety rules: a closed stdout, unusual
 //! `--json` targets, the limits checked before the run (open files,
 //! `--ballast-mb`), and properties checked from outside the binary (its fds
 //! counted by the test itself, the children's CPU time, the child's stdout echoed).

@@ -1,4 +1,4 @@
-//! A forkserver whose fork of a worker fails (issue 11, section 1): the run
+//! A forkserver whose fork of a worker fails: the run
 //! ends with exit 1 and one line naming the worker and the errno, and no
 //! process other than the run's own is signalled. Before the fix the failed
 //! fork's pid `-1` reached `kill(-1, SIGKILL)`, which kills every process of

@@ -1,4 +1,4 @@
-//! Issue 11 end to end for the pool binary: a closed stdout ends the run
+//! The safety rules end to end for the pool binary: a closed stdout ends the run
 //! quietly (workers and forkserver reaped, record kept), and the open-file
 //! limit is checked before the pool exists.
 

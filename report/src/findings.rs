@@ -109,7 +109,7 @@ pub struct Finding<'a> {
 }
 
 /// Whether the OS is macOS: `None` when not known.
-fn on_macos(run: &Run) -> Option<bool> {
+pub(crate) fn on_macos(run: &Run) -> Option<bool> {
     let os = run.os_arch.to_ascii_lowercase();
     if os.is_empty() || os == "unknown" {
         return None;
@@ -179,6 +179,7 @@ fn setup(run: &Run, factor: Factor) -> String {
     let kind = match run.kind {
         SourceKind::Record => "port",
         SourceKind::Transcript => "original",
+        SourceKind::Reproducer => "reproducer",
     };
     let others: Vec<String> = FACTORS
         .iter()
@@ -237,16 +238,19 @@ fn conclude(members: &[(String, &Run)]) -> Conclusion {
 /// Growth of a counter per fork (fork-per-job: calls x ncpus forks a
 /// chunk) or per job (other strategies) between the first and the last
 /// reading: `+1.00`, or `-` where the run has no such counter.
-fn per_fork(run: &Run, counter: &str) -> String {
-    let (Some(values), Some(ncpus)) = (run.counter(counter), run.ncpus) else {
-        return "-".into();
-    };
+pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
+    per_fork_value(run, counter).map_or("-".into(), |v| format!("{v:+.2}"))
+}
+
+/// [`per_fork`] as a number.
+pub(crate) fn per_fork_value(run: &Run, counter: &str) -> Option<f64> {
+    let (values, ncpus) = (run.counter(counter)?, run.ncpus?);
     // Readings come after each chunk: the jobs between the first and the
     // last reading are those of every chunk but the first.
     let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
     match (values.first(), values.last()) {
-        (Some(a), Some(b)) if jobs > 0 => format!("{:+.2}", (b - a) / jobs as f64),
-        _ => "-".into(),
+        (Some(a), Some(b)) if jobs > 0 => Some((b - a) / jobs as f64),
+        _ => None,
     }
 }
 

@@ -42,7 +42,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, after_help = cli::args::after_help(), allow_negative_numbers = true)]
 struct Cli {
-    /// JSON records and/or transcripts.
+    /// JSON records, transcripts, the reproducer's output, pasted documents (any mix).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write the Markdown table here instead of stdout (a device or FIFO is
@@ -68,7 +68,8 @@ struct Cli {
     pairs: bool,
     /// Open with one table answering the hypothesis across machines: one row per fork-per-job
     /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
-    /// per CI runner), with the predicted leak, verdict, slope and counter growth per fork.
+    /// per CI runner) or the `Machine:` line of its pasted document, with the predicted leak,
+    /// verdict, slope and counter growth per fork.
     #[arg(long)]
     hypothesis: bool,
     /// Write Markdown ready to file instead of the tables: `cpython`, an issue for CPython (title;

@@ -12,7 +12,7 @@
 //! top that it is not yet confirmed on macOS and claims nothing for it.
 //!
 //! The code locations were read in CPython's `Modules/posixmodule.c` of
-//! 3.11.11+, 3.12.5, 3.13.0, 3.14.7 and `main` at 001d212d (2026); keep
+//! 3.11.11, 3.12.5, 3.13.0, 3.13.15, 3.14.7 and `main` at 001d212d; keep
 //! [`LOCATIONS`] to what was checked.
 
 use crate::findings::{on_macos, per_fork, per_fork_value, predicts_leak};
@@ -25,8 +25,9 @@ use drift::Trend;
 /// when it runs). In every version the three callers are `os_fork_impl`,
 /// `os_fork1_impl` and `os_forkpty_impl`, in the parent (also when `fork()`
 /// failed), and nothing that `task_for_pid()` and `task_threads()` return is
-/// deallocated.
-pub const LOCATIONS: [(&str, &str, &str); 4] = [
+/// deallocated. The 3.13 split is where gh-137109 sits in `Misc/NEWS` of
+/// 3.13.15: under 3.13.10.
+pub const LOCATIONS: [(&str, &str, &str); 5] = [
     ("3.11 (checked: 3.11.11)", "none: no thread count after a fork", "-"),
     (
         "3.12 (checked: 3.12.5)",
@@ -34,14 +35,19 @@ pub const LOCATIONS: [(&str, &str, &str); 4] = [
         "before `PyOS_AfterFork_Parent()`",
     ),
     (
-        "3.13 (checked: 3.13.0)",
+        "3.13.0 to 3.13.9 (checked: 3.13.0)",
         "`warn_about_fork_with_threads()`",
         "after `PyOS_AfterFork_Parent()`",
     ),
     (
+        "3.13.10 and later (checked: 3.13.15)",
+        "`get_number_of_os_threads()`, since the gh-137109 refactor; its count is then passed to \
+         `warn_about_fork_with_threads()`",
+        "before `PyOS_AfterFork_Parent()`",
+    ),
+    (
         "3.14 (checked: 3.14.7) and `main` (checked: 001d212d)",
-        "`get_number_of_os_threads()`, since the gh-137109 refactor (PR #141438 on main, #141614 on 3.14); \
-         its count is then passed to `warn_about_fork_with_threads()`",
+        "`get_number_of_os_threads()`, as in 3.13.10 (gh-137109: PR #141438 on main, #141614 on 3.14)",
         "before `PyOS_AfterFork_Parent()`",
     ),
 ];
@@ -403,11 +409,10 @@ pub fn cpython(runs: &[Run], machines: &[String]) -> String {
     for (versions, place, when) in LOCATIONS {
         out += &format!("| {versions} | {place} | {when} |\n");
     }
-    out += "\ngh-137109 also links gh-141639, a further backport; which 3.13 release has the 3.14 layout \
-            was not checked. Either way the calls are the same.\n\n";
+    out += "\n";
     out += &format!(
-        "#### Proposed fix\n\n{FIX} The patches, one per branch, are `upstream/cpython/*.patch` in the \
-         repository of the suite that made this report. The same pattern was fixed in htop (#2015), PCP \
+        "#### Proposed fix\n\n{FIX} The patch is in `upstream/cpython/` (`*.patch`) in the repository of the \
+         suite that made this report. The same pattern was fixed in htop (#2015), PCP \
          (#2606), psutil (#333) and num_threads (#16).\n\n"
     );
     out += &evidence(&rows);

@@ -339,11 +339,13 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::run::{Factors, Point};
 
-    fn run(python: &str, os_fork: &str, standin: bool, drift: bool, os: &str) -> Run {
+    /// A fork-per-job run of 20 chunks of 100 calls x 4 forks (also for the
+    /// tests of `upstream`).
+    pub(crate) fn run(python: &str, os_fork: &str, standin: bool, drift: bool, os: &str) -> Run {
         let points = (0..20)
             .map(|i| Point {
                 repeat: 0,

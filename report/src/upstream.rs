@@ -391,9 +391,10 @@ pub fn cpython(runs: &[Run], machines: &[String]) -> String {
     };
     out += &reproducer(&rows);
     out += "#### Measurements\n\nEvery fork-per-job run of the input: the originals of sagemath/sage#39960 \
-            (`test_pyparallel_sleep.py`, a pure-Python emulation of `@parallel`) under each CPython, with \
-            the real `os.fork` and with the control (`os.fork` replaced by `PyOS_BeforeFork()`, `fork()`, \
-            `PyOS_AfterFork_Parent()` through `ctypes`: everything but the thread count), the reproducer, \
+            (`test_pyparallel_sleep.py`, a pure-Python emulation of `@parallel`, and Sage's own `@parallel` \
+            where Sage ran) under each CPython, with the real `os.fork` and with the control (`os.fork` \
+            replaced by `PyOS_BeforeFork()`, `fork()`, then `PyOS_AfterFork_Child()` or \
+            `PyOS_AfterFork_Parent()`, through `ctypes`: everything but the thread count), the reproducer, \
             and a Rust port that makes CPython's calls after each fork or not. The growth per earlier fork \
             is the Theil-Sen slope of the time per fork with its 95 % interval; the counters are read in \
             the forking process after every chunk.\n\n";
@@ -533,42 +534,14 @@ fn control_verdict(mac: &[&Row<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{Factors, Point};
 
+    /// A fork-per-job original, one map entry per fork when it drifts.
     fn run(python: &str, os_fork: &str, os: &str, drift: bool) -> Run {
-        let points = (0..12)
-            .map(|i| Point {
-                repeat: 0,
-                calls: 100,
-                wall: if drift {
-                    1.0 + 0.05 * f64::from(i)
-                } else {
-                    1.0 + 0.001 * f64::from(i % 3)
-                },
-                cost_per_job: 0.0,
-            })
-            .collect();
-        let entries = (0..12)
-            .map(|i| 100.0 + if drift { 800.0 * f64::from(i) } else { 0.0 })
-            .collect();
-        Run {
-            source: format!("{python} {os_fork}"),
-            kind: SourceKind::Transcript,
-            base: "fork-per-job (pure-Python @parallel emulation)".into(),
-            strategy: String::new(),
-            factors: Factors {
-                python: Some(python.into()),
-                os_fork: Some(os_fork.into()),
-                standin_leak: Some(false),
-                post_fork_check: None,
-            },
-            os_arch: os.into(),
-            ncpus: Some(8),
-            sleep: Some(0.001),
-            points,
-            counters: vec![("vm_map_entries".into(), entries)],
-            ..Run::default()
-        }
+        let mut r = crate::findings::tests::run(python, os_fork, false, drift, os);
+        // 400 entries a chunk of 100 calls x 4 forks.
+        let entries = (0..20).map(|i| 100.0 + if drift { 400.0 * f64::from(i) } else { 0.0 });
+        r.counters = vec![("vm_map_entries".into(), entries.collect())];
+        r
     }
 
     #[test]
@@ -625,7 +598,6 @@ mod tests {
             .map(|l| l.split(" | ").nth(2).unwrap_or(""))
             .collect();
         assert_eq!(order, ["3.11.9", "3.12.5", "3.12.5", "3.12.1"], "{text}");
-        // 800 entries a chunk of 100 calls x 8 forks.
         assert!(
             text.contains("| DRIFT | ") && text.contains(" | +1.00 | - | - |"),
             "{text}"

@@ -237,21 +237,26 @@ fn conclude(members: &[(String, &Run)]) -> Conclusion {
 
 /// Growth of a counter per fork (fork-per-job: calls x ncpus forks a
 /// chunk) or per job (other strategies) between the first and the last
-/// reading: `+1.00`, or `-` where the run has no such counter.
-pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
-    per_fork_value(run, counter).map_or("-".into(), |v| format!("{v:+.2}"))
-}
-
-/// [`per_fork`] as a number.
-pub(crate) fn per_fork_value(run: &Run, counter: &str) -> Option<f64> {
+/// reading, with the forks (jobs) between them; `None` where the run has
+/// no such counter.
+pub(crate) fn growth_per_fork(run: &Run, counter: &str) -> Option<(f64, u64)> {
     let (values, ncpus) = (run.counter(counter)?, run.ncpus?);
     // Readings come after each chunk: the jobs between the first and the
     // last reading are those of every chunk but the first.
     let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
-    match (values.first(), values.last()) {
-        (Some(a), Some(b)) if jobs > 0 => Some((b - a) / jobs as f64),
-        _ => None,
-    }
+    let (a, b) = (values.first()?, values.last()?);
+    Some(if jobs > 0 {
+        ((b - a) / jobs as f64, jobs)
+    } else {
+        (0.0, 0)
+    })
+}
+
+/// [`growth_per_fork`] as a cell: `+1.00`, or `-` (no counter, no fork).
+pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
+    growth_per_fork(run, counter)
+        .filter(|&(_, forks)| forks > 0)
+        .map_or("-".into(), |(g, _)| format!("{g:+.2}"))
 }
 
 /// The columns of one run's evidence, in both tables.

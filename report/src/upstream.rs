@@ -617,6 +617,35 @@ mod tests {
     }
 
     #[test]
+    fn the_reproducers_output_from_a_mac_gets_its_table() {
+        let mut text =
+            String::from("fork_repro: Python 3.12.5 (CPython) on macOS 15.5 (24F74) arm64; 6 batches of 500 forks\n");
+        for b in 1..=6u32 {
+            text += &format!(
+                "batch {b}/6: 500 forks in {:.3} s, 1.0 us per fork, parent sys 0.100 s, map entries {}, Mach message regions {}\n",
+                0.5 + 0.05 * f64::from(b),
+                400 + 500 * b,
+                2 + 500 * b
+            );
+        }
+        let runs = crate::repro::parse("repro.txt", &text);
+        let machines = vec![runs[0].machine.clone()];
+        let issue = cpython(&runs, &machines);
+        assert!(
+            issue.contains("> **Rows from a Mac: 1 of 1**, from `macOS 15.5 (24F74), arm64`."),
+            "{issue}"
+        );
+        let table = issue
+            .split("Its output on the machines of this report:")
+            .nth(1)
+            .expect(&issue);
+        let row = table.lines().find(|l| l.starts_with("| macOS")).expect(table);
+        // 0.05 s more a batch of 500 forks: +100 µs per fork per batch, +0.2 per earlier fork.
+        assert!(row.contains("| 3.12.5 | 6 x 500 | 1100.0 -> 1600.0 | +0.2 ("), "{row}");
+        assert!(row.ends_with("| +1.00 | +1.00 | DRIFT |"), "{row}");
+    }
+
+    #[test]
     fn the_workaround_is_the_control_of_the_docs() {
         let docs = include_str!("../../docs/experiment.md");
         assert!(docs.contains(WORKAROUND), "docs/experiment.md and WORKAROUND differ");

@@ -243,7 +243,8 @@ fn provenance(rows: &[Row<'_>], what: &str) -> String {
     }
     if mac.is_empty() {
         return format!(
-            "> **Not yet confirmed on macOS.** None of the {} rows below comes from a Mac: they come from \
+            "> **Not yet confirmed on macOS.** None of the {} fork-per-job runs of the input comes from a \
+             Mac: they come from \
              {}{unknown}. There CPython counts threads by reading `/proc/self/stat`, which leaks nothing, so \
              these rows test the measuring chain (with a stand-in leak), not the cause, and this {what} claims \
              nothing for macOS. Give `report` a Mac's `ci/diagnose.sh` output (its `diagnose.md`) before \
@@ -558,7 +559,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            top[2].starts_with("> **Not yet confirmed on macOS.** None of the 2 rows"),
+            top[2].starts_with("> **Not yet confirmed on macOS.** None of the 2 fork-per-job runs of the input"),
             "{text}"
         );
         assert!(

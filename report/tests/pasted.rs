@@ -143,7 +143,9 @@ fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() 
     }
     // The machines are named; whether a row comes from a Mac is its OS.
     assert!(
-        issue.contains("> **Not yet confirmed on macOS.** None of the 6 rows below comes from a Mac"),
+        issue.contains(
+            "> **Not yet confirmed on macOS.** None of the 6 fork-per-job runs of the input comes from a Mac"
+        ),
         "{issue}"
     );
 }

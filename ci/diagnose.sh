@@ -206,5 +206,10 @@ EOF
   fi
   "$bin/report" --hypothesis --png "$out/diagnose.png" "$@"
   sed -n '/^Could not run:/,$p' "$out/summary.md" 2>/dev/null
+  # Last, the inputs in one collapsed block: `report` reads a pasted
+  # diagnose.md (or many, or a whole issue thread) back into these runs, one
+  # machine per document, named by its Machine: line above.
+  echo
+  "$bin/report" --paste-block "$@"
 } >"$out/diagnose.md"
 echo "diagnose: done in $((SECONDS / 60)) min $((SECONDS % 60)) s: $out/diagnose.md (paste it into a comment, with diagnose.png)"

@@ -190,7 +190,7 @@ impl Finding<'_> {
 }
 
 /// Whether the OS is macOS: `None` when not known.
-fn on_macos(run: &Run) -> Option<bool> {
+pub(crate) fn on_macos(run: &Run) -> Option<bool> {
     let os = run.os_arch.to_ascii_lowercase();
     if os.is_empty() || os == "unknown" {
         return None;
@@ -307,6 +307,7 @@ fn setup(run: &Run, factor: Factor) -> String {
     let kind = match run.kind {
         SourceKind::Record => "port",
         SourceKind::Transcript => "original",
+        SourceKind::Reproducer => "reproducer",
     };
     let others: Vec<String> = FACTORS
         .iter()
@@ -579,11 +580,13 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::run::{Factors, Point};
 
-    fn run(python: &str, os_fork: &str, standin: bool, drift: bool, os: &str) -> Run {
+    /// A fork-per-job run of 20 chunks of 100 calls x 4 forks (also for the
+    /// tests of `upstream`).
+    pub(crate) fn run(python: &str, os_fork: &str, standin: bool, drift: bool, os: &str) -> Run {
         let points = (0..20)
             .map(|i| Point {
                 repeat: 0,

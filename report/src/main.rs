@@ -4,7 +4,7 @@
 use clap::Parser;
 use cli::args::usage;
 use cli::sink::Sink;
-use report::{findings, load, markdown, plot, Run};
+use report::{findings, load_input, markdown, pasted, plot, upstream, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,10 +21,18 @@ use std::process::ExitCode;
 /// harness's first line, an OS named in the prose before a session).
 ///
 /// Findings: see the rule after the options.
+///
+/// Many machines, one table: a document that ends with a pasted block (--paste-block;
+/// ci/diagnose.sh ends diagnose.md with one) is read back into the runs of its inputs, and only
+/// those: give it one diagnose.md, several, or the whole text of an issue thread where several
+/// were pasted (its raw Markdown, e.g. `gh issue view N --comments`; quoted replies too). Each
+/// block is one machine, named by the last `Machine:` line before it (the document's header), in
+/// --hypothesis and --upstream. Output of upstream/cpython/fork_repro.py is read as the
+/// reproducer's runs (one point per batch).
 #[derive(Parser, Debug)]
 #[command(version, after_help = format!("{}\n\n{}\n\n{}", report::findings::RULE, report::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
-    /// JSON records and/or transcripts.
+    /// JSON records, transcripts, the reproducer's output, pasted documents (any mix).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write the Markdown table here instead of stdout (a device or FIFO is
@@ -51,15 +59,63 @@ struct Cli {
     pairs: bool,
     /// Open with one table answering the hypothesis across machines: one row per fork-per-job
     /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
-    /// per CI runner), with the predicted leak, the map entries and mach_msg_regions per fork
-    /// and the mechanism's judgement, then the verdict, slope and the symptom's (left out when
-    /// no run is long enough for a verdict), and one line on the mechanism across all runs.
+    /// per CI runner) or the `Machine:` line of its pasted document, with the predicted leak, the
+    /// map entries and mach_msg_regions per fork and the mechanism's judgement, then the verdict,
+    /// slope and the symptom's (left out when no run is long enough for a verdict), and one line
+    /// on the mechanism across all runs.
     #[arg(long)]
     hypothesis: bool,
+    /// Write Markdown ready to file instead of the tables: `cpython`, an issue for CPython (title;
+    /// what happens; the reproducer upstream/cpython/fork_repro.py and its output from the
+    /// inputs; every fork-per-job row with µs per earlier fork, map entries and mach_msg_regions
+    /// per fork, the control, 3.11 beside 3.12+; where the code is per CPython version; the fix of
+    /// upstream/cpython/*.patch and the port's --post-fork-check free rows as its evidence);
+    /// `sage`, a comment for sagemath/sage#39960 (the cause, the Mac rows, the workaround and its
+    /// limits). Either says at its top which rows come from a Mac; with none, that it is not yet
+    /// confirmed on macOS, claiming nothing for it.
+    #[arg(long, value_enum, value_name = "TARGET")]
+    upstream: Option<Upstream>,
+    /// With --upstream sage: the CPython issue to link (its URL).
+    #[arg(long, value_name = "URL", requires = "upstream")]
+    cpython_issue: Option<String>,
+    /// Print only the collapsed, machine-readable block of the inputs (each input's text, JSON
+    /// records compacted, gzip + base64 so that a diagnosis fits in one issue comment), for the
+    /// end of a document to paste: ci/diagnose.sh ends diagnose.md with it.
+    #[arg(long, conflicts_with_all = ["upstream", "pairs", "hypothesis", "markdown", "svg", "png"])]
+    paste_block: bool,
+}
+
+/// What `--upstream` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Upstream {
+    /// An issue for python/cpython.
+    Cpython,
+    /// A comment for sagemath/sage#39960.
+    Sage,
+}
+
+/// `--paste-block`: the inputs' texts, read as `report` reads them.
+fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut block = Vec::new();
+    for path in inputs {
+        // Each input must be one `report` reads: a block of unreadable
+        // inputs would fail only when read back.
+        load_input(path)?;
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+        block.push(pasted::Input::new(&name, &String::from_utf8_lossy(&bytes)));
+    }
+    cli::out!("{}", pasted::block(&block));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
+    if cli.paste_block {
+        return paste_block(&cli.inputs);
+    }
     if cli.pairs && cli.inputs.len() % 2 != 0 {
         let n = cli.inputs.len();
         return Err(usage(format!(
@@ -78,8 +134,11 @@ fn run() -> anyhow::Result<ExitCode> {
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(usage(e)),
     };
     let mut per_input: Vec<Vec<Run>> = Vec::new();
+    let mut pasted_input: Vec<bool> = Vec::new();
     for path in &cli.inputs {
-        per_input.push(load(path)?);
+        let input = load_input(path)?;
+        per_input.push(input.runs);
+        pasted_input.push(input.pasted);
     }
     let mut text = String::new();
     if cli.pairs {
@@ -96,15 +155,31 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
     let mut machines: Vec<String> = Vec::new();
-    for (path, input) in cli.inputs.iter().zip(per_input) {
+    for ((path, input), pasted) in cli.inputs.iter().zip(per_input).zip(pasted_input) {
         let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         if !seen.contains(&same) {
             let folder = same.parent().and_then(|p| p.file_name());
-            let machine = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-            machines.extend(std::iter::repeat_n(machine, input.len()));
+            let folder = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+            // A pasted document names the machine of each block.
+            machines.extend(
+                input
+                    .iter()
+                    .map(|r| if pasted { r.machine.clone() } else { folder.clone() }),
+            );
             seen.push(same);
             runs.extend(input);
         }
+    }
+    if let Some(target) = cli.upstream {
+        let text = match target {
+            Upstream::Cpython => upstream::cpython(&runs, &machines),
+            Upstream::Sage => upstream::sage(&runs, &machines, cli.cpython_issue.as_deref()),
+        };
+        match &markdown {
+            Some(sink) => sink.write(text.as_bytes())?,
+            None => cli::out!("{text}"),
+        }
+        return finish(&figure, svg.as_ref(), png.as_ref());
     }
     let mut found = findings::section(&runs);
     if cli.hypothesis {
@@ -125,10 +200,15 @@ fn run() -> anyhow::Result<ExitCode> {
         // A closed stdout (`report ... | head -1`) ends quietly, exit 0.
         None => cli::out!("{text}"),
     }
-    if let Some(sink) = &svg {
+    finish(&figure, svg.as_ref(), png.as_ref())
+}
+
+/// The plots, then the exit code (a failed stdout is a failure).
+fn finish(figure: &plot::Figure, svg: Option<&Sink>, png: Option<&Sink>) -> anyhow::Result<ExitCode> {
+    if let Some(sink) = svg {
         sink.write(figure.svg()?.as_bytes())?;
     }
-    if let Some(sink) = &png {
+    if let Some(sink) = png {
         sink.write(&figure.png()?)?;
     }
     if let Some(e) = cli::output::error() {

@@ -26,7 +26,7 @@ fn slope_ci(v: &Verdict) -> String {
 }
 
 /// `+500 (+425 to +563)`: a growth in µs per job with its interval.
-fn estimate(e: Option<drift::Estimate>) -> String {
+pub(crate) fn estimate(e: Option<drift::Estimate>) -> String {
     e.map_or("-".into(), |e| {
         format!("{} ({} to {})", signed(e.value), signed(e.low), signed(e.high))
     })
@@ -61,7 +61,7 @@ fn verdict_cell(run: &Run, v: &Verdict) -> String {
 }
 
 /// `13.1 s -> 24.1 s` over the bar()s of a run, for one of their times.
-fn first_last(bars: &[BarTimes], f: impl Fn(&BarTimes) -> f64) -> String {
+pub(crate) fn first_last(bars: &[BarTimes], f: impl Fn(&BarTimes) -> f64) -> String {
     match (bars.first(), bars.last()) {
         (Some(a), Some(b)) => format!("{} -> {}", ipython_time(f(a)), ipython_time(f(b))),
         _ => "-".into(),

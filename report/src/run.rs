@@ -58,6 +58,9 @@ pub enum SourceKind {
     Record,
     /// Printed output of an original (or of a port), parsed line by line.
     Transcript,
+    /// The output of `upstream/cpython/fork_repro.py`, the stdlib-only
+    /// reproducer for a CPython report (`crate::repro`).
+    Reproducer,
 }
 
 /// One chunk: `calls` calls that took `wall` seconds.
@@ -141,6 +144,10 @@ pub struct Run {
     pub factors: Factors,
     /// `Linux x86_64` style; `unknown` for transcripts.
     pub os_arch: String,
+    /// The machine it ran on, as a label (`macOS 15.5 (24F74), arm64, Apple
+    /// M2`): a record's `system`; a pasted document's `Machine:` line for
+    /// every run read from it; empty where nothing says.
+    pub machine: String,
     pub ncpus: Option<usize>,
     /// Sleep per job in seconds (`None` for RealField).
     pub sleep: Option<f64>,
@@ -229,6 +236,8 @@ impl Run {
                 sys: t.own.sys,
             })
             .collect();
+        let sys = &rec.system;
+        let build = sys.os_build.as_deref().map_or(String::new(), |b| format!(" ({b})"));
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
@@ -239,6 +248,7 @@ impl Run {
                 ..Factors::default()
             },
             os_arch: format!("{os}, {arch}"),
+            machine: format!("{os}{build}, {arch}, {}", sys.cpu_model),
             ncpus: Some(rec.line_format.workers()),
             sleep,
             points,

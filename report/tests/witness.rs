@@ -59,7 +59,10 @@ fn witness_cell(rec: &RunRecord) -> String {
     let out = r.assert_success();
     let header = out.lines().find(|l| l.starts_with("| machine |")).unwrap();
     // The witness sits beside the mechanism's cells, before the timing's.
-    let column = header.split(" | ").position(|c| c == "witness per fork").unwrap_or_else(|| panic!("{header}"));
+    let column = header
+        .split(" | ")
+        .position(|c| c == "witness per fork")
+        .unwrap_or_else(|| panic!("{header}"));
     assert_eq!(header.split(" | ").nth(column - 1), Some("mechanism"), "{header}");
     let row = out
         .lines()

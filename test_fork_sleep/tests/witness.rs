@@ -31,7 +31,10 @@ fn totals(rec: &serde_json::Value) -> Result<(i64, i64), String> {
 
 #[test]
 fn the_record_keeps_the_witness_and_map_churn_grows_it_as_the_counter() {
-    let (rec, err) = record(&args("--numcalls 400 --ncpus 2 --sleep 0 --map-churn 2 --witness on"), None);
+    let (rec, err) = record(
+        &args("--numcalls 400 --ncpus 2 --sleep 0 --map-churn 2 --witness on"),
+        None,
+    );
     let (before, after) = match totals(&rec) {
         Ok(t) => t,
         Err(why) => {
@@ -63,7 +66,10 @@ fn the_record_keeps_the_witness_and_map_churn_grows_it_as_the_counter() {
 #[test]
 fn a_missing_tool_is_one_line_and_the_run_goes_on() {
     // No PATH entry holds vmmap or pmap.
-    let (rec, err) = record(&args("--numcalls 10 --ncpus 1 --sleep 0 --witness on"), Some("/nonexistent"));
+    let (rec, err) = record(
+        &args("--numcalls 10 --ncpus 1 --sleep 0 --witness on"),
+        Some("/nonexistent"),
+    );
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(
@@ -85,7 +91,10 @@ fn on_macos_vmmap_sees_the_post_fork_leak_as_mach_message_regions() {
         println!("skipped: vmmap and the post-fork leak are macOS's");
         return;
     }
-    let (rec, err) = record(&args("--numcalls 300 --ncpus 2 --sleep 0 --post-fork-check leak --witness on"), None);
+    let (rec, err) = record(
+        &args("--numcalls 300 --ncpus 2 --sleep 0 --post-fork-check leak --witness on"),
+        None,
+    );
     let w = &rec["witness"];
     let (Some(before), Some(after)) = (w["before"]["mach_msg"].as_i64(), w["after"]["mach_msg"].as_i64()) else {
         println!("skipped: vmmap gave no reading: {w} ({err})");

@@ -458,21 +458,25 @@ fn symptom_cells(run: &Run) -> String {
     format!("{} | {} | {symptom}", v.verdict, slope(&v))
 }
 
-/// One line for the top of a report: how many fork-per-job runs gain the
-/// map entries per fork the hypothesis predicts, and which do not.
-pub fn mechanism_line(runs: &[Run]) -> String {
-    let rows: Vec<&Run> = runs
-        .iter()
-        .filter(|r| r.base.starts_with("fork-per-job") && !r.points.is_empty())
-        .collect();
+/// The fork-per-job runs among `runs` whose map entries are as predicted,
+/// those against (each in words, named by its strategy label), and how
+/// many cannot say.
+pub(crate) fn mechanism_counts<'a>(runs: impl Iterator<Item = &'a Run>) -> (usize, Vec<String>, usize) {
     let (mut ok, mut against, mut unmeasured) = (0, Vec::new(), 0);
-    for run in &rows {
+    for run in runs.filter(|r| r.base.starts_with("fork-per-job") && !r.points.is_empty()) {
         match mechanism_of(&run.strategy, run) {
             Ok(()) => ok += 1,
             Err(Mechanism::Refuted(why)) => against.push(why),
             Err(_) => unmeasured += 1,
         }
     }
+    (ok, against, unmeasured)
+}
+
+/// One line for the top of a report: how many fork-per-job runs gain the
+/// map entries per fork the hypothesis predicts, and which do not.
+pub fn mechanism_line(runs: &[Run]) -> String {
+    let (ok, against, unmeasured) = mechanism_counts(runs.iter());
     let measured = ok + against.len();
     let mut line = format!(
         "Mechanism: {ok} of {measured} measured fork-per-job runs gain the map entries per fork the \

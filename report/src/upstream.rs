@@ -15,7 +15,7 @@
 //! 3.11.11, 3.12.5, 3.13.0, 3.13.15, 3.14.7 and `main` at 001d212d; keep
 //! [`LOCATIONS`] to what was checked.
 
-use crate::findings::{growth_per_fork, on_macos, per_fork, predicts_leak};
+use crate::findings::{growth_per_fork, mechanism_counts, on_macos, per_fork, predicts_leak};
 use crate::markdown::{cell, estimate, first_last};
 use crate::run::{Run, SourceKind};
 use drift::Trend;
@@ -293,8 +293,28 @@ fn mac_summary(rows: &[&Row<'_>]) -> String {
     };
     let stay = flat.iter().filter(|j| j.1 == Trend::NoDrift).count();
     let against = flat.iter().filter(|j| j.1 == Trend::Drift).count();
+    // The exact evidence first: map entries per fork against the prediction.
+    let (ok, refuted, unmeasured) = mechanism_counts(rows.iter().map(|r| r.run));
+    let mechanism = match refuted.len() {
+        0 => format!(
+            "On the Macs below, {ok} of the {} runs measured gain the map entries per fork the leak predicts \
+             (at least +0.9 where it leaks, at most +0.1 elsewhere){}. ",
+            ok,
+            if unmeasured > 0 {
+                format!("; {unmeasured} not measured")
+            } else {
+                String::new()
+            }
+        ),
+        n => format!(
+            "On the Macs below, {ok} of the {} runs measured gain the map entries per fork the leak predicts, \
+             and {n} do not: {}. ",
+            ok + n,
+            refuted.join("; ")
+        ),
+    };
     format!(
-        "On the Macs below, {drifting} of the {} runs that the leak predicts to drift (CPython 3.12+ with the \
+        "{mechanism}Their timing: {drifting} of the {} runs that the leak predicts to drift (CPython 3.12+ with the \
          real `os.fork`, the port's `leak`) drift{range}; of the {} predicted flat (CPython 3.11, the control, \
          the port's `off` and `free`), {stay} show no drift and {against} drift.",
         leaky.len(),

@@ -97,8 +97,10 @@ fi
 counters=''
 for f in "$bin/libprobes_capi.so" "$bin/libprobes_capi.dylib"; do [ -f "$f" ] && counters=$f; done
 [ -n "$counters" ] || echo "compare.sh: no libprobes_capi in $bin: the originals run without counters" >&2
-# Options every harness run gets (a word list without blanks inside).
-hopts=${counters:+--counters $counters}
+# Options every harness run gets: an array, as the library's path may hold
+# blanks (a checkout in "My Drive" or iCloud Drive).
+hopts=()
+[ -z "$counters" ] || hopts=(--counters "$counters")
 
 # --- Interpreters -----------------------------------------------------------
 first_line() { grep -m 1 . "$1" | cut -c1-200; }
@@ -202,8 +204,7 @@ pair() {
 py_run() { # PYTHON MODULE HARNESS_OPTIONS...
   local py=$1 m=$2
   shift 2
-  # shellcheck disable=SC2086 # hopts holds no blanks
-  "$py" "$harness" py "$m" $hopts "$@"
+  "$py" "$harness" py "$m" ${hopts[@]+"${hopts[@]}"} "$@"
 }
 # at_least_312 PYTHON: CPython 3.12 or later (it counts threads after each fork).
 at_least_312() { "$@" -c 'import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 12)))' 2>/dev/null; }
@@ -245,9 +246,8 @@ pair test_pool_spawn_sleep.py test_pool_spawn_sleep.py \
 sage_run() { # SCRIPT HARNESS_OPTIONS...
   local s=$1
   shift
-  # shellcheck disable=SC2086 # hopts holds no blanks
   sage_python "$harness" driver "$orig/$s" "$out/drive_${s%.sage}.py" &&
-    sage_python "$out/drive_${s%.sage}.py" $hopts "$@"
+    sage_python "$out/drive_${s%.sage}.py" ${hopts[@]+"${hopts[@]}"} "$@"
 }
 sage_pair() { # SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- HARNESS_OPTIONS...
   local s=$1 pname=$2 pwords='' label=$1
@@ -295,7 +295,7 @@ for m in fork spawn forkserver; do
   fi
   # shellcheck disable=SC2086 # rf_opts holds no blanks
   pair "$s" "$s" "test_rf_pool-start-$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- \
-    sage_python "$harness" py "test_pool_${m}_RF" $hopts $rf_opts
+    sage_python "$harness" py "test_pool_${m}_RF" ${hopts[@]+"${hopts[@]}"} $rf_opts
 done
 # shellcheck disable=SC2086 # rf_opts holds no blanks
 sage_pair test_pool_fork_RF.sage test_rf_pool-start-fork test_rf_pool \

@@ -4,12 +4,13 @@
 //! same code that gives the verdict line at the end of every run.
 
 pub mod findings;
+pub mod mapgrowth;
 pub mod markdown;
 pub mod plot;
 pub mod run;
 pub mod transcript;
 
-pub use run::{Point, Run, SourceKind};
+pub use run::{Point, Run, SourceKind, StrategyKind};
 
 use anyhow::{bail, Context};
 use std::path::Path;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use cli::args::usage;
 use cli::sink::Sink;
-use report::{findings, load, markdown, plot, Run};
+use report::{findings, load, mapgrowth, markdown, plot, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,8 +41,10 @@ struct Cli {
     /// written through, a symlink's target replaced; `-` is stdout).
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
-    /// Write an SVG plot of seconds per 100 calls against chunk index: one panel per kind of
-    /// strategy, one line per run, its verdict in the legend (same rules as --markdown).
+    /// Write an SVG plot: first vm_map_entries against forks (fork-per-job runs that read the
+    /// counters: a leak is a diagonal, a clean run flat), then seconds per 100 calls against
+    /// chunk index, one panel per kind of strategy, one line per run, its verdict in the legend
+    /// (same rules as --markdown).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
     /// Write the same plot as PNG (what an issue comment on GitHub displays).
@@ -58,9 +60,11 @@ struct Cli {
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
-    /// Open with one table answering the hypothesis across machines: one row per fork-per-job
-    /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
-    /// per CI runner), with the predicted leak, verdict, slope and counter growth per fork.
+    /// Open with the leak's picture (vm_map_entries against forks, one line of blocks per
+    /// fork-per-job run that read the counters) and one table answering the hypothesis across
+    /// machines: one row per fork-per-job run, the machine as its record or the compare
+    /// harness names it (OS, version, build, arch, CPU; the folder its input came from where
+    /// neither does), with the predicted leak, verdict, slope and counter growth per fork.
     #[arg(long)]
     hypothesis: bool,
 }
@@ -106,16 +110,21 @@ fn run() -> anyhow::Result<ExitCode> {
     for (path, input) in cli.inputs.iter().zip(per_input) {
         let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         if !seen.contains(&same) {
+            // The machine a run names (its record's system, the compare
+            // harness's line); the folder it came from only where it names none.
             let folder = same.parent().and_then(|p| p.file_name());
-            let machine = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-            machines.extend(std::iter::repeat_n(machine, input.len()));
+            let folder = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+            machines.extend(input.iter().map(|r| match r.machine.as_str() {
+                "" | "unknown" => format!("unknown (folder {folder})"),
+                m => m.to_string(),
+            }));
             seen.push(same);
             runs.extend(input);
         }
     }
     let mut found = findings::section(&runs);
     if cli.hypothesis {
-        found = findings::hypothesis_table(&runs, &machines) + &found;
+        found = mapgrowth::section(&runs) + &findings::hypothesis_table(&runs, &machines) + &found;
     }
     text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);

@@ -129,6 +129,68 @@ impl Factors {
     }
 }
 
+/// What a run is, whatever its label says: the plot's panel and the
+/// per-fork rules follow it, never words of the label (the control's label
+/// `… fork without thread count` names threads, and is a fork-per-job run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StrategyKind {
+    /// One `fork()` per job: Sage's `@parallel`, its pure-Python emulation,
+    /// test_fork_sleep.
+    ForkPerJob,
+    /// A process pool made once (`multiprocessing.Pool`,
+    /// `ProcessPoolExecutor`, their ports).
+    Pool,
+    /// A new pool per call (the spawn script, test_spawn_sleep --per-call).
+    PoolPerCall,
+    /// Threads in one process (test_openmp_sleep.c, test_threads_sleep).
+    ThreadTeam,
+    /// `RealField(100).sin()` on a pool (test_pool_*_RF.py, test_rf_pool).
+    RealField,
+    /// Not known (`%time` blocks or `%prun` tables only).
+    #[default]
+    Unknown,
+}
+
+impl StrategyKind {
+    /// The kind of a record's `strategy` field (`fork-per-job/pipe`,
+    /// `pool/fork`, `executor/spawn`, `pool-per-call/spawn`,
+    /// `threads/team`: the first word is the kind, the rest the variant)
+    /// with its chunk line format (test_rf_pool's pools print RealField
+    /// lines).
+    pub fn of_record(strategy: &str, line_format: &LineFormat) -> StrategyKind {
+        if matches!(line_format, LineFormat::RealField { .. }) {
+            return StrategyKind::RealField;
+        }
+        match strategy.split('/').next().unwrap_or_default() {
+            "fork-per-job" => StrategyKind::ForkPerJob,
+            "pool" | "executor" => StrategyKind::Pool,
+            "pool-per-call" => StrategyKind::PoolPerCall,
+            "threads" => StrategyKind::ThreadTeam,
+            _ => StrategyKind::Unknown,
+        }
+    }
+}
+
+/// The machine a run ran on, in words: `macOS 15.5 (24F74), arm64, Apple
+/// M2`, `Debian GNU/Linux 12 (bookworm), x86_64, Intel(R) Xeon(R) CPU @
+/// 2.20GHz`. One rule for a record's `system` and for the compare
+/// harness's first line, so that a port and its original run on one
+/// machine carry one label. A CPU model that only repeats the arch (what
+/// `timing::SystemInfo` records where it finds none) is left out.
+pub fn machine_label(os_version: &str, build: Option<&str>, arch: &str, cpu: Option<&str>) -> String {
+    let mut label = os_version.to_string();
+    if let Some(build) = build.filter(|b| !b.is_empty()) {
+        label += &format!(" ({build})");
+    }
+    if !arch.is_empty() {
+        label += &format!(", {arch}");
+    }
+    if let Some(cpu) = cpu.filter(|c| !c.is_empty() && *c != arch) {
+        label += &format!(", {cpu}");
+    }
+    label
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// `FILE (json)` for a record, `FILE:FIRST-LAST (transcript)` for a run of a transcript.
@@ -138,9 +200,18 @@ pub struct Run {
     pub strategy: String,
     /// The strategy alone, without the factors (what Findings group by).
     pub base: String,
+    /// What the run is (the plot's panel): from a record's `strategy`
+    /// field, or from what a transcript's session shows.
+    pub strategy_kind: StrategyKind,
     pub factors: Factors,
-    /// `Linux x86_64` style; `unknown` for transcripts.
+    /// `macOS 15.5, arm64` or `Debian GNU/Linux 12 (bookworm), x86_64`
+    /// (the compare harness's first line says the same for an original);
+    /// what a transcript says otherwise, or `unknown`.
     pub os_arch: String,
+    /// The machine in words ([`machine_label`]): from a record's `system`,
+    /// or a transcript's compare harness line; `unknown` where the source
+    /// does not say.
+    pub machine: String,
     pub ncpus: Option<usize>,
     /// Sleep per job in seconds (`None` for RealField).
     pub sleep: Option<f64>,
@@ -225,16 +296,19 @@ impl Run {
                 sys: t.own.sys,
             })
             .collect();
+        let sys = &rec.system;
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
             strategy,
             base,
+            strategy_kind: StrategyKind::of_record(&rec.strategy, &rec.line_format),
             factors: Factors {
                 post_fork_check,
                 ..Factors::default()
             },
             os_arch: format!("{os}, {arch}"),
+            machine: machine_label(os, sys.os_build.as_deref(), arch, Some(&sys.cpu_model)),
             ncpus: Some(rec.line_format.workers()),
             sleep,
             points,
@@ -260,7 +334,7 @@ impl Run {
                 .until_verdict
                 .map_or(drift::MAX_P, |s| drift::sequential::max_p(s.looks)),
             jobs_per_call: self.ncpus.filter(|_| !self.is_time_blocks()),
-            fork_per_job: self.strategy.starts_with("fork-per-job"),
+            fork_per_job: self.strategy_kind == StrategyKind::ForkPerJob,
         }
     }
 
@@ -284,6 +358,40 @@ impl Run {
         }
         let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
         Some(Attribution::of(&self.verdict(), &times, &self.counters))
+    }
+
+    /// The leak's picture: `(forks since the first reading, vm_map_entries
+    /// gained since it)` after every chunk, for a fork-per-job run that
+    /// read the counters (one `fork()` per job: `calls x ncpus` forks a
+    /// chunk). A leak of one entry per fork is the diagonal `y = x`, a
+    /// clean run the line `y = 0`. `None` for other runs.
+    pub fn map_growth(&self) -> Option<Vec<(f64, f64)>> {
+        let entries = self.counter("vm_map_entries")?;
+        let ncpus = self.ncpus?;
+        if self.strategy_kind != StrategyKind::ForkPerJob || entries.len() < 2 {
+            return None;
+        }
+        let mut forks = 0.0;
+        let xy = self
+            .points
+            .iter()
+            .zip(entries)
+            .enumerate()
+            .map(|(k, (p, e))| {
+                if k > 0 {
+                    forks += (p.calls * ncpus as u64) as f64;
+                }
+                (forks, e - entries[0])
+            })
+            .collect();
+        Some(xy)
+    }
+
+    /// vm_map_entries gained per fork between the first and the last
+    /// reading ([`Run::map_growth`]).
+    pub fn entries_per_fork(&self) -> Option<f64> {
+        let &(forks, gained) = self.map_growth()?.last()?;
+        (forks > 0.0).then(|| gained / forks)
     }
 
     /// The values of counter `name`, one per point, if this run has it.

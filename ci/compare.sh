@@ -9,7 +9,8 @@
 #   ORIGINALS_DIR  a checkout holding the original scripts (read only: they are
 #                  run in place with PYTHONPATH/cwd = ORIGINALS_DIR, never copied,
 #                  and no __pycache__ is written there)
-#   OUTDIR         where transcripts (ORIGINAL.txt), JSON records of the ports,
+#   OUTDIR         where transcripts (ORIGINAL.txt; ORIGINAL.txt.failed for an
+#                  original that failed), JSON records of the ports,
 #                  the generated drivers, the built C original, compare.md,
 #                  compare.svg and summary.md go (default: a temporary
 #                  directory, removed at the end unless KEEP=1)
@@ -195,6 +196,9 @@ pair() {
   if ! run_port "$pname" $pcmd; then skip "$label" "$why"; return; fi
   if ! run_original "$label" "$@"; then
     skip "$label" "the original failed: $(tail -n 1 "$out/$label.err")"
+    # Out of the way of the inputs ci/diagnose.sh and ci/cross-report.sh
+    # collect (test_*.py*.txt): a failed run may hold no line report reads.
+    mv "$out/$label.txt" "$out/$label.txt.failed"
     return
   fi
   pairs="$pairs$out/$label.txt"$'\n'"$out/$pname.json"$'\n'

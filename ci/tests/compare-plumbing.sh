@@ -8,13 +8,7 @@
 # runnable python3.N, labelled), nothing skipped, the broken interpreter
 # listed, ORIGINALS_DIR untouched; then, with a fake full SageMath, that
 # Sage's load() is used and a missing and a failing original are listed with
-# their reasons; then ci/diagnose.sh end to end (a fake ci/matrix.sh running
-# one real port, the real ci/compare.sh started late so that the progress
-# loop first finds no run): no shell error, one machine and one OS label for
-# every row of the hypothesis table, a PNG. Everything runs from a copy of
-# ci/ under a path with blanks (a checkout in "My Drive" or iCloud Drive),
-# with the ports and the counters library there too. Called by ci/test.sh;
-# about a minute.
+# their reasons. Called by ci/test.sh; about half a minute.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 root=$PWD
@@ -27,9 +21,14 @@ built=${CARGO_TARGET_DIR:-$root/target}/debug
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare plumbing.XXXXXX") || exit 2
 trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
-# The scripts, the ports and the originals, each under a path with blanks.
+# Every run below is made from a checkout under a path with blanks (in "My
+# Drive" or iCloud Drive): a copy of ci/ and of Cargo.toml, the crates linked;
+# the ports, the counters library and the originals under such paths too.
 suite="$tmp/My Drive/the suite" bin="$tmp/My Drive/built ports"
-mkdir -p "$suite" && cp -R ci "$suite/" && ln -s "$built" "$bin" || fail "copying ci/"
+mkdir -p "$suite" && cp -R ci Cargo.toml "$suite/" && ln -s "$built" "$bin" || fail "copying ci/"
+for p in report probes_capi test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
+  ln -s "$root/$p" "$suite/$p" || fail "linking $p"
+done
 o="$tmp/the originals" fake=$tmp/fake fb=$tmp/bin
 mkdir -p "$o" "$fake/sage/parallel" "$fake/sage/repl" "$fake/sage/rings" "$fb"
 
@@ -199,21 +198,26 @@ rows=$(sed -n '/^| original | port |/,/^$/p' "$tmp/summary2" | grep -c '^| test_
 [ "$rows" = $((8 + py_rows)) ] || { cat "$tmp/summary2"; fail "expected $((8 + py_rows)) rows, got $rows"; }
 echo "compare-plumbing: OK ($((SECONDS - t0)) s)"
 
-# --- 3. ci/diagnose.sh: the ports (a fake ci/matrix.sh: one real port), the
-# originals (the real ci/compare.sh, started 8 s late: the progress loop's
-# first look finds an empty log), the report ---
+# --- 3. ci/diagnose.sh end to end, from the checkout with blanks: the ports
+# (a fake ci/matrix.sh: one real port), the originals (the real
+# ci/compare.sh, started 8 s late: the progress loop's first look finds an
+# empty log), the report. Checks: no shell error, a progress line, the PNG,
+# and one machine and one OS label (named from the records, not after the
+# folder) on every row of the hypothesis table. A fake cargo: the ports were
+# built above, and the release directory is that build. ---
 cat >"$suite/ci/matrix.sh" <<'EOF'
 #!/usr/bin/env bash
 # fake ci/matrix.sh: one short run of one port
 echo "== fork-pipe: test_fork_sleep (fake)"
-"$COMPARE_BIN/test_fork_sleep" --numcalls 200 --ncpus 2 --repeat 1 --json "$1/fork-pipe.json"
+"$CARGO_TARGET_DIR/release/test_fork_sleep" --numcalls 200 --ncpus 2 --repeat 1 --json "$1/fork-pipe.json"
 EOF
 mv "$suite/ci/compare.sh" "$suite/ci/compare-real.sh"
 printf '#!/usr/bin/env bash\nsleep 8\nexec "$(dirname "$0")/compare-real.sh" "$@"\n' >"$suite/ci/compare.sh"
-chmod +x "$suite/ci/matrix.sh" "$suite/ci/compare.sh"
+mkdir -p "$tmp/nocargo" && printf '#!/bin/sh\n# fake cargo: built already\nexit 0\n' >"$tmp/nocargo/cargo"
+chmod +x "$suite/ci/matrix.sh" "$suite/ci/compare.sh" "$tmp/nocargo/cargo"
 mkdir -p "$tmp/My Drive/target" "$tmp/home dir" && ln -s "$built" "$tmp/My Drive/target/release"
 diag="$tmp/My Drive/diagnose out"
-HOME="$tmp/home dir" PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC="$fb/cc" COMPARE_BIN="$bin" \
+HOME="$tmp/home dir" PATH="$tmp/nocargo:$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC="$fb/cc" \
   CARGO_TARGET_DIR="$tmp/My Drive/target" NUMCALLS=20 REPEAT=1 "$suite/ci/diagnose.sh" "$o" "$diag" >"$tmp/log3" 2>&1 \
   || { cat "$tmp/log3"; fail "diagnose.sh exit status $?"; }
 grep -E 'expected|syntax error|No such file|command not found' "$tmp/log3" && { cat "$tmp/log3"; fail "diagnose.sh printed a shell error"; }

@@ -7,8 +7,7 @@
 # fork-per-job bar() drifts and grows vm_map_entries by about 1 per fork;
 # with the control (--fork-without-thread-count) the stand-in leaks nothing:
 # vm_map_entries flat and its forks no slower; a failed
-# fork raises the same OSError (EAGAIN) from the control as from os.fork; a
-# reading whose buffer was too small is the one taken, not a second. The
+# fork raises the same OSError (EAGAIN) from the control as from os.fork. The
 # bar() is a small fork-per-job loop written here (one pipe and one fork per
 # job, at most NCPUS alive, chunk lines in the @para format), not an original.
 # Called by ci/test.sh; about half a minute.

@@ -310,7 +310,7 @@ pub fn section(runs: &[Run]) -> String {
 /// port's `--post-fork-check off|leak|free`), machine first, with what the
 /// hypothesis predicts for it, its verdict and slope, and the growth of the
 /// leak's counters per fork. `machines[i]` names the machine of `runs[i]`
-/// (`report --hypothesis`: `Run::machine`, the folder only where that is unknown).
+/// (`report --hypothesis`: the folder the input came from).
 pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
     let mut rows: Vec<(&String, &Run)> = machines
         .iter()

@@ -171,24 +171,16 @@ impl StrategyKind {
     }
 }
 
-/// The machine a run ran on, in words: `macOS 15.5 (24F74), arm64, Apple
-/// M2`, `Debian GNU/Linux 12 (bookworm), x86_64, Intel(R) Xeon(R) CPU @
-/// 2.20GHz`. One rule for a record's `system` and for the compare
-/// harness's first line, so that a port and its original run on one
-/// machine carry one label. A CPU model that only repeats the arch (what
-/// `timing::SystemInfo` records where it finds none) is left out.
+/// The machine a run ran on, in words, from the compare harness's first
+/// line: `macOS 15.5 (24F74), arm64, Apple M2`, `Debian GNU/Linux 12
+/// (bookworm), x86_64, Intel(R) Xeon(R) CPU @ 2.20GHz`, as
+/// [`Run::from_record`] names a record's `system` (the unit test below holds
+/// the two to one rule), so that a port and its original run on one machine
+/// carry one label. The harness, like `timing::SystemInfo`, gives the arch
+/// for a CPU it cannot name.
 pub fn machine_label(os_version: &str, build: Option<&str>, arch: &str, cpu: Option<&str>) -> String {
-    let mut label = os_version.to_string();
-    if let Some(build) = build.filter(|b| !b.is_empty()) {
-        label += &format!(" ({build})");
-    }
-    if !arch.is_empty() {
-        label += &format!(", {arch}");
-    }
-    if let Some(cpu) = cpu.filter(|c| !c.is_empty() && *c != arch) {
-        label += &format!(", {cpu}");
-    }
-    label
+    let build = build.map_or(String::new(), |b| format!(" ({b})"));
+    format!("{os_version}{build}, {arch}, {}", cpu.unwrap_or(arch))
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -204,13 +196,11 @@ pub struct Run {
     /// field, or from what a transcript's session shows.
     pub strategy_kind: StrategyKind,
     pub factors: Factors,
-    /// `macOS 15.5, arm64` or `Debian GNU/Linux 12 (bookworm), x86_64`
-    /// (the compare harness's first line says the same for an original);
-    /// what a transcript says otherwise, or `unknown`.
+    /// `Linux x86_64` style; `unknown` for transcripts.
     pub os_arch: String,
-    /// The machine in words ([`machine_label`]): from a record's `system`,
-    /// or a transcript's compare harness line; `unknown` where the source
-    /// does not say.
+    /// The machine it ran on, as a label (`macOS 15.5 (24F74), arm64, Apple
+    /// M2`): a record's `system`; a pasted document's `Machine:` line for
+    /// every run read from it; empty where nothing says.
     pub machine: String,
     pub ncpus: Option<usize>,
     /// Sleep per job in seconds (`None` for RealField).
@@ -297,6 +287,7 @@ impl Run {
             })
             .collect();
         let sys = &rec.system;
+        let build = sys.os_build.as_deref().map_or(String::new(), |b| format!(" ({b})"));
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
@@ -308,7 +299,7 @@ impl Run {
                 ..Factors::default()
             },
             os_arch: format!("{os}, {arch}"),
-            machine: machine_label(os, sys.os_build.as_deref(), arch, Some(&sys.cpu_model)),
+            machine: format!("{os}{build}, {arch}, {}", sys.cpu_model),
             ncpus: Some(rec.line_format.workers()),
             sleep,
             points,
@@ -438,5 +429,42 @@ mod tests {
             label(serde_json::json!({"post_fork_check": "free", "parent": "sage"})),
             format!("{plain} post-fork-check=free parent=sage")
         );
+    }
+
+    #[test]
+    fn a_record_and_the_harness_name_a_machine_by_one_rule() {
+        let mut rec = RunRecord::new(
+            "test_fork_sleep",
+            "fork-per-job/pipe",
+            serde_json::json!({}),
+            LineFormat::para(8, 0.001),
+        );
+        let s = &mut rec.system;
+        (s.os_version, s.arch, s.cpu_model, s.os_build) = (
+            "macOS 15.5".into(),
+            "arm64".into(),
+            "Apple M2".into(),
+            Some("24F74".into()),
+        );
+        let mac = Run::from_record("x", &rec);
+        assert_eq!(mac.machine, "macOS 15.5 (24F74), arm64, Apple M2");
+        assert_eq!(
+            mac.machine,
+            machine_label("macOS 15.5", Some("24F74"), "arm64", Some("Apple M2"))
+        );
+        let s = &mut rec.system;
+        (s.os_version, s.arch, s.cpu_model, s.os_build) = (
+            "Debian GNU/Linux 12 (bookworm)".into(),
+            "x86_64".into(),
+            "x86_64".into(),
+            None,
+        );
+        let linux = Run::from_record("x", &rec);
+        assert_eq!(linux.machine, "Debian GNU/Linux 12 (bookworm), x86_64, x86_64");
+        assert_eq!(
+            linux.machine,
+            machine_label("Debian GNU/Linux 12 (bookworm)", None, "x86_64", None)
+        );
+        assert_eq!(linux.os_arch, "Debian GNU/Linux 12 (bookworm), x86_64");
     }
 }

@@ -193,7 +193,7 @@ impl Builder {
         open.run.factors = session.factors();
         open.run.strategy = format!("{}{}", open.run.base, open.run.factors.label());
         open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());
-        open.run.machine = session.machine().unwrap_or_else(|| "unknown".into());
+        open.run.machine = session.machine().unwrap_or_default();
         open.last = at;
         open.readings.push(None);
         self.chunks_in_bar = true;
@@ -262,7 +262,6 @@ fn transcript_run(strategy: &str, ncpus: Option<usize>, sleep: Option<f64>) -> R
         kind: SourceKind::Transcript,
         strategy: strategy.into(),
         os_arch: "unknown".into(),
-        machine: "unknown".into(),
         ncpus,
         sleep,
         points: Vec::new(),

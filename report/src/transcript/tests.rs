@@ -313,7 +313,7 @@ fn interpreter_and_os_are_read_where_printed() {
     // An older harness line: `on Linux x86_64`, which is also its machine.
     assert_eq!(runs[2].os_arch, "Linux x86_64");
     assert_eq!(runs[2].machine, "Linux x86_64");
-    assert_eq!(runs[0].machine, "unknown");
+    assert_eq!(runs[0].machine, "");
     assert_eq!(
         runs[2].strategy,
         "fork-per-job (pure-Python @parallel emulation) @python3.12, fork without thread count, stand-in leak"

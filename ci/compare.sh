@@ -9,7 +9,8 @@
 #   ORIGINALS_DIR  a checkout holding the original scripts (read only: they are
 #                  run in place with PYTHONPATH/cwd = ORIGINALS_DIR, never copied,
 #                  and no __pycache__ is written there)
-#   OUTDIR         where transcripts (ORIGINAL.txt), JSON records of the ports,
+#   OUTDIR         where transcripts (ORIGINAL.txt; ORIGINAL.txt.failed for an
+#                  original that failed), JSON records of the ports,
 #                  the generated drivers, the built C original, compare.md,
 #                  compare.svg and summary.md go (default: a temporary
 #                  directory, removed at the end unless KEEP=1)
@@ -105,8 +106,10 @@ fi
 counters=''
 for f in "$bin/libprobes_capi.so" "$bin/libprobes_capi.dylib"; do [ -f "$f" ] && counters=$f; done
 [ -n "$counters" ] || echo "compare.sh: no libprobes_capi in $bin: the originals run without counters" >&2
-# Options every harness run gets (a word list without blanks inside).
-hopts=${counters:+--counters $counters}
+# Options every harness run gets: an array, as the library's path may hold
+# blanks (a checkout in "My Drive" or iCloud Drive).
+hopts=()
+[ -z "$counters" ] || hopts=(--counters "$counters")
 
 # --- Interpreters -----------------------------------------------------------
 first_line() { grep -m 1 . "$1" | cut -c1-200; }
@@ -204,6 +207,9 @@ pair() {
   if ! run_port "$pname" $pcmd; then skip "$label" "$why"; return; fi
   if ! run_original "$label" "$@"; then
     skip "$label" "the original failed: $(tail -n 1 "$out/$label.err")"
+    # Out of the way of the inputs ci/diagnose.sh and ci/cross-report.sh
+    # collect (test_*.py*.txt): a failed run may hold no line report reads.
+    mv "$out/$label.txt" "$out/$label.txt.failed"
     return
   fi
   pairs="$pairs$out/$label.txt"$'\n'"$out/$pname.json"$'\n'
@@ -213,8 +219,7 @@ pair() {
 py_run() { # PYTHON MODULE HARNESS_OPTIONS...
   local py=$1 m=$2
   shift 2
-  # shellcheck disable=SC2086 # hopts holds no blanks
-  "$py" "$harness" py "$m" $hopts "$@"
+  "$py" "$harness" py "$m" ${hopts[@]+"${hopts[@]}"} "$@"
 }
 # at_least_312 PYTHON: CPython 3.12 or later (it counts threads after each fork).
 at_least_312() { "$@" -c 'import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 12)))' 2>/dev/null; }
@@ -258,9 +263,8 @@ fork_only=${FORK_ONLY:-0}
 sage_run() { # SCRIPT HARNESS_OPTIONS...
   local s=$1
   shift
-  # shellcheck disable=SC2086 # hopts holds no blanks
   sage_python "$harness" driver "$orig/$s" "$out/drive_${s%.sage}.py" &&
-    sage_python "$out/drive_${s%.sage}.py" $hopts "$@"
+    sage_python "$out/drive_${s%.sage}.py" ${hopts[@]+"${hopts[@]}"} "$@"
 }
 sage_pair() { # SCRIPT PORT_NAME PORT_BIN PORT_ARGS... -- HARNESS_OPTIONS...
   local s=$1 pname=$2 pwords='' label=$1
@@ -312,7 +316,7 @@ for m in fork spawn forkserver; do
   fi
   # shellcheck disable=SC2086 # rf_opts holds no blanks
   pair "$s" "$s" "test_rf_pool-start-$m" test_rf_pool --numcalls "$N" --ncpus "$W" --start "$m" --repeat "$K" -- \
-    sage_python "$harness" py "test_pool_${m}_RF" $hopts $rf_opts
+    sage_python "$harness" py "test_pool_${m}_RF" ${hopts[@]+"${hopts[@]}"} $rf_opts
 done
 # shellcheck disable=SC2086 # rf_opts holds no blanks
 sage_pair test_pool_fork_RF.sage test_rf_pool-start-fork test_rf_pool \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Joins the JSON records of many machines (the CI matrix's artifacts, or
 # records users sent in) and the originals' transcripts from ci/compare.sh
-# (test_*.py*.txt, test_*.sage*.txt) into one report: first the table that
-# answers the hypothesis, one row per machine (the folder a file came from:
-# one folder per CI runner) and fork-per-job run, then the Findings, the
-# table of every run and one plot.
+# (test_*.py*.txt, test_*.sage*.txt) into one report: first the leak's
+# picture and the table that answers the hypothesis, one row per machine (as
+# each record's system and each transcript's harness line name it) and
+# fork-per-job run, then the Findings, the table of every run and one plot.
 # Usage: ci/cross-report.sh INDIR OUTDIR   (INDIR is searched recursively)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +20,7 @@ if [ ${#records[@]} -eq 0 ]; then
   exit 0
 fi
 cargo build --release -q -p report
-target/release/report --hypothesis --markdown "$out/report.md" --svg "$out/report.svg" --png "$out/report.png" \
+"${CARGO_TARGET_DIR:-target}/release/report" --hypothesis --markdown "$out/report.md" --svg "$out/report.svg" --png "$out/report.png" \
   ${records[@]+"${records[@]}"} >/dev/null
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   { echo "## Cross-machine report (${#records[@]} runs)"; echo; cat "$out/report.md"; } >>"$GITHUB_STEP_SUMMARY"

@@ -157,7 +157,9 @@ pid=$!
 shown=0
 while kill -0 "$pid" 2>/dev/null; do
   sleep 5
-  now=$(grep -c '^== ' "$out/compare.log" 2>/dev/null || echo 0)
+  # grep -c prints 0 itself (and fails) when nothing matched yet: no "|| echo 0".
+  now=$(grep -c '^== ' "$out/compare.log" 2>/dev/null)
+  [[ $now =~ ^[0-9]+$ ]] || now=0
   if [ "$now" -gt "$shown" ]; then
     grep '^== ' "$out/compare.log" | sed -n "$((shown + 1)),${now}p" | sed "s/^/  ($((SECONDS / 60)) min) /"
     shown=$now

@@ -17,14 +17,15 @@ for p in test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep tes
   have "$p" && pkgs+=(-p "$p")
 done
 cargo build --release -q ${pkgs[@]+"${pkgs[@]}"}
+bin=${CARGO_TARGET_DIR:-target}/release
 
 # run NAME BINARY ARGS...: one measured run, transcript and record in $out.
 run() {
-  local name=$1 bin=$2
+  local name=$1 tool=$2
   shift 2
-  have "$bin" || { echo "skipped $name: $bin is not in this workspace"; return 0; }
-  echo "== $name: $bin $*"
-  "target/release/$bin" "$@" --json "$out/$name.json" | tee "$out/$name.txt"
+  have "$tool" || { echo "skipped $name: $tool is not in this workspace"; return 0; }
+  echo "== $name: $tool $*"
+  "$bin/$tool" "$@" --json "$out/$name.json" | tee "$out/$name.txt"
 }
 
 common=(--numcalls 600 --repeat 2 --witness on)
@@ -45,7 +46,7 @@ run rf-forkserver test_rf_pool "${common[@]}" --start forkserver
 run rf-spawn test_rf_pool "${common[@]}" --start spawn
 
 if have report; then
-  target/release/report --markdown "$out/report.md" --svg "$out/report.svg" "$out"/*.json
+  "$bin/report" --markdown "$out/report.md" --svg "$out/report.svg" "$out"/*.json
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     { echo "## $(basename "$out")"; echo; cat "$out/report.md"; } >>"$GITHUB_STEP_SUMMARY"
   else

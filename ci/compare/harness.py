@@ -56,12 +56,15 @@ happens inside that ``print``, so it falls outside every timed region; in
 ``--mode chunks`` and ``--mode rf`` the harness reads after its own clock
 stops. It does fall inside the ``%time`` block of the bar(): the harness's own
 ``CPU times``/``Wall time`` lines include it (about 0.1 ms a reading with 30
-map entries, 2.4 ms with 5000, on Linux: docs/counters.md).
+map entries, 2.4 ms with 5000, on Linux: the cost figures in
+docs/experiment.md, section 1).
 
 Before anything else the harness prints one line, ``Harness (extra): Python
-3.12.1 (CPython) on Linux x86_64; os.fork: real; stand-in leak: off;
-counters: on``, which ``report`` reads to label the run and to find runs that
-differ in one factor only.
+3.12.1 (CPython) on Debian GNU/Linux 12 (bookworm), x86_64; cpu: Intel(R)
+Xeon(R) CPU @ 2.20GHz; os.fork: real; stand-in leak: off; counters: on`` (on
+macOS ``on macOS 15.5, arm64; build: 24F74; cpu: Apple M2; ...``), which
+``report`` reads to label the run, to name its machine as a port's record
+names it, and to find runs that differ in one factor only.
 
 After every repeat the harness prints IPython's ``%time`` block (``CPU times:``
 and ``Wall time:`` lines), which also tells ``report`` where a bar() ends.
@@ -155,10 +158,17 @@ class Counters:
         self.buf = ctypes.create_string_buffer(8192)
 
     def line(self):
+        """One reading. When the buffer is too small the library keeps the
+        reading it took and returns that very one to the retry with the
+        size it asked for: a second sample would leave the per-chunk
+        counters (faults, switches) with the few microseconds between the
+        two calls."""
         n = self.lib.probes_counters_words(self.buf, len(self.buf))
         if n < 0:
             self.buf = ctypes.create_string_buffer(-n)
             n = self.lib.probes_counters_words(self.buf, len(self.buf))
+            if n < 0:
+                raise OSError(f"probes_counters_words asked for {-n} bytes after a resize")
         return "Counters (extra): " + self.buf.value.decode()
 
     def start(self):
@@ -293,6 +303,60 @@ class ForkWithoutThreadCount:
         return pid
 
 
+def sysctl(name):
+    """A string sysctl of macOS (``sysctlbyname``), or None."""
+    f = ctypes.CDLL(None).sysctlbyname
+    f.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
+                  ctypes.c_void_p, ctypes.c_size_t]
+    f.restype = ctypes.c_int
+    size = ctypes.c_size_t(0)
+    if f(name.encode(), None, ctypes.byref(size), None, 0) != 0 or size.value == 0:
+        return None
+    buf = ctypes.create_string_buffer(size.value)
+    if f(name.encode(), buf, ctypes.byref(size), None, 0) != 0:
+        return None
+    return buf.value.decode(errors="replace").strip() or None
+
+
+def machine():
+    """``(os_version, arch, build, cpu)``, read where and as the ports'
+    records read them (``timing::SystemInfo``, timing/src/system.rs), so that
+    ``report`` gives a port and its original on one machine one label:
+    macOS's ``kern.osproductversion``, ``kern.osversion`` and
+    ``machdep.cpu.brand_string``; elsewhere ``PRETTY_NAME`` of
+    /etc/os-release and the first model line of /proc/cpuinfo; ``uname``
+    where these are missing, and the arch for a CPU not found."""
+    u = os.uname()
+    version, build, cpu = None, None, None
+    if u.sysname == "Darwin":
+        v = sysctl("kern.osproductversion")
+        version = f"macOS {v}" if v else None
+        build, cpu = sysctl("kern.osversion"), sysctl("machdep.cpu.brand_string")
+    else:
+        try:
+            with open("/etc/os-release", encoding="utf-8", errors="replace") as f:
+                for line in f.read().splitlines():
+                    if line.startswith("PRETTY_NAME="):
+                        version = line[len("PRETTY_NAME="):].strip('"')
+                        break
+        except OSError:
+            pass
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                for line in f.read().splitlines():
+                    key, sep, value = line.partition(":")
+                    if sep and key.strip() in ("model name", "Model", "cpu model", "Hardware"):
+                        cpu = value.strip()
+                        break
+        except OSError:
+            pass
+    if version is None:
+        version = f"{u.sysname} {u.release}"
+    def field(text):  # the harness line's fields are separated by "; "
+        return text.replace(";", ",") if text else text
+    return field(version), u.machine, field(build), field(cpu or u.machine)
+
+
 def install(opts):
     """Sets up the options that change the interpreter, before the original
     is imported or loaded (so that every later ``os.fork`` lookup, Sage's
@@ -314,10 +378,10 @@ def install(opts):
                 counters.leak_one_entry()
         os.register_at_fork(after_in_parent=leak)
     impl = platform.python_implementation()
-    # macOS by its version (platform.system() says only "Darwin").
-    system = f"macOS {platform.mac_ver()[0]}" if platform.mac_ver()[0] else platform.system()
-    out(f"Harness (extra): Python {platform.python_version()} ({impl}) on "
-        f"{system} {platform.machine()}; "
+    version, arch, build, cpu = machine()
+    out(f"Harness (extra): Python {platform.python_version()} ({impl}) on {version}, {arch}; "
+        + (f"build: {build}; " if build else "")
+        + f"cpu: {cpu}; "
         f"os.fork: {'without thread count' if control else 'real'}; "
         f"stand-in leak: {'on' if opts.standin_leak else 'off'}; "
         f"counters: {'on' if counters else 'off'}")

@@ -15,13 +15,22 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 root=$PWD
 fail() { echo "compare-plumbing: FAIL: $*" >&2; exit 1; }
 
-cargo build -q -p report -p test_fork_sleep -p test_pool_sleep -p test_spawn_sleep \
+cargo build -q -p report -p probes_capi -p test_fork_sleep -p test_pool_sleep -p test_spawn_sleep \
   -p test_threads_sleep -p test_rf_pool || fail "cargo build"
-bin=${CARGO_TARGET_DIR:-$root/target}/debug
+built=${CARGO_TARGET_DIR:-$root/target}/debug
+[ -f "$built/libprobes_capi.so" ] || [ -f "$built/libprobes_capi.dylib" ] || fail "no libprobes_capi in $built"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare-plumbing.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
-o=$tmp/originals fake=$tmp/fake fb=$tmp/bin
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare plumbing.XXXXXX") || exit 2
+trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
+# Every run below is made from a checkout under a path with blanks (in "My
+# Drive" or iCloud Drive): a copy of ci/ and of Cargo.toml, the crates linked;
+# the ports, the counters library and the originals under such paths too.
+suite="$tmp/My Drive/the suite" bin="$tmp/My Drive/built ports"
+mkdir -p "$suite" && cp -R ci Cargo.toml "$suite/" && ln -s "$built" "$bin" || fail "copying ci/"
+for p in report probes_capi test_fork_sleep test_pool_sleep test_spawn_sleep test_threads_sleep test_rf_pool; do
+  ln -s "$root/$p" "$suite/$p" || fail "linking $p"
+done
+o="$tmp/the originals" fake=$tmp/fake fb=$tmp/bin
 mkdir -p "$o" "$fake/sage/parallel" "$fake/sage/repl" "$fake/sage/rings" "$fb"
 
 # --- fake sage package (passagemath-like: no sage.all) ---
@@ -116,7 +125,7 @@ find "$o" | sort >"$tmp/before"
 # --- 1. everything runs ---
 t0=$SECONDS
 PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC="$fb/cc" COMPARE_BIN="$bin" \
-  NUMCALLS=150 REPEAT=2 ci/compare.sh "$o" "$tmp/out" >"$tmp/summary" 2>"$tmp/log" \
+  NUMCALLS=150 REPEAT=2 "$suite/ci/compare.sh" "$o" "$tmp/out" >"$tmp/summary" 2>"$tmp/log" \
   || { cat "$tmp/log" "$tmp/summary"; fail "compare.sh exit status $?"; }
 find "$o" | sort >"$tmp/after"
 cmp -s "$tmp/before" "$tmp/after" || fail "ORIGINALS_DIR changed: $(diff "$tmp/before" "$tmp/after")"
@@ -134,9 +143,10 @@ py_rows=$(grep -c '^| test_pyparallel_sleep.py@python3\.[0-9]*\.txt' <<<"$table"
 grep -q '^Could not run' "$tmp/summary" && { cat "$tmp/summary"; fail "something was skipped"; }
 grep -q '^- python3.98 (.*): pyenv: python3.98: command not found$' "$tmp/summary" \
   || { cat "$tmp/summary"; fail "the broken python3.98 is not listed"; }
-# Every row has both costs, a ratio and two verdicts.
+# Every row has both costs, a ratio and two verdicts (DRIFT among them: a
+# loaded machine makes a port's short run drift).
 while IFS= read -r row; do
-  [[ $row =~ ^\|[^|]+\|[^|]+\|\ [0-9.]+\ ms\ \|\ [0-9.]+\ ms\ \|\ [0-9.]+\ \|\ [a-z].*\|\ [a-z].*\|$ ]] \
+  [[ $row =~ ^\|[^|]+\|[^|]+\|\ [0-9.]+\ ms\ \|\ [0-9.]+\ ms\ \|\ [0-9.]+\ \|\ [a-zA-Z].*\|\ [a-zA-Z].*\|$ ]] \
     || fail "incomplete row: $row"
 done <<<"$table"
 # The harness-timed originals: one chunk line per bar() / per run, in the port's format.
@@ -150,6 +160,8 @@ grep -q "^sage: load('test_parallel_sleep_v2.sage')$" "$tmp/out/test_parallel_sl
   || fail "the .sage scripts do not go through the driver"
 grep -q "^loader: preparse+exec$" "$tmp/out/test_parallel_sleep_v2.sage.txt" \
   || fail "without sage.all the driver does not preparse and exec"
+[ "$(grep -c '^Counters (extra): ' "$tmp/out/test_pyparallel_sleep.py@python3.99.txt")" = 4 ] \
+  || fail "the originals read no counters through $bin (a path with blanks)"
 echo "compare-plumbing: all twelve originals ran ($((SECONDS - t0)) s)"
 
 # --- 2. a full SageMath (sage.all, Sage's load()); a missing and a failing
@@ -175,7 +187,7 @@ EOF
 rm "$o/test_pool_spawn_sleep.py"
 echo 'raise ValueError("broken on purpose")' >>"$o/test_executor_sleep.sage"
 PATH="$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC=/nonexistent/cc COMPARE_BIN="$bin" \
-  NUMCALLS=20 REPEAT=1 ci/compare.sh "$o" "$tmp/out2" >"$tmp/summary2" 2>"$tmp/log2" \
+  NUMCALLS=20 REPEAT=1 "$suite/ci/compare.sh" "$o" "$tmp/out2" >"$tmp/summary2" 2>"$tmp/log2" \
   || { cat "$tmp/log2"; fail "compare.sh exit status $? with two originals missing"; }
 for want in "- test_pool_spawn_sleep.py: not in $o" \
   "- test_executor_sleep.sage: the original failed: ValueError: broken on purpose" \
@@ -198,3 +210,44 @@ grep -q '^| test_parallel_sleep_v2\.sage\.txt' <<<"$rows" || fail "FORK_ONLY=1 w
 grep -qF -- "- the pool, spawn, RealField and OpenMP originals: FORK_ONLY=1" "$tmp/summary3" \
   || { cat "$tmp/summary3"; fail "FORK_ONLY=1 does not say what it left out"; }
 echo "compare-plumbing: OK ($((SECONDS - t0)) s)"
+
+# --- 3. ci/diagnose.sh end to end, from the checkout with blanks: the ports
+# (a fake ci/matrix.sh: one real port), the originals (the real
+# ci/compare.sh, started 8 s late: the progress loop's first look finds an
+# empty log), the report. Checks: no shell error, a progress line, the PNG,
+# and one machine and one OS label (named from the records, not after the
+# folder) on every row of the hypothesis table. A fake cargo: the ports were
+# built above, and the release directory is that build. ---
+cat >"$suite/ci/matrix.sh" <<'EOF'
+#!/usr/bin/env bash
+# fake ci/matrix.sh: one short run of one port
+echo "== fork-pipe: test_fork_sleep (fake)"
+"$CARGO_TARGET_DIR/release/test_fork_sleep" --numcalls 200 --ncpus 2 --repeat 1 --json "$1/fork-pipe.json"
+EOF
+mv "$suite/ci/compare.sh" "$suite/ci/compare-real.sh"
+printf '#!/usr/bin/env bash\nsleep 8\nexec "$(dirname "$0")/compare-real.sh" "$@"\n' >"$suite/ci/compare.sh"
+mkdir -p "$tmp/nocargo" && printf '#!/bin/sh\n# fake cargo: built already\nexit 0\n' >"$tmp/nocargo/cargo"
+chmod +x "$suite/ci/matrix.sh" "$suite/ci/compare.sh" "$tmp/nocargo/cargo"
+mkdir -p "$tmp/My Drive/target" "$tmp/home dir" && ln -s "$built" "$tmp/My Drive/target/release"
+diag="$tmp/My Drive/diagnose out"
+HOME="$tmp/home dir" PATH="$tmp/nocargo:$fb:$PATH" PYTHONPATH="$fake" SAGE_PYTHON=python3 CC="$fb/cc" \
+  CARGO_TARGET_DIR="$tmp/My Drive/target" NUMCALLS=20 REPEAT=1 "$suite/ci/diagnose.sh" "$o" "$diag" >"$tmp/log3" 2>&1 \
+  || { cat "$tmp/log3"; fail "diagnose.sh exit status $?"; }
+grep -E 'expected|syntax error|No such file|command not found' "$tmp/log3" && { cat "$tmp/log3"; fail "diagnose.sh printed a shell error"; }
+grep -q '^  ([0-9]* min) == test_pyparallel_sleep.py@python3.99$' "$tmp/log3" || { cat "$tmp/log3"; fail "no progress line"; }
+[ "$(head -c 4 "$diag/diagnose.png" | od -An -c | tr -d ' ')" = 211PNG ] || fail "no diagnose.png"
+# The hypothesis table (| machine | OS, arch | run | ...): one machine and
+# one OS label for the port and the originals, named from the records (OS,
+# arch, CPU), not after the folder.
+rows=$(awk '/^## The hypothesis, machine by machine/ { on = 1; next } on && /^[|]/ { n++; if (n > 2) print; next } n { exit }' "$diag/diagnose.md")
+[ "$(grep -c . <<<"$rows")" -ge 3 ] || { cat "$diag/diagnose.md"; fail "fewer than 3 rows in the hypothesis table"; }
+grep -q 'fork-per-job/pipe (test_fork_sleep)' <<<"$rows" && grep -q 'pure-Python @parallel emulation' <<<"$rows" \
+  || { echo "$rows"; fail "the hypothesis table lacks the port or the original"; }
+machines=$(cut -d'|' -f2,3 <<<"$rows" | sort -u)
+[ "$(grep -c . <<<"$machines")" = 1 ] || { echo "$rows"; fail "more than one machine or OS label on one machine: $machines"; }
+case $machines in
+  *unknown* | *"diagnose out"*) fail "the machine is not named from the records: $machines" ;;
+  *", $(uname -m)"*) ;;
+  *) fail "the machine label lacks the arch: $machines" ;;
+esac
+echo "compare-plumbing: diagnose.sh from a path with blanks, one machine and one OS label:$(cut -d'|' -f1 <<<"$machines")($((SECONDS - t0)) s)"

@@ -173,7 +173,12 @@ if [ -n "$repro_args" ]; then
   # fork_repro.py counts /proc/self/maps on Linux (on macOS, vmmap, which
   # may not be allowed to read a runner's python).
   if [ "$(uname -s)" = Linux ]; then
-    grep -q "^| unpatched | .* | +1\.00 |\$" "$r" || fail "pass: fork_repro.py's count for the unpatched build: $(grep '^| unpatched' "$r")"
+    # About one per fork: its own count is of the whole process, whose
+    # interpreter maps and unmaps a few regions of its own meanwhile (+0.98
+    # seen here).
+    c=$(grep '^| unpatched' "$r" | awk -F' [|] ' '{ c = $NF; sub(/ [|]$/, "", c); print c }')
+    awk -v c="$c" 'BEGIN { exit !(c + 0 >= 0.9 && c + 0 <= 1.1) }' \
+      || fail "pass: fork_repro.py's count for the unpatched build ($c): $(grep '^| unpatched' "$r")"
   fi
   grep -q 'per 100 x 2 @para' "$tmp/out-pass/patched-test_pyparallel_sleep.txt" || fail "pass: no chunk lines"
   # A patch that does not stop the leak: exit 1, the report says FAIL.

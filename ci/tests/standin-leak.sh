@@ -120,4 +120,25 @@ case $failed in
   $'BlockingIOError True\nBlockingIOError True') ;;
   *) fail "a failed fork: os.fork then the control said: $failed" ;;
 esac
+# The harness's reading after a buffer resize: the retry gets the reading
+# the refused call took (with the faults of the 300 pages touched before
+# it), not a second sample of the moment between the two calls.
+cat >"$tmp/resize.py" <<'PY'
+import ctypes, sys
+sys.path.insert(0, sys.argv[1])
+import harness
+counters = harness.Counters(sys.argv[2])
+def reading():
+    words = counters.line().split(": ", 1)[1].split()
+    return {k: int(v) for k, v in (w.split("=") for w in words)}
+first = reading()
+for _ in range(300):
+    counters.leak_one_entry()
+counters.buf = ctypes.create_string_buffer(8)
+after = reading()
+print(len(counters.buf) > 8, after["minor_faults"] >= 300,
+      after["vm_map_entries"] - first["vm_map_entries"] >= 290)
+PY
+resized=$("$py" "$tmp/resize.py" "$root/ci/compare" "$lib" 2>&1)
+[ "$resized" = "True True True" ] || fail "the harness's reading after a buffer resize (resized, whole chunk's faults, the leak's entries): $resized"
 echo "standin-leak: OK (real os.fork + stand-in: DRIFT, $per_fork vm_map_entries per fork; control: flat)"

@@ -22,8 +22,9 @@ use probes::resources::{words, Sampler};
 use std::sync::Mutex;
 
 /// The sampler of this process: cumulative counters (faults, switches) are
-/// differences from the previous reading, as a port's are per chunk.
-static SAMPLER: Mutex<Option<Sampler>> = Mutex::new(None);
+/// differences from the previous reading, as a port's are per chunk; and
+/// the text of a reading that did not fit its buffer, for the retry.
+static SAMPLER: Mutex<(Option<Sampler>, Option<String>)> = Mutex::new((None, None));
 /// The stand-in leak's pages, never unmapped (the point is that they stay).
 static LEAK: Mutex<Option<Kept>> = Mutex::new(None);
 
@@ -42,25 +43,31 @@ unsafe impl Send for Kept {}
 /// witness, a few microseconds against clock ticks of 10 ms).
 #[no_mangle]
 pub extern "C" fn probes_counters_start() {
-    let mut s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
-    *s = Some(Sampler::new());
+    let mut state = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    *state = (Some(Sampler::new()), None);
 }
 
 /// Writes one reading into `buf` as NUL-terminated `name=value` words and
 /// returns their length, or `-needed` (the length the text needs, NUL
-/// included) when `cap` is too small, leaving `buf` as it was.
+/// included) when `cap` is too small, leaving `buf` as it was. That
+/// reading is kept: the next call returns it, without sampling again, once
+/// its buffer is large enough, so that a caller who resizes and retries gets
+/// the per-chunk counters (faults, switches) of the whole chunk, not of
+/// the moment between its two calls.
 ///
 /// # Safety
 /// `buf` must be valid for writes of `cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn probes_counters_words(buf: *mut u8, cap: usize) -> isize {
-    let reading = {
-        let mut s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
-        s.get_or_insert_with(Sampler::new).sample()
+    let mut state = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    let (sampler, pending) = &mut *state;
+    let text = match pending.take() {
+        Some(text) => text,
+        None => words(&sampler.get_or_insert_with(Sampler::new).sample()),
     };
-    let text = words(&reading);
     let n = text.len();
     if n + 1 > cap {
+        *pending = Some(text);
         return -isize::try_from(n + 1).unwrap_or(isize::MAX);
     }
     // SAFETY: the caller gives cap >= n + 1 writable bytes at buf.
@@ -133,13 +140,35 @@ mod tests {
         probes::resources::parse_words(std::str::from_utf8(&buf[..n as usize]).unwrap()).unwrap()
     }
 
+    /// One test: the library's state (the sampler, a kept reading) is the
+    /// process's, which parallel tests would share.
     #[test]
     fn reads_the_ports_counters_and_leaks_one_entry_per_call() {
+        let first = read();
+        for _ in 0..50 {
+            assert_eq!(probes_standin_leak(), 0);
+        }
         let mut small = [7u8; 4];
         // SAFETY: small holds 4 writable bytes.
         let needed = unsafe { probes_counters_words(small.as_mut_ptr(), small.len()) };
         assert!(needed < -4 && small == [7; 4], "too small: {needed}, untouched");
+        // More entries after the refused call: the retry still returns the
+        // reading the refused call took, with the 50 pages' faults in it.
+        for _ in 0..50 {
+            assert_eq!(probes_standin_leak(), 0);
+        }
+        let retried = read();
+        assert_eq!(retried.keys().collect::<Vec<_>>(), first.keys().collect::<Vec<_>>());
+        let grew = |a: &probes::Reading, b: &probes::Reading| b["vm_map_entries"] as i64 - a["vm_map_entries"] as i64;
+        assert!((45..=80).contains(&grew(&first, &retried)), "{first:?} -> {retried:?}");
+        if let Some(&faults) = retried.get("minor_faults") {
+            assert!(faults >= 50, "the retried reading lost its chunk's faults: {retried:?}");
+        }
         let before = read();
+        assert!(
+            (45..=80).contains(&grew(&retried, &before)),
+            "{retried:?} -> {before:?}"
+        );
         assert!(
             before["vm_map_entries"] >= 5 && before.contains_key("open_fds"),
             "{before:?}"

@@ -201,7 +201,7 @@ pub(crate) fn on_macos(run: &Run) -> Option<bool> {
 /// The hypothesis' prediction for one run: does it leak a map entry per fork?
 /// `None` when it cannot say (OS or interpreter unknown).
 pub fn predicts_leak(run: &Run) -> Option<bool> {
-    if !run.base.starts_with("fork-per-job") {
+    if !run.is_fork_per_job() {
         return Some(false); // a pool or a team forks once per worker, not per call
     }
     let f = &run.factors;
@@ -463,7 +463,7 @@ fn symptom_cells(run: &Run) -> String {
 /// many cannot say.
 pub(crate) fn mechanism_counts<'a>(runs: impl Iterator<Item = &'a Run>) -> (usize, Vec<String>, usize) {
     let (mut ok, mut against, mut unmeasured) = (0, Vec::new(), 0);
-    for run in runs.filter(|r| r.base.starts_with("fork-per-job") && !r.points.is_empty()) {
+    for run in runs.filter(|r| r.is_fork_per_job() && !r.points.is_empty()) {
         match mechanism_of(&run.strategy, run) {
             Ok(()) => ok += 1,
             Err(Mechanism::Refuted(why)) => against.push(why),
@@ -509,7 +509,7 @@ pub fn section(runs: &[Run]) -> String {
          fork, exact) and the symptom (the timing) are judged apart, by the rule in `report --help`.\n",
     );
     for f in &found {
-        let unit = if f.runs.iter().all(|(_, r)| r.base.starts_with("fork-per-job")) {
+        let unit = if f.runs.iter().all(|(_, r)| r.is_fork_per_job()) {
             "per fork"
         } else {
             "per job"
@@ -547,7 +547,7 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
     let mut rows: Vec<(&String, &Run)> = machines
         .iter()
         .zip(runs)
-        .filter(|(_, r)| r.base.starts_with("fork-per-job") && !r.points.is_empty())
+        .filter(|(_, r)| r.is_fork_per_job() && !r.points.is_empty())
         .collect();
     rows.sort_by(|a, b| a.0.cmp(b.0));
     // Runs too short for any timing verdict (`ci/diagnose.sh --quick`):
@@ -586,7 +586,7 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::run::{Factors, Point};
+    use crate::run::{Factors, Point, StrategyKind};
 
     /// A fork-per-job run of 20 chunks of 100 calls x 4 forks (also for the
     /// tests of `upstream`).
@@ -612,6 +612,7 @@ pub(crate) mod tests {
             source: format!("{python} {os_fork} {standin}"),
             kind: SourceKind::Transcript,
             base: "fork-per-job (pure-Python @parallel emulation)".into(),
+            strategy_kind: StrategyKind::ForkPerJob,
             strategy: String::new(),
             factors: Factors {
                 python: Some(python.into()),

@@ -5,6 +5,7 @@
 //! that gives the verdict line at the end of every run.
 
 pub mod findings;
+pub mod mapgrowth;
 pub mod markdown;
 pub mod pasted;
 pub mod plot;
@@ -14,7 +15,7 @@ pub mod transcript;
 pub mod upstream;
 pub mod witness;
 
-pub use run::{Point, Run, SourceKind};
+pub use run::{Point, Run, SourceKind, StrategyKind};
 
 use anyhow::{bail, Context};
 use std::path::Path;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use cli::args::usage;
 use cli::sink::Sink;
-use report::{findings, load_input, markdown, pasted, plot, upstream, Run};
+use report::{findings, load_input, mapgrowth, markdown, pasted, plot, upstream, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,8 +39,10 @@ struct Cli {
     /// written through, a symlink's target replaced; `-` is stdout).
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
-    /// Write an SVG plot of seconds per 100 calls against chunk index: one panel per kind of
-    /// strategy, one line per run, its verdict in the legend (same rules as --markdown).
+    /// Write an SVG plot: first vm_map_entries against forks (fork-per-job runs that read the
+    /// counters: a leak is a diagonal, a clean run flat), then seconds per 100 calls against
+    /// chunk index, one panel per kind of strategy, one line per run, its verdict in the legend
+    /// (same rules as --markdown).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
     /// Write the same plot as PNG (what an issue comment on GitHub displays).
@@ -57,10 +59,12 @@ struct Cli {
     /// Inputs come in pairs ORIGINAL PORT: also print a side-by-side table (first run of each).
     #[arg(long)]
     pairs: bool,
-    /// Open with one table answering the hypothesis across machines: one row per fork-per-job
-    /// run, the machine being the folder its input came from (ci/cross-report.sh: one folder
-    /// per CI runner) or the `Machine:` line of its pasted document, with the predicted leak, the
-    /// map entries and mach_msg_regions per fork and the mechanism's judgement, then the verdict,
+    /// Open with the leak's picture (vm_map_entries against forks, one line of blocks per
+    /// fork-per-job run that read the counters) and one table answering the hypothesis across
+    /// machines: one row per fork-per-job run, the machine as its record, the compare harness's
+    /// line or its pasted document's `Machine:` line names it (OS, version, build, arch, CPU; the
+    /// folder its input came from only where none does), with the predicted leak, the map
+    /// entries and mach_msg_regions per fork and the mechanism's judgement, then the verdict,
     /// slope and the symptom's (left out when no run is long enough for a verdict), and one line
     /// on the mechanism across all runs.
     #[arg(long)]
@@ -134,11 +138,8 @@ fn run() -> anyhow::Result<ExitCode> {
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(usage(e)),
     };
     let mut per_input: Vec<Vec<Run>> = Vec::new();
-    let mut pasted_input: Vec<bool> = Vec::new();
     for path in &cli.inputs {
-        let input = load_input(path)?;
-        per_input.push(input.runs);
-        pasted_input.push(input.pasted);
+        per_input.push(load_input(path)?.runs);
     }
     let mut text = String::new();
     if cli.pairs {
@@ -155,17 +156,18 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
     let mut machines: Vec<String> = Vec::new();
-    for ((path, input), pasted) in cli.inputs.iter().zip(per_input).zip(pasted_input) {
+    for (path, input) in cli.inputs.iter().zip(per_input) {
         let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         if !seen.contains(&same) {
+            // The machine a run names (its record's system, the compare
+            // harness's line, a pasted document's `Machine:` line); the
+            // folder it came from only where it names none.
             let folder = same.parent().and_then(|p| p.file_name());
             let folder = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-            // A pasted document names the machine of each block.
-            machines.extend(
-                input
-                    .iter()
-                    .map(|r| if pasted { r.machine.clone() } else { folder.clone() }),
-            );
+            machines.extend(input.iter().map(|r| match r.machine.as_str() {
+                "" | "unknown" => format!("unknown (folder {folder})"),
+                m => m.to_string(),
+            }));
             seen.push(same);
             runs.extend(input);
         }
@@ -183,7 +185,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let mut found = findings::section(&runs);
     if cli.hypothesis {
-        found = findings::hypothesis_table(&runs, &machines) + &found;
+        found = mapgrowth::section(&runs) + &findings::hypothesis_table(&runs, &machines) + &found;
     }
     text = format!("{found}{text}");
     text += &markdown::runs_table(&runs);

@@ -7,7 +7,7 @@
 //! So a reproducer's run gets the verdict, the growth per earlier fork and
 //! the counters per fork the same way as a port's or an original's.
 
-use crate::run::{Factors, Point, Run, SourceKind};
+use crate::run::{Factors, Point, Run, SourceKind, StrategyKind};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -94,6 +94,7 @@ pub fn parse(file: &str, text: &str) -> Vec<Run> {
             let (os, arch) = (&c[3], &c[4]);
             let run = Run {
                 kind: SourceKind::Reproducer,
+                strategy_kind: StrategyKind::ForkPerJob,
                 strategy: format!("{STRATEGY}{}", factors.label()),
                 base: STRATEGY.into(),
                 factors,

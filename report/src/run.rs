@@ -132,6 +132,60 @@ impl Factors {
     }
 }
 
+/// What a run is, whatever its label says: the plot's panel and the
+/// per-fork rules follow it, never words of the label (the control's label
+/// `… fork without thread count` names threads, and is a fork-per-job run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StrategyKind {
+    /// One `fork()` per job: Sage's `@parallel`, its pure-Python emulation,
+    /// test_fork_sleep.
+    ForkPerJob,
+    /// A process pool made once (`multiprocessing.Pool`,
+    /// `ProcessPoolExecutor`, their ports).
+    Pool,
+    /// A new pool per call (the spawn script, test_spawn_sleep --per-call).
+    PoolPerCall,
+    /// Threads in one process (test_openmp_sleep.c, test_threads_sleep).
+    ThreadTeam,
+    /// `RealField(100).sin()` on a pool (test_pool_*_RF.py, test_rf_pool).
+    RealField,
+    /// Not known (`%time` blocks or `%prun` tables only).
+    #[default]
+    Unknown,
+}
+
+impl StrategyKind {
+    /// The kind of a record's `strategy` field (`fork-per-job/pipe`,
+    /// `pool/fork`, `executor/spawn`, `pool-per-call/spawn`,
+    /// `threads/team`: the first word is the kind, the rest the variant)
+    /// with its chunk line format (test_rf_pool's pools print RealField
+    /// lines).
+    pub fn of_record(strategy: &str, line_format: &LineFormat) -> StrategyKind {
+        if matches!(line_format, LineFormat::RealField { .. }) {
+            return StrategyKind::RealField;
+        }
+        match strategy.split('/').next().unwrap_or_default() {
+            "fork-per-job" => StrategyKind::ForkPerJob,
+            "pool" | "executor" => StrategyKind::Pool,
+            "pool-per-call" => StrategyKind::PoolPerCall,
+            "threads" => StrategyKind::ThreadTeam,
+            _ => StrategyKind::Unknown,
+        }
+    }
+}
+
+/// The machine a run ran on, in words, from the compare harness's first
+/// line: `macOS 15.5 (24F74), arm64, Apple M2`, `Debian GNU/Linux 12
+/// (bookworm), x86_64, Intel(R) Xeon(R) CPU @ 2.20GHz`, as
+/// [`Run::from_record`] names a record's `system` (the unit test below holds
+/// the two to one rule), so that a port and its original run on one machine
+/// carry one label. The harness, like `timing::SystemInfo`, gives the arch
+/// for a CPU it cannot name.
+pub fn machine_label(os_version: &str, build: Option<&str>, arch: &str, cpu: Option<&str>) -> String {
+    let build = build.map_or(String::new(), |b| format!(" ({b})"));
+    format!("{os_version}{build}, {arch}, {}", cpu.unwrap_or(arch))
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// `FILE (json)` for a record, `FILE:FIRST-LAST (transcript)` for a run of a transcript.
@@ -141,6 +195,9 @@ pub struct Run {
     pub strategy: String,
     /// The strategy alone, without the factors (what Findings group by).
     pub base: String,
+    /// What the run is (the plot's panel): from a record's `strategy`
+    /// field, or from what a transcript's session shows.
+    pub strategy_kind: StrategyKind,
     pub factors: Factors,
     /// `Linux x86_64` style; `unknown` for transcripts.
     pub os_arch: String,
@@ -243,6 +300,7 @@ impl Run {
             kind: SourceKind::Record,
             strategy,
             base,
+            strategy_kind: StrategyKind::of_record(&rec.strategy, &rec.line_format),
             factors: Factors {
                 post_fork_check,
                 ..Factors::default()
@@ -260,6 +318,13 @@ impl Run {
         }
     }
 
+    /// One `fork()` per job (by its kind, never by words in its label): the
+    /// runs the hypothesis says leak an entry per fork, and the only ones
+    /// judged per fork.
+    pub fn is_fork_per_job(&self) -> bool {
+        self.strategy_kind == StrategyKind::ForkPerJob
+    }
+
     /// A run of `%time` blocks only ([`TIME_BLOCKS`]).
     pub fn is_time_blocks(&self) -> bool {
         self.strategy == TIME_BLOCKS
@@ -275,7 +340,7 @@ impl Run {
                 .until_verdict
                 .map_or(drift::MAX_P, |s| drift::sequential::max_p(s.looks)),
             jobs_per_call: self.ncpus.filter(|_| !self.is_time_blocks()),
-            fork_per_job: self.strategy.starts_with("fork-per-job"),
+            fork_per_job: self.is_fork_per_job(),
         }
     }
 
@@ -303,6 +368,40 @@ impl Run {
         }
         let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
         Some(Attribution::of(&self.verdict(), &times, &self.counters))
+    }
+
+    /// The leak's picture: `(forks since the first reading, vm_map_entries
+    /// gained since it)` after every chunk, for a fork-per-job run that
+    /// read the counters (one `fork()` per job: `calls x ncpus` forks a
+    /// chunk). A leak of one entry per fork is the diagonal `y = x`, a
+    /// clean run the line `y = 0`. `None` for other runs.
+    pub fn map_growth(&self) -> Option<Vec<(f64, f64)>> {
+        let entries = self.counter("vm_map_entries")?;
+        let ncpus = self.ncpus?;
+        if self.strategy_kind != StrategyKind::ForkPerJob || entries.len() < 2 {
+            return None;
+        }
+        let mut forks = 0.0;
+        let xy = self
+            .points
+            .iter()
+            .zip(entries)
+            .enumerate()
+            .map(|(k, (p, e))| {
+                if k > 0 {
+                    forks += (p.calls * ncpus as u64) as f64;
+                }
+                (forks, e - entries[0])
+            })
+            .collect();
+        Some(xy)
+    }
+
+    /// vm_map_entries gained per fork between the first and the last
+    /// reading ([`Run::map_growth`]).
+    pub fn entries_per_fork(&self) -> Option<f64> {
+        let &(forks, gained) = self.map_growth()?.last()?;
+        (forks > 0.0).then(|| gained / forks)
     }
 
     /// The values of counter `name`, one per point, if this run has it.
@@ -349,5 +448,42 @@ mod tests {
             label(serde_json::json!({"post_fork_check": "free", "parent": "sage"})),
             format!("{plain} post-fork-check=free parent=sage")
         );
+    }
+
+    #[test]
+    fn a_record_and_the_harness_name_a_machine_by_one_rule() {
+        let mut rec = RunRecord::new(
+            "test_fork_sleep",
+            "fork-per-job/pipe",
+            serde_json::json!({}),
+            LineFormat::para(8, 0.001),
+        );
+        let s = &mut rec.system;
+        (s.os_version, s.arch, s.cpu_model, s.os_build) = (
+            "macOS 15.5".into(),
+            "arm64".into(),
+            "Apple M2".into(),
+            Some("24F74".into()),
+        );
+        let mac = Run::from_record("x", &rec);
+        assert_eq!(mac.machine, "macOS 15.5 (24F74), arm64, Apple M2");
+        assert_eq!(
+            mac.machine,
+            machine_label("macOS 15.5", Some("24F74"), "arm64", Some("Apple M2"))
+        );
+        let s = &mut rec.system;
+        (s.os_version, s.arch, s.cpu_model, s.os_build) = (
+            "Debian GNU/Linux 12 (bookworm)".into(),
+            "x86_64".into(),
+            "x86_64".into(),
+            None,
+        );
+        let linux = Run::from_record("x", &rec);
+        assert_eq!(linux.machine, "Debian GNU/Linux 12 (bookworm), x86_64, x86_64");
+        assert_eq!(
+            linux.machine,
+            machine_label("Debian GNU/Linux 12 (bookworm)", None, "x86_64", None)
+        );
+        assert_eq!(linux.os_arch, "Debian GNU/Linux 12 (bookworm), x86_64");
     }
 }

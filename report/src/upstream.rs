@@ -98,7 +98,7 @@ fn rows<'a>(runs: &'a [Run], machines: &'a [String]) -> Vec<Row<'a>> {
     let mut rows: Vec<Row<'a>> = machines
         .iter()
         .zip(runs)
-        .filter(|(_, r)| r.base.starts_with("fork-per-job") && !r.points.is_empty())
+        .filter(|(_, r)| r.is_fork_per_job() && !r.points.is_empty())
         .map(|(m, r)| Row {
             machine: m,
             run: r,

@@ -111,7 +111,10 @@ fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() 
     std::fs::write(&thread, format!("{one}\n\nSame here:\n\n{two}\n\nquoting:\n\n{quoted}")).unwrap();
 
     let table = stdout_of(report().arg("--hypothesis").arg(&thread));
-    let hypothesis = table.split("\n\n## ").next().unwrap();
+    let hypothesis = table
+        .split("\n## ")
+        .find(|s| s.starts_with("The hypothesis, machine by machine"))
+        .unwrap_or_else(|| panic!("no hypothesis table in\n{table}"));
     for mac in ["Mac A", "Mac B"] {
         let rows = hypothesis
             .lines()

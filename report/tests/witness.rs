@@ -66,7 +66,7 @@ fn witness_cell(rec: &RunRecord) -> String {
     assert_eq!(header.split(" | ").nth(column - 1), Some("mechanism"), "{header}");
     let row = out
         .lines()
-        .find(|l| l.contains("fork-per-job/pipe"))
+        .find(|l| l.starts_with("| ") && l.contains("fork-per-job/pipe"))
         .unwrap_or_else(|| panic!("{out}"));
     row.split(" | ").nth(column).unwrap().trim_end_matches(" |").to_string()
 }

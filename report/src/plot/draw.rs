@@ -1,7 +1,7 @@
 //! Drawing a [`Figure`] on any plotters backend (SVG string or RGB buffer).
 
 use super::axis::Chunks;
-use super::{Figure, Panel, Series, LEGEND_BG, PLOT_BG};
+use super::{Figure, Panel, Series, View, LEGEND_BG, PLOT_BG};
 use crate::markdown::{attribution_text, verdict_text};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -18,8 +18,67 @@ const FONT: &str = "sans-serif";
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// The legend's text size, and where its text starts and must end (the
+/// frame runs from `LEFT` to 10 px before the right edge; the text starts
+/// after the line sample).
+const LEGEND_FONT: i32 = 14;
+const LEGEND_TEXT: i32 = LEFT + 54;
+pub(super) const LEGEND_TEXT_WIDTH: u32 = WIDTH - 10 - LEGEND_TEXT as u32 - 8;
+
 fn legend_height(panel: &Panel) -> u32 {
-    16 + LEGEND_ROW * panel.series.len() as u32
+    let rows: usize = panel.series.iter().map(|s| legend_lines(panel.view, s).len()).sum();
+    16 + LEGEND_ROW * rows as u32
+}
+
+/// One legend entry, `source | strategy | verdict ...`, as the lines it
+/// takes: wrapped between words so that every line fits the legend box
+/// (a word longer than the box gets a line of its own).
+pub(super) fn legend_lines(view: View, series: &Series) -> Vec<String> {
+    let run = &series.run;
+    let text = match view {
+        View::MapEntries => {
+            let per_fork = run
+                .entries_per_fork()
+                .map_or_else(|| "-".to_string(), |g| format!("{g:+.2}"));
+            format!("{} | {} | {per_fork} vm_map_entries per fork", run.source, run.strategy)
+        }
+        View::Chunks => match attribution_text(run, 1).as_str() {
+            "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
+            grows => format!(
+                "{} | {} | {} | grows with: {grows}",
+                run.source,
+                run.strategy,
+                verdict_text(run)
+            ),
+        },
+    };
+    wrap(&text, LEGEND_TEXT_WIDTH)
+}
+
+/// Width in pixels of `text` in the legend's font (0 when the font cannot
+/// lay it out, which the embedded font always can).
+fn text_width(text: &str) -> u32 {
+    (FONT, LEGEND_FONT).into_font().box_size(text).map_or(0, |(w, _)| w)
+}
+
+/// `text` in lines of at most `width` pixels, broken at spaces.
+pub(super) fn wrap(text: &str, width: u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if !line.is_empty() && text_width(&candidate) > width {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        } else {
+            line = candidate;
+        }
+    }
+    lines.push(line);
+    lines
 }
 
 /// Width and height of the whole figure.
@@ -36,7 +95,13 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
         None => "Seconds per 100 calls".to_string(),
         Some(name) => format!("The parent's {name} after each chunk"),
     };
-    let heading = format!("{what}, chunk after chunk across bar() calls (dotted lines: a new bar())");
+    let heading = match figure.panels.first().map(|p| p.view) {
+        Some(View::MapEntries) => format!(
+            "First the leak's picture; then {}, chunk after chunk across bar() calls (dotted lines: a new bar())",
+            what.to_lowercase()
+        ),
+        _ => format!("{what}, chunk after chunk across bar() calls (dotted lines: a new bar())"),
+    };
     title.draw(&text(&heading, 10, 18))?;
     let key = format!(
         "{}; slope per 1000 calls with its 95 % interval, Mann-Kendall p",
@@ -49,7 +114,10 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
     for panel in &figure.panels {
         let (area, below) = rest.split_vertically(CHART_HEIGHT + legend_height(panel));
         let (chart, legend_area) = area.split_vertically(CHART_HEIGHT);
-        draw_chart(panel, figure.counter.as_deref(), &chart)?;
+        match panel.view {
+            View::Chunks => draw_chart(panel, figure.counter.as_deref(), &chart)?,
+            View::MapEntries => draw_map(panel, &chart)?,
+        }
         legend(panel, &legend_area)?;
         rest = below;
     }
@@ -125,16 +193,75 @@ fn draw_chart<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A box under the chart, one row per run: a line sample (solid or
-/// dashed, in the run's colour) and `source | strategy | verdict`.
+/// The map panel: vm_map_entries gained against forks made, both since
+/// the first reading, with the diagonal of one entry per fork. The y axis
+/// reaches at least that diagonal's end, so that a clean run lies flat along
+/// the bottom instead of filling the panel with its noise.
+fn draw_map<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    let lines: Vec<Vec<(f64, f64)>> = panel
+        .series
+        .iter()
+        .map(|s| s.run.map_growth().unwrap_or_default())
+        .collect();
+    let all = || lines.iter().flatten();
+    let xmax = all().map(|p| p.0).fold(0.0f64, f64::max).max(1.0);
+    let ymax = all().map(|p| p.1).fold(xmax, f64::max) * 1.05;
+    let ymin = all().map(|p| p.1).fold(0.0f64, f64::min);
+    let ymin = if ymin < 0.0 { ymin - 0.05 * (ymax - ymin) } else { 0.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title, (FONT, 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(LEFT - 10)
+        .build_cartesian_2d(0f64..xmax * 1.02, ymin..ymax)?;
+    chart.plotting_area().fill(&PLOT_BG)?;
+    chart
+        .configure_mesh()
+        .x_desc("forks since the first reading")
+        .y_desc("vm_map_entries gained")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .light_line_style(TRANSPARENT)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 13))
+        .draw()?;
+    let grey = RGBColor(150, 150, 150);
+    chart.draw_series(DashedLineSeries::new(
+        [(0.0, 0.0), (xmax, xmax)],
+        6,
+        4,
+        grey.stroke_width(1),
+    ))?;
+    let note = TextStyle::from((FONT, 12).into_font())
+        .color(&grey)
+        .pos(Pos::new(HPos::Right, VPos::Bottom));
+    chart.draw_series(std::iter::once(Text::new(
+        "one entry per fork (a leak)",
+        (xmax * 0.97, xmax * 0.97),
+        note,
+    )))?;
+    for (series, xy) in panel.series.iter().zip(lines) {
+        let style = series.colour.stroke_width(2);
+        if series.dashed {
+            chart.draw_series(DashedLineSeries::new(xy, 9, 5, style))?;
+        } else {
+            chart.draw_series(LineSeries::new(xy, style))?;
+        }
+    }
+    Ok(())
+}
+
+/// A box under the chart, one entry per run: a line sample (solid or
+/// dashed, in the run's colour) and its [`legend_lines`].
 fn legend<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     let (w, h) = area.dim_in_pixel();
     let frame = [(LEFT, 4), (w as i32 - 10, h as i32 - 4)];
     area.draw(&Rectangle::new(frame, LEGEND_BG.filled()))?;
     area.draw(&Rectangle::new(frame, RGBColor(160, 160, 160).stroke_width(1)))?;
-    let font = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    for (k, series) in panel.series.iter().enumerate() {
-        let y = 4 + 8 + LEGEND_ROW as i32 * k as i32 + LEGEND_ROW as i32 / 2;
+    let font = TextStyle::from((FONT, LEGEND_FONT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut row = 0;
+    for series in &panel.series {
+        let y = |row: i32| 4 + 8 + LEGEND_ROW as i32 * row + LEGEND_ROW as i32 / 2;
         let style = series.colour.stroke_width(3);
         let dashes: &[(i32, i32)] = if series.dashed {
             &[(0, 8), (13, 21), (26, 34)]
@@ -142,19 +269,15 @@ fn legend<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> D
             &[(0, 34)]
         };
         for &(a, b) in dashes {
-            area.draw(&PathElement::new([(LEFT + 10 + a, y), (LEFT + 10 + b, y)], style))?;
+            area.draw(&PathElement::new(
+                [(LEFT + 10 + a, y(row)), (LEFT + 10 + b, y(row))],
+                style,
+            ))?;
         }
-        let run = &series.run;
-        let label = match attribution_text(run, 1).as_str() {
-            "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
-            grows => format!(
-                "{} | {} | {} | grows with: {grows}",
-                run.source,
-                run.strategy,
-                verdict_text(run)
-            ),
-        };
-        area.draw(&Text::new(label, (LEFT + 54, y), font.clone()))?;
+        for line in legend_lines(panel.view, series) {
+            area.draw(&Text::new(line, (LEGEND_TEXT, y(row)), font.clone()))?;
+            row += 1;
+        }
     }
     Ok(())
 }

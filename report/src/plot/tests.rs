@@ -1,9 +1,10 @@
 //! Tests of the figure's layout helpers.
 
 use super::axis::ticks;
-use super::draw::boundaries;
-use super::{panel_of, Figure, Series};
-use crate::run::{Point, Run, SourceKind};
+use super::draw::{boundaries, legend_lines, wrap, LEGEND_TEXT_WIDTH};
+use super::{panel_of, Figure, Series, View};
+use crate::run::{Point, Run, SourceKind, StrategyKind};
+use plotters::prelude::IntoFont;
 
 fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) -> Run {
     let points = repeats
@@ -56,35 +57,320 @@ fn bar_boundaries_sit_between_chunks() {
     assert_eq!(boundaries(&s), vec![3.5, 5.5]);
 }
 
+/// The chunk panel's title of a run (as `Figure::new` places it).
+fn panel_title(run: &Run) -> &'static str {
+    super::PANELS[panel_of(run)].1
+}
+
+const FORK: &str = "Fork per job (@parallel, its pure-Python emulation, their ports)";
+const POOLS: &str = "Process pools (multiprocessing.Pool, ProcessPoolExecutor)";
+const PER_CALL: &str = "A new pool per call (spawn)";
+const THREADS: &str = "Thread teams (OpenMP and its port)";
+const REAL_FIELD: &str = "RealField(100).sin() on a pool";
+
 #[test]
-fn one_panel_per_kind_of_strategy() {
-    let t = SourceKind::Transcript;
-    let kinds = [
-        ("fork-per-job (Sage @parallel)", Some(0.001), 0),
-        ("fork-per-job/pipe (test_fork_sleep)", Some(0.001), 0),
-        ("pool/spawn", Some(0.001), 1),
-        ("ProcessPoolExecutor/fork", Some(0.001), 1),
-        ("executor/fork (test_pool_sleep)", Some(0.001), 1),
-        ("pool-per-call/spawn (test_spawn_sleep)", Some(0.001), 2),
-        ("threads/team (test_threads_sleep)", Some(0.001), 3),
-        ("OpenMP thread team", Some(0.005), 3),
-        ("pool/fork (test_rf_pool)", None, 4),
-        ("pool/forkserver RealField(100)", None, 4),
+fn every_record_of_the_suite_goes_to_the_panel_of_its_kind() {
+    use timing::{LineFormat, RunRecord};
+    let para = LineFormat::para(8, 0.001);
+    let pool = LineFormat::Pool {
+        workers: 8,
+        sleep: 0.001,
+    };
+    let executor = LineFormat::Para {
+        workers: 8,
+        sleep: 0.001,
+        label: "maxworkers".into(),
+    };
+    let rf = LineFormat::RealField {
+        workers: 8,
+        precision: 100,
+    };
+    let none = serde_json::json!({});
+    // Every strategy field a binary writes (test_fork_sleep's ipc::Kind,
+    // pool_bars' Settings::strategy, test_threads_sleep's runtimes,
+    // test_rf_pool's pools), with the parameters that change the label.
+    let mut records = vec![
+        ("test_fork_sleep", "fork-per-job/pipe", none.clone(), &para, FORK),
+        ("test_fork_sleep", "fork-per-job/file", none.clone(), &para, FORK),
+        ("test_spawn_sleep", "pool-per-call/spawn", none.clone(), &para, PER_CALL),
+        ("test_spawn_sleep", "pool/spawn", none.clone(), &pool, POOLS),
     ];
-    for (strategy, sleep, panel) in kinds {
-        assert_eq!(panel_of(&run(strategy, sleep, &[1], t)), panel, "{strategy}");
+    for check in ["off", "leak", "free"] {
+        for parent in [None, Some("sage")] {
+            let params = serde_json::json!({"post_fork_check": check, "parent": parent});
+            records.push(("test_fork_sleep", "fork-per-job/pipe", params, &para, FORK));
+        }
+    }
+    for method in ["fork", "forkserver", "spawn"] {
+        let pool_strategy: &'static str = Box::leak(format!("pool/{method}").into_boxed_str());
+        let executor_strategy: &'static str = Box::leak(format!("executor/{method}").into_boxed_str());
+        records.push(("test_pool_sleep", pool_strategy, none.clone(), &pool, POOLS));
+        records.push(("test_pool_sleep", executor_strategy, none.clone(), &executor, POOLS));
+        records.push(("test_rf_pool", pool_strategy, none.clone(), &rf, REAL_FIELD));
+    }
+    for runtime in ["team", "rayon", "scoped", "channel"] {
+        let strategy: &'static str = Box::leak(format!("threads/{runtime}").into_boxed_str());
+        records.push(("test_threads_sleep", strategy, none.clone(), &para, THREADS));
+    }
+    for (tool, strategy, params, line, panel) in records {
+        let rec = RunRecord::new(tool, strategy, params, line.clone());
+        let run = Run::from_record("r", &rec);
+        assert_eq!(panel_title(&run), panel, "{tool} {}", run.strategy);
     }
 }
 
 #[test]
+fn every_original_as_the_compare_harness_prints_it_goes_to_the_panel_of_its_kind() {
+    use timing::LineFormat;
+    let harness = |fork: &str, standin: &str| {
+        format!(
+            "Harness (extra): Python 3.12.1 (CPython) on Debian GNU/Linux 12 (bookworm), x86_64; cpu: x; \
+             os.fork: {fork}; stand-in leak: {standin}; counters: on\n"
+        )
+    };
+    let para = |label: &str| {
+        let l = LineFormat::Para {
+            workers: 8,
+            sleep: 0.001,
+            label: label.into(),
+        };
+        format!("{}\n{}\n", l.chunk_line(0.7, 100), l.chunk_line(0.8, 100))
+    };
+    let pool = || {
+        let l = LineFormat::Pool {
+            workers: 8,
+            sleep: 0.001,
+        };
+        format!("{}\n{}\n", l.chunk_line(0.2, 100), l.chunk_line(0.2, 100))
+    };
+    let rf = || {
+        let l = LineFormat::RealField {
+            workers: 8,
+            precision: 100,
+        };
+        format!("{}\n", l.chunk_line(0.2, 100))
+    };
+    let timed = "CPU times: user 1 s, sys: 2 s, total: 3 s\nWall time: 4 s\n";
+    let mut originals: Vec<(String, &str)> = Vec::new();
+    // test_pyparallel_sleep.py under each variant of compare.sh: the real
+    // os.fork, the control, the stand-in leak, the stand-in under the control.
+    for (fork, standin) in [
+        ("real", "off"),
+        ("without thread count", "off"),
+        ("real", "on"),
+        ("without thread count", "on"),
+    ] {
+        originals.push((
+            format!(
+                "{}In [1]: from test_pyparallel_sleep import bar\nIn [2]: %time bar(numcalls=200)\n\
+                 Using ncpus=8 parallel decorated function\n{}{timed}",
+                harness(fork, standin),
+                para("ncpus")
+            ),
+            FORK,
+        ));
+    }
+    for fork in ["real", "without thread count"] {
+        originals.push((
+            format!(
+                "{}sage: load('test_parallel_sleep_v2.sage')\nsage: %time bar(numcalls=200)\n\
+                 Using ncpus=8 parallel decorated function\n{}{timed}",
+                harness(fork, "off"),
+                para("ncpus")
+            ),
+            FORK,
+        ));
+        originals.push((
+            format!(
+                "{}sage: load('test_parallel_sleep.sage')\nsage: %time for n in [100, 100]: bar(numcalls=n)\n{}{timed}",
+                harness(fork, "off"),
+                para("ncpus")
+            ),
+            FORK,
+        ));
+    }
+    for method in ["fork", "spawn"] {
+        originals.push((
+            format!(
+                "{}In [1]: from test_pool_{method}_sleep import bar\nIn [2]: %time bar(numcalls=200)\n\
+                 Setting multiprocessing start method to '{method}'\nUsing maxworkers=8 parallel decorated function\n{}{timed}",
+                harness("real", "off"),
+                pool()
+            ),
+            POOLS,
+        ));
+    }
+    originals.push((
+        format!(
+            "{}sage: load('test_executor_sleep.sage')\nsage: %time bar(numcalls=200)\n\
+             Using maxworkers=8 as max_workers for ProcessPoolExecutor\n{}{timed}",
+            harness("real", "off"),
+            para("maxworkers")
+        ),
+        POOLS,
+    ));
+    originals.push((
+        format!(
+            "{}sage: load('test_parallel_spawn_sleep.sage')\nsage: %time bar(numcalls=2)\n\
+             Using ncpus=8 parallel decorated function\n\
+             Now spawning @parallelized sleep(0.001) on 8 workers. 0.900s.\n Cost/ncpus is 0.112375s.\n\
+             Now spawning @parallelized sleep(0.001) on 8 workers. 0.950s.\n Cost/ncpus is 0.118625s.\n{timed}",
+            harness("real", "off")
+        ),
+        PER_CALL,
+    ));
+    for method in ["fork", "spawn", "forkserver"] {
+        originals.push((
+            format!(
+                "{}In [1]: from test_pool_{method}_RF import bar\nIn [2]: %time bar(numcalls=100, ncpus=8)\n\
+                 Setting multiprocessing start method to '{method}'\n{}{timed}",
+                harness("real", "off"),
+                rf()
+            ),
+            REAL_FIELD,
+        ));
+    }
+    originals.push((
+        format!(
+            "{}sage: load('test_pool_fork_RF.sage')\nsage: %time bar(numcalls=100, ncpus=8)\n\
+             Setting multiprocessing start method to 'fork'\n{}{timed}",
+            harness("real", "off"),
+            rf()
+        ),
+        REAL_FIELD,
+    ));
+    originals.push((
+        format!(
+            "$ time (for i in 1 2; do /tmp/out/test_openmp_sleep; done)\nI am set up to use 8 threads.\n{}\n\
+             I am set up to use 8 threads.\n{}\n{timed}",
+            LineFormat::para(8, 0.005).chunk_line(0.6, 100),
+            LineFormat::para(8, 0.005).chunk_line(0.6, 100)
+        ),
+        THREADS,
+    ));
+    // The seed's pasted sessions: Sage's @parallel and IPython's emulation.
+    originals.push((
+        format!(
+            "sage: %time bar()\nUsing ncpus=8 parallel decorated function\n{}",
+            para("ncpus")
+        ),
+        FORK,
+    ));
+    for (text, panel) in &originals {
+        let runs = crate::transcript::parse("t", text);
+        assert_eq!(runs.len(), 1, "{text}\n{runs:#?}");
+        assert!(!runs[0].points.is_empty(), "{text}");
+        assert_eq!(panel_title(&runs[0]), *panel, "{}\n{text}", runs[0].strategy);
+    }
+    // The control rows sit with their originals, whatever their labels say.
+    let control = crate::transcript::parse("c", &originals[1].0).remove(0);
+    assert!(
+        control.strategy.ends_with("fork without thread count"),
+        "{}",
+        control.strategy
+    );
+    assert_eq!(panel_title(&control), FORK);
+}
+
+#[test]
+fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters() {
+    let with_entries = |strategy: &str, step: f64, kind: SourceKind| {
+        let mut r = run(strategy, Some(0.001), &[4], kind);
+        r.strategy_kind = StrategyKind::ForkPerJob;
+        r.counters = vec![(
+            "vm_map_entries".into(),
+            (0..4).map(|i| 300.0 + step * f64::from(i)).collect(),
+        )];
+        r
+    };
+    let leak = with_entries(
+        "fork-per-job (a) @python3.12, stand-in leak",
+        200.0,
+        SourceKind::Transcript,
+    );
+    let control = with_entries(
+        "fork-per-job (a) @python3.12, fork without thread count, stand-in leak",
+        0.0,
+        SourceKind::Transcript,
+    );
+    let mut pool = with_entries("pool/fork", 0.0, SourceKind::Record);
+    pool.strategy_kind = StrategyKind::Pool;
+    let mut bare = run("fork-per-job (b)", Some(0.001), &[4], SourceKind::Transcript);
+    bare.strategy_kind = StrategyKind::ForkPerJob;
+    let inputs = vec![vec![leak.clone(), control.clone()], vec![pool], vec![bare]];
+    let fig = Figure::new(&inputs, false, None);
+    let titles: Vec<&str> = fig.panels.iter().map(|p| p.title).collect();
+    assert_eq!(titles, [super::MAP_PANEL, FORK, POOLS]);
+    let map = &fig.panels[0];
+    assert_eq!(map.view, View::MapEntries);
+    let names: Vec<&str> = map.series.iter().map(|s| s.run.strategy.as_str()).collect();
+    assert_eq!(names, [leak.strategy.as_str(), control.strategy.as_str()]);
+    // 100 calls x 2 forks a chunk: 200 entries a chunk is one per fork.
+    assert_eq!(
+        leak.map_growth().unwrap(),
+        [(0.0, 0.0), (200.0, 200.0), (400.0, 400.0), (600.0, 600.0)]
+    );
+    assert_eq!(leak.entries_per_fork(), Some(1.0));
+    assert_eq!(control.entries_per_fork(), Some(0.0));
+    // Each run keeps its chunk panel's colour there.
+    for s in &map.series {
+        let same = fig.panels[1]
+            .series
+            .iter()
+            .find(|t| t.run.strategy == s.run.strategy)
+            .unwrap();
+        assert_eq!((s.colour, s.dashed), (same.colour, same.dashed));
+    }
+    // No run with the counter: no map panel.
+    let fig = Figure::new(
+        &[vec![run("fork-per-job (b)", Some(0.001), &[4], SourceKind::Record)]],
+        false,
+        None,
+    );
+    assert!(fig.panels.iter().all(|p| p.view == View::Chunks));
+}
+
+#[test]
+fn long_legend_entries_wrap_to_the_legend_box() {
+    super::register_font().unwrap();
+    let long = run(
+        "fork-per-job (pure-Python @parallel emulation) @python3.12, fork without thread count, stand-in leak",
+        Some(0.001),
+        &[30],
+        SourceKind::Transcript,
+    );
+    let mut long = long;
+    long.source = "test_pyparallel_sleep.py@python3.12+standin+control.txt:1-95 (transcript)".into();
+    long.strategy_kind = StrategyKind::ForkPerJob;
+    let series = Series {
+        run: long,
+        colour: super::COLOURS[0],
+        dashed: false,
+    };
+    let lines = legend_lines(View::Chunks, &series);
+    assert!(lines.len() >= 2, "{lines:?}");
+    let width = |t: &str| ("sans-serif", 14).into_font().box_size(t).unwrap().0;
+    assert!(lines.iter().all(|l| width(l) <= LEGEND_TEXT_WIDTH), "{lines:?}");
+    // Nothing lost: the lines joined are the one entry.
+    assert!(lines
+        .join(" ")
+        .starts_with(&format!("{} | {} | ", series.run.source, series.run.strategy)));
+    assert_eq!(wrap("short", LEGEND_TEXT_WIDTH), ["short"]);
+}
+
+#[test]
 fn originals_and_ports_share_a_colour() {
-    let orig = |s| run(s, Some(0.001), &[2], SourceKind::Transcript);
-    let port = |s| run(s, Some(0.001), &[2], SourceKind::Record);
+    let of_kind = |s, source, strategy_kind| Run {
+        strategy_kind,
+        ..run(s, Some(0.001), &[2], source)
+    };
+    let (orig, port) = (SourceKind::Transcript, SourceKind::Record);
+    let (fork, pool) = (StrategyKind::ForkPerJob, StrategyKind::Pool);
     let inputs = vec![
-        vec![orig("fork-per-job (Sage @parallel)")],
-        vec![port("fork-per-job/pipe (test_fork_sleep)")],
-        vec![orig("pool/fork")],
-        vec![port("pool/fork (test_pool_sleep)")],
+        vec![of_kind("fork-per-job (Sage @parallel)", orig, fork)],
+        vec![of_kind("fork-per-job/pipe (test_fork_sleep)", port, fork)],
+        vec![of_kind("pool/fork", orig, pool)],
+        vec![of_kind("pool/fork (test_pool_sleep)", port, pool)],
     ];
     let fig = Figure::new(&inputs, true, None);
     assert_eq!(fig.panels.len(), 2);
@@ -96,14 +382,16 @@ fn originals_and_ports_share_a_colour() {
         );
     }
     assert_ne!(fig.panels[0].series[0].colour, fig.panels[1].series[0].colour);
-    // Without --pairs every run has its own colour; records are dashed.
+    // Without --pairs every run of a panel has its own colour; records are dashed.
     let fig = Figure::new(&inputs, false, None);
     let all: Vec<&Series> = fig.panels.iter().flat_map(|p| &p.series).collect();
     assert_eq!(
         all.iter().map(|s| s.dashed).collect::<Vec<_>>(),
         vec![false, true, false, true]
     );
-    for (i, a) in all.iter().enumerate() {
-        assert!(all[i + 1..].iter().all(|b| b.colour != a.colour));
+    for p in &fig.panels {
+        for (i, a) in p.series.iter().enumerate() {
+            assert!(p.series[i + 1..].iter().all(|b| b.colour != a.colour));
+        }
     }
 }

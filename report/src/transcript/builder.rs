@@ -3,7 +3,7 @@
 
 use super::lines::{ChunkLine, Family, Line, WitnessLine};
 use super::session::Session;
-use crate::run::{BarTimes, Point, PrunTable, Run, SourceKind, PRUN_ONLY, TIME_BLOCKS};
+use crate::run::{BarTimes, Point, PrunTable, Run, SourceKind, StrategyKind, PRUN_ONLY, TIME_BLOCKS};
 
 /// What must stay the same for chunk lines to belong to one run.
 #[derive(Clone, Debug, PartialEq)]
@@ -222,10 +222,11 @@ impl Builder {
                 })
             }
         };
-        open.run.base = session.strategy(&chunk.family);
+        (open.run.strategy_kind, open.run.base) = session.strategy(&chunk.family);
         open.run.factors = session.factors();
         open.run.strategy = format!("{}{}", open.run.base, open.run.factors.label());
         open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());
+        open.run.machine = session.machine().unwrap_or_default();
         open.last = at;
         open.readings.push(None);
         self.chunks_in_bar = true;
@@ -273,7 +274,8 @@ impl Builder {
         self.end_session();
         if self.runs.is_empty() {
             if let Some((threads, at)) = self.openmp {
-                let run = transcript_run("OpenMP thread team", Some(threads), None);
+                let mut run = transcript_run("OpenMP thread team", Some(threads), None);
+                run.strategy_kind = StrategyKind::ThreadTeam;
                 self.runs.push((run, at, at));
             }
         }

@@ -87,12 +87,20 @@ pub(super) enum Line {
     Banner(Interp, Option<String>, Option<String>),
     /// The Sage banner's `Using Python 3.12.5.` line.
     PythonVersion(String),
-    /// ci/compare/harness.py's first line: the run's interpreter, OS and
-    /// factors (`Harness (extra): Python 3.12.1 (CPython) on Linux x86_64;
-    /// os.fork: real; stand-in leak: off; counters: on`).
+    /// ci/compare/harness.py's first line: the run's interpreter, OS,
+    /// machine and factors (`Harness (extra): Python 3.12.1 (CPython) on
+    /// Debian GNU/Linux 12 (bookworm), x86_64; cpu: Intel(R) Xeon(R) CPU @
+    /// 2.20GHz; os.fork: real; stand-in leak: off; counters: on`; on macOS
+    /// `on macOS 15.5, arm64; build: 24F74; cpu: Apple M2; ...`). `os` is
+    /// `OS, ARCH` as a record's, `machine` the [`machine_label`] of the
+    /// parts. Older harnesses wrote `on Linux x86_64;` and no build or cpu:
+    /// then both are that.
+    ///
+    /// [`machine_label`]: crate::run::machine_label
     Harness {
         python: String,
         os: String,
+        machine: String,
         os_fork: String,
         standin_leak: bool,
     },
@@ -177,7 +185,9 @@ fn patterns() -> &'static Patterns {
             shell: re(r"^(?:\(\S+\)\s*)?(?:\S*[@:~/.-]\S*(?:\s\S+)?\s?)?[$%#]\s+(sage|ipython\d*|python[\d.]*)(?:\s+(.*))?$"),
             banner: re(r"SageMath version \d|^IPython \d+\.\d+.* -- An enhanced Interactive Python|^Python \d+\.\d+\.\d+\S* \("),
             python_version: re(r"^(?:Python (\d+\.\d+\.\d+)\S* \(.*?(?:\bon (\w+))?$|\W*Using Python (\d+\.\d+\.\d+)\.)"),
-            harness: re(r"^Harness \(extra\): Python (\S+) \(\w+\) on (.+?); os\.fork: ([^;]+); stand-in leak: (on|off);"),
+            harness: re(
+                r"^Harness \(extra\): Python (\S+) \(\w+\) on ([^;]+?)(?:; build: ([^;]+))?(?:; cpu: ([^;]+))?; os\.fork: ([^;]+); stand-in leak: (on|off);",
+            ),
             os_mention: re(r"\bmacOS (\d+(?:\.\d+)*)"),
             prompt: re(r"^(?:(sage:)|In \[(\d+)\]:|(>>>))(?:\s(.*))?$"),
             script: re(r#"(?:\b(?:load|attach)\(\s*|\bexec\(\s*open\(\s*)["']([^"']+)["']|%run\s+(?:-\S+\s+)*(\S+)"#),
@@ -221,11 +231,20 @@ fn harness(line: &str) -> Option<Line> {
         return witness(words).map(Line::Witness);
     }
     let c = patterns().harness.captures(line)?;
+    let os = c[2].to_string();
+    let machine = match os.rsplit_once(", ") {
+        Some((version, arch)) => {
+            let part = |k: usize| c.get(k).map(|m| m.as_str());
+            crate::run::machine_label(version, part(3), arch, part(4))
+        }
+        None => os.clone(),
+    };
     Some(Line::Harness {
         python: c[1].to_string(),
-        os: c[2].to_string(),
-        os_fork: c[3].to_string(),
-        standin_leak: &c[4] == "on",
+        os,
+        machine,
+        os_fork: c[5].to_string(),
+        standin_leak: &c[6] == "on",
     })
 }
 
@@ -442,10 +461,15 @@ fn script(input: &str) -> Option<String> {
     experiment.then(|| module.to_string())
 }
 
+/// `dir/test_x.sage` → `test_x.sage`: the script's file name.
+pub(super) fn file_name(script: &str) -> &str {
+    script.rsplit(['/', '\\']).next().unwrap_or(script)
+}
+
 /// `dir/test_x.sage` → `test_x`: a script loaded as a file and imported as a
 /// module is the same script.
 pub(super) fn stem(script: &str) -> &str {
-    let name = script.rsplit(['/', '\\']).next().unwrap_or(script);
+    let name = file_name(script);
     name.strip_suffix(".py")
         .or_else(|| name.strip_suffix(".sage"))
         .unwrap_or(name)

@@ -12,8 +12,8 @@
 //! (A different header, family, `ncpus` or `sleep(T)` starts a new run within
 //! the session: see the builder.)
 
-use super::lines::{stem, Family, Interp, Line, PromptStyle};
-use crate::run::Factors;
+use super::lines::{file_name, stem, Family, Interp, Line, PromptStyle};
+use crate::run::{Factors, StrategyKind};
 
 /// What is known of the current session.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +31,8 @@ pub(super) struct Session {
     factors: Factors,
     /// The OS, where printed (harness line, banner, or prose before the session).
     os: Option<String>,
+    /// The machine in words, where the compare harness's line names it.
+    machine: Option<String>,
     /// A prompt or an original's line was seen: a banner or a shell command
     /// now starts another session (before that, `$ ipython` and the banners
     /// it prints are one start).
@@ -71,6 +73,7 @@ impl Session {
             Line::Harness {
                 python,
                 os,
+                machine,
                 os_fork,
                 standin_leak,
             } => {
@@ -78,6 +81,7 @@ impl Session {
                 self.factors.os_fork = Some(os_fork.clone());
                 self.factors.standin_leak = Some(*standin_leak);
                 self.os = Some(os.clone());
+                self.machine = Some(machine.clone());
             }
             // A prose mention names the OS of a session not yet started; a
             // later one belongs to the next session (see `parse`).
@@ -127,6 +131,11 @@ impl Session {
         self.os.clone()
     }
 
+    /// The machine, where the compare harness named it.
+    pub fn machine(&self) -> Option<String> {
+        self.machine.clone()
+    }
+
     /// Starts the OS of a session from a prose mention made in the previous one.
     pub fn with_os(mut self, os: Option<String>) -> Session {
         self.os = os.map(|o| format!("{o} (from the text)"));
@@ -141,25 +150,42 @@ impl Session {
         (self.start_method.clone(), self.executor, self.openmp)
     }
 
-    /// The strategy label of a chunk line of `family` in this session. For
-    /// the @para family the script tells Sage's real `@parallel`
-    /// (`test_parallel_sleep*.sage`) from E. Costa's pure-Python emulation
-    /// (`test_pyparallel_sleep.py`), which print the very same lines.
-    pub fn strategy(&self, family: &Family) -> String {
+    /// The kind and the strategy label of a chunk line of `family` in this
+    /// session. For the @para family the script tells Sage's real
+    /// `@parallel` (`test_parallel_sleep*.sage`, named in the label: two
+    /// scripts of it differ in their jobs) from E. Costa's pure-Python
+    /// emulation (`test_pyparallel_sleep.py`), which print the very same
+    /// lines.
+    pub fn strategy(&self, family: &Family) -> (StrategyKind, String) {
         let method = self.start_method.as_deref();
+        let script = self.script.as_deref();
         match family {
-            Family::Para(label) if label == "maxworkers" || self.executor => {
-                format!("ProcessPoolExecutor/{}", method.unwrap_or("fork"))
+            Family::Para(label) if label == "maxworkers" || self.executor => (
+                StrategyKind::Pool,
+                format!("ProcessPoolExecutor/{}", method.unwrap_or("fork")),
+            ),
+            Family::Para(_) if self.openmp => (StrategyKind::ThreadTeam, "OpenMP thread team".into()),
+            Family::Para(_) if script.is_some_and(|s| stem(s).contains("pyparallel")) => (
+                StrategyKind::ForkPerJob,
+                "fork-per-job (pure-Python @parallel emulation)".into(),
+            ),
+            Family::Para(_) if self.sage => {
+                let label = match script {
+                    Some(s) => format!("fork-per-job (Sage @parallel, {})", file_name(s)),
+                    None => "fork-per-job (Sage @parallel)".into(),
+                };
+                (StrategyKind::ForkPerJob, label)
             }
-            Family::Para(_) if self.openmp => "OpenMP thread team".into(),
-            Family::Para(_) if self.script.as_deref().is_some_and(|s| stem(s).contains("pyparallel")) => {
-                "fork-per-job (pure-Python @parallel emulation)".into()
-            }
-            Family::Para(_) if self.sage => "fork-per-job (Sage @parallel)".into(),
-            Family::Para(_) => "fork-per-job (@parallel)".into(),
-            Family::Pool => format!("pool/{}", method.unwrap_or("?")),
-            Family::RealField(p) => format!("pool/{} RealField({p})", method.unwrap_or("?")),
-            Family::SpawnPerCall => "pool-per-call/spawn (Sage @parallel p_iter=multiprocessing)".into(),
+            Family::Para(_) => (StrategyKind::ForkPerJob, "fork-per-job (@parallel)".into()),
+            Family::Pool => (StrategyKind::Pool, format!("pool/{}", method.unwrap_or("?"))),
+            Family::RealField(p) => (
+                StrategyKind::RealField,
+                format!("pool/{} RealField({p})", method.unwrap_or("?")),
+            ),
+            Family::SpawnPerCall => (
+                StrategyKind::PoolPerCall,
+                "pool-per-call/spawn (Sage @parallel p_iter=multiprocessing)".into(),
+            ),
         }
     }
 }

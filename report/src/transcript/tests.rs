@@ -167,7 +167,7 @@ fn two_sage_sessions_of_one_family_are_two_runs() {
     assert_eq!(runs[0].source, "two.txt:1-20 (transcript)");
     assert_eq!(runs[1].source, "two.txt:22-41 (transcript)");
     for r in &runs {
-        assert_eq!(r.strategy, "fork-per-job (Sage @parallel)");
+        assert_eq!(r.strategy, "fork-per-job (Sage @parallel, test_parallel_sleep_v2.sage)");
         assert_eq!((r.repeats(), r.points.len()), (2, 6));
     }
 }
@@ -256,7 +256,11 @@ fn markdown_document_with_prose_between_transcripts() {
     assert_eq!(
         got,
         vec![
-            ("doc.md:6-16 (transcript)", "fork-per-job (Sage @parallel)", 2),
+            (
+                "doc.md:6-16 (transcript)",
+                "fork-per-job (Sage @parallel, test_parallel_sleep_v2.sage)",
+                2
+            ),
             (
                 "doc.md:23-30 (transcript)",
                 "fork-per-job (pure-Python @parallel emulation)",
@@ -306,7 +310,10 @@ fn interpreter_and_os_are_read_where_printed() {
     assert_eq!(runs[0].os_arch, "macOS 15.4.1 (from the text)");
     assert_eq!(runs[1].factors.python.as_deref(), Some("3.13.3"));
     assert_eq!(runs[1].os_arch, "macOS 15.5 (from the text)");
+    // An older harness line: `on Linux x86_64`, which is also its machine.
     assert_eq!(runs[2].os_arch, "Linux x86_64");
+    assert_eq!(runs[2].machine, "Linux x86_64");
+    assert_eq!(runs[0].machine, "");
     assert_eq!(
         runs[2].strategy,
         "fork-per-job (pure-Python @parallel emulation) @python3.12, fork without thread count, stand-in leak"
@@ -320,6 +327,64 @@ fn interpreter_and_os_are_read_where_printed() {
     assert_eq!(
         (runs[0].os_arch.as_str(), runs[0].factors.python.as_deref()),
         ("Linux", Some("3.11.7"))
+    );
+}
+
+#[test]
+fn the_harness_line_names_the_machine_as_a_record_does() {
+    let bar = bar_lines(8, 0.001, 2, 0.5);
+    let session =
+        |harness: &str| format!("{harness}\nIn [1]: from test_pyparallel_sleep import bar\nIn [2]: bar()\n{bar}");
+    let text = session(
+        "Harness (extra): Python 3.12.1 (CPython) on Debian GNU/Linux 12 (bookworm), x86_64; \
+         cpu: Intel(R) Xeon(R) CPU @ 2.20GHz; os.fork: real; stand-in leak: off; counters: on",
+    ) + &session(
+        "Harness (extra): Python 3.13.3 (CPython) on macOS 15.5, arm64; build: 24F74; cpu: Apple M2; \
+         os.fork: without thread count; stand-in leak: off; counters: on",
+    );
+    let runs = parse("h", &text);
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0].os_arch, "Debian GNU/Linux 12 (bookworm), x86_64");
+    assert_eq!(
+        runs[0].machine,
+        "Debian GNU/Linux 12 (bookworm), x86_64, Intel(R) Xeon(R) CPU @ 2.20GHz"
+    );
+    assert_eq!(runs[1].os_arch, "macOS 15.5, arm64");
+    assert_eq!(runs[1].machine, "macOS 15.5 (24F74), arm64, Apple M2");
+    assert_eq!(runs[1].factors.os_fork.as_deref(), Some("without thread count"));
+    // The same machine as a record of a port names it (the record's
+    // `system`: os_version, os_build, arch, cpu_model).
+    let mut rec = timing::RunRecord::new(
+        "test_fork_sleep",
+        "fork-per-job/pipe",
+        serde_json::json!({}),
+        LineFormat::para(8, 0.001),
+    );
+    rec.system.os_version = "macOS 15.5".into();
+    rec.system.os_build = Some("24F74".into());
+    rec.system.arch = "arm64".into();
+    rec.system.cpu_model = "Apple M2".into();
+    let port = crate::Run::from_record("p", &rec);
+    assert_eq!(
+        (port.os_arch.as_str(), port.machine.as_str()),
+        (runs[1].os_arch.as_str(), runs[1].machine.as_str())
+    );
+}
+
+#[test]
+fn the_two_sage_parallel_originals_are_named_by_script() {
+    let bar = bar_lines(8, 0.005, 2, 0.5);
+    let text = format!(
+        "sage: load('test_parallel_sleep_v2.sage')\nsage: %time bar()\n{bar}\
+         sage: load('test_parallel_sleep.sage')\nsage: %time for n in [100, 100]: bar(numcalls=n)\n{bar}"
+    );
+    let labels: Vec<String> = parse("s", &text).into_iter().map(|r| r.strategy).collect();
+    assert_eq!(
+        labels,
+        [
+            "fork-per-job (Sage @parallel, test_parallel_sleep_v2.sage)",
+            "fork-per-job (Sage @parallel, test_parallel_sleep.sage)"
+        ]
     );
 }
 

@@ -206,12 +206,16 @@ runs really get slower call after call and the others do not.
 
 EOF
   fi
-  "$bin/report" --hypothesis --png "$out/diagnose.png" "$@"
+  "$bin/report" --hypothesis --png "$out/diagnose.png" "$@" || report_failed=1
   sed -n '/^Could not run:/,$p' "$out/summary.md" 2>/dev/null
   # Last, the inputs in one collapsed block: `report` reads a pasted
   # diagnose.md (or many, or a whole issue thread) back into these runs, one
   # machine per document, named by its Machine: line above.
   echo
-  "$bin/report" --paste-block "$@"
+  "$bin/report" --paste-block "$@" || report_failed=1
 } >"$out/diagnose.md"
+if [ -n "${report_failed:-}" ]; then
+  echo "diagnose.sh: report failed on the runs in $out (its message is above); $out/diagnose.md is incomplete" >&2
+  exit 1
+fi
 echo "diagnose: done in $((SECONDS / 60)) min $((SECONDS % 60)) s: $out/diagnose.md (paste it into a comment, with diagnose.png)"

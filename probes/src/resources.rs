@@ -178,6 +178,12 @@ pub fn vm_map_entries() -> Option<u64> {
     platform::vm_map_entries()
 }
 
+/// `vm_map_entries` and, on macOS, `mach_msg_regions` of this process now:
+/// the two counters the witness (`crate::witness`) is held against.
+pub fn map_counts() -> (Option<u64>, Option<u64>) {
+    (vm_map_entries(), platform::mach_msg_regions())
+}
+
 /// Resident memory of this process, bytes.
 pub fn rss_bytes() -> Option<u64> {
     platform::rss_bytes()
@@ -208,6 +214,11 @@ mod platform {
 
     pub fn threads() -> Option<u64> {
         status_field(&std::fs::read_to_string("/proc/self/status").ok()?, "Threads:")
+    }
+
+    /// No Mach messages on Linux.
+    pub fn mach_msg_regions() -> Option<u64> {
+        None
     }
 
     /// Linux only: the page tables' size (`VmPTE`), which `fork()` copies.
@@ -373,6 +384,11 @@ mod platform {
         (kr == KERN_SUCCESS).then_some(u64::from(refs))
     }
 
+    /// The regions tagged `VM_MEMORY_MACH_MSG` (one region walk).
+    pub fn mach_msg_regions() -> Option<u64> {
+        Some(region_walk().1)
+    }
+
     /// macOS only: the region walk (all regions, and the Mach message ones),
     /// the physical footprint (what Activity Monitor shows as Memory), the
     /// Mach port names and the task port's user references.
@@ -395,6 +411,9 @@ mod platform {
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod platform {
     pub fn vm_map_entries() -> Option<u64> {
+        None
+    }
+    pub fn mach_msg_regions() -> Option<u64> {
         None
     }
     pub fn rss_bytes() -> Option<u64> {

@@ -85,7 +85,7 @@ impl Tool {
 }
 
 /// One reading of the witness.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Regions {
     /// vmmap: the `TOTAL` row's region count; pmap: the mappings listed.
     pub total: u64,
@@ -97,16 +97,35 @@ pub struct Regions {
     /// vmmap: the region count of every region type, by vmmap's name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub types: BTreeMap<String, u64>,
+    /// The suite's own counters read at the same moment, right after the
+    /// tool ([`crate::resources::map_counts`]: `vm_map_entries`, and on
+    /// macOS `mach_msg_regions`), so that the witness is held against the
+    /// counters over the very same forks (the chunks' readings start after
+    /// the first chunk, whose one-time mappings the witness sees too).
+    /// Absent in records made before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<u64>,
+    /// `mach_msg_regions` at the same moment (macOS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_mach_msg: Option<u64>,
 }
 
 impl Regions {
     /// `regions=1234 mach_msg=4` (`mach_msg` on vmmap only): the words of
     /// the harness's `Witness (extra):` line.
     pub fn words(&self) -> String {
-        match self.mach_msg {
-            Some(m) => format!("regions={} mach_msg={m}", self.total),
-            None => format!("regions={}", self.total),
+        let mut w = format!("regions={}", self.total);
+        let named = [
+            ("mach_msg", self.mach_msg),
+            ("counted", self.counted),
+            ("counted_mach_msg", self.counted_mach_msg),
+        ];
+        for (name, v) in named {
+            if let Some(v) = v {
+                w += &format!(" {name}={v}");
+            }
         }
+        w
     }
 }
 
@@ -223,8 +242,13 @@ pub fn read(tool: Tool, pid: u32) -> Result<Regions, String> {
             .unwrap_or("no message");
         return Err(format!("{name} refused ({status}): {first}"));
     }
-    tool.parse(&text(&mut out))
-        .map_err(|why| format!("{name} output not understood: {why}"))
+    let mut regions = tool
+        .parse(&text(&mut out))
+        .map_err(|why| format!("{name} output not understood: {why}"))?;
+    if pid == std::process::id() {
+        (regions.counted, regions.counted_mach_msg) = crate::resources::map_counts();
+    }
+    Ok(regions)
 }
 
 /// Forks of this process since [`count_forks`] was first called.
@@ -321,6 +345,7 @@ impl VmmapTable {
             total,
             mach_msg: Some(self.mach_msg()),
             types,
+            ..Regions::default()
         })
     }
 
@@ -391,8 +416,7 @@ pub fn parse_pmap(text: &str) -> Result<Regions, String> {
         (_, false) => Err("no total line: the output stops short".into()),
         (n, true) => Ok(Regions {
             total: n,
-            mach_msg: None,
-            types: BTreeMap::new(),
+            ..Regions::default()
         }),
     }
 }

@@ -8,20 +8,20 @@
 //! The rule: they agree when the witness's regions grow per fork as
 //! `vm_map_entries` does, and (vmmap) its `Mach message` regions as
 //! `mach_msg_regions` do, within one region per hundred forks (0.01 per
-//! fork; over a run of fewer than a hundred forks, one region). The
-//! witness spans every chunk, the counters are read after each chunk (so
-//! they span all chunks but the first): both are growth per fork, in the
-//! unit Findings uses (per fork for the fork-per-job strategies, per job
-//! for the others).
+//! fork; over a run of fewer than a hundred forks, one region), both
+//! counted over the same forks (each reading of the witness keeps the
+//! counters read at the same moment), in the unit Findings uses (per fork
+//! for the fork-per-job strategies, per job for the others).
 
+use crate::findings::growth_per_fork;
 use crate::run::Run;
 use probes::witness::Tool;
 
 /// The rule in words, for `report --help` (after the Findings rule).
-pub const RULE: &str = "Witness (the last column of the Findings rows): the system's own count of the \
+pub const RULE: &str = "Witness (the column after the mechanism's): the system's own count of the \
 process's regions (vmmap -summary on macOS, with its Mach message regions; pmap on Linux), read before the \
 first bar() and after the last, as growth per fork; it agrees when it grows as vm_map_entries (and \
-mach_msg_regions) do, within one region per hundred forks.";
+mach_msg_regions), read at the same two moments, do, within one region per hundred forks.";
 
 /// A run's witness as growth per fork.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,23 +39,15 @@ pub struct Growth {
     pub counters: Vec<(&'static str, f64)>,
 }
 
-/// Growth of counter `name` per fork (fork-per-job: calls x ncpus forks a
-/// chunk) or per job (other strategies) between its first and last
-/// reading, the chunks' readings, as Findings' `per_fork` prints it: `None`
-/// where the run has no such counter or only one chunk.
-pub fn counter_growth(run: &Run, name: &str) -> Option<f64> {
-    let (values, ncpus) = (run.counter(name)?, run.ncpus?);
-    // Readings come after each chunk: the jobs between the first and the
-    // last reading are those of every chunk but the first.
-    let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
-    match (values.first(), values.last()) {
-        (Some(a), Some(b)) if jobs > 0 => Some((b - a) / jobs as f64),
-        _ => None,
-    }
-}
-
 /// The witness's growth per fork beside the counters'; `None` without both
 /// readings (no witness, a refusal, an interrupted run) or without a job.
+///
+/// Over the same forks where it can: a reading of the witness keeps the
+/// suite's own `vm_map_entries` (and `mach_msg_regions`) read at the same
+/// moment, so the two grow over the very same window; a record made before
+/// that falls back to the chunks' readings, which start after the first
+/// chunk (whose one-time mappings, a Sage session's first `@parallel` call
+/// for one, only the witness then sees).
 pub fn growth(run: &Run) -> Option<Growth> {
     let w = run.witness.as_ref()?;
     let (before, after) = (w.before.as_ref()?, w.after.as_ref()?);
@@ -68,10 +60,19 @@ pub fn growth(run: &Run) -> Option<Growth> {
     let regions = per(before.total, after.total);
     let mach_msg = before.mach_msg.zip(after.mach_msg).map(|(a, b)| per(a, b));
     let tolerance = (1.0 / jobs as f64).max(0.01) + 1e-9;
+    let same_window = [
+        before.counted.zip(after.counted).map(|(a, b)| per(a, b)),
+        before
+            .counted_mach_msg
+            .zip(after.counted_mach_msg)
+            .map(|(a, b)| per(a, b)),
+    ];
     let mut counters = Vec::new();
     let mut agrees = None;
-    for (name, seen) in [("vm_map_entries", Some(regions)), ("mach_msg_regions", mach_msg)] {
-        if let (Some(seen), Some(counted)) = (seen, counter_growth(run, name)) {
+    let pairs = [("vm_map_entries", Some(regions)), ("mach_msg_regions", mach_msg)];
+    for ((name, seen), same) in pairs.into_iter().zip(same_window) {
+        let chunks = || growth_per_fork(run, name).filter(|&(_, n)| n > 0).map(|(g, _)| g);
+        if let (Some(seen), Some(counted)) = (seen, same.or_else(chunks)) {
             counters.push((name, counted));
             agrees = Some(agrees.unwrap_or(true) && (seen - counted).abs() <= tolerance);
         }
@@ -122,7 +123,7 @@ mod tests {
         let regions = |total, m: Option<u64>| Regions {
             total,
             mach_msg: m,
-            types: Default::default(),
+            ..Regions::default()
         };
         Run {
             ncpus: Some(4),
@@ -165,6 +166,25 @@ mod tests {
             cell(&run(10, 0.0, 4000, None)),
             "+1.00 pmap, disagrees (vm_map_entries +0.00)"
         );
+    }
+
+    #[test]
+    fn the_counters_kept_with_the_readings_compare_over_the_same_forks() {
+        // A Sage-like session: 32 one-time mappings in the first chunk, then
+        // nothing per fork. The chunks' readings (after each chunk) miss the
+        // 32; the witness spans them: +0.02 a fork over 1600 forks, which
+        // against the chunks' +0.00 reads as a disagreement...
+        let mut r = run(4, 0.0, 32, None);
+        assert_eq!(cell(&r), "+0.02 pmap, disagrees (vm_map_entries +0.00)");
+        // ... but the counters read with the witness saw the same 32: agree.
+        let w = r.witness.as_mut().unwrap();
+        w.before.as_mut().unwrap().counted = Some(200);
+        w.after.as_mut().unwrap().counted = Some(232);
+        assert_eq!(cell(&r), "+0.02 pmap, agrees");
+        // And a witness that sees a leak the counters read with it do not.
+        let w = r.witness.as_mut().unwrap();
+        w.after.as_mut().unwrap().total = 40 + 1600;
+        assert_eq!(cell(&r), "+1.00 pmap, disagrees (vm_map_entries +0.02)");
     }
 
     #[test]

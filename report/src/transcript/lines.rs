@@ -270,6 +270,8 @@ fn witness(words: &str) -> Option<WitnessLine> {
             total: *numbers.get("regions")?,
             mach_msg: numbers.get("mach_msg").copied(),
             types: Default::default(),
+            counted: numbers.get("counted").copied(),
+            counted_mach_msg: numbers.get("counted_mach_msg").copied(),
         },
         forks: numbers.get("forks").copied(),
     })

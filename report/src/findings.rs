@@ -230,7 +230,7 @@ fn mechanism_of(value: &str, run: &Run) -> Result<(), Mechanism> {
             "{value}: OS or interpreter not known, so no prediction"
         )));
     };
-    let Some((growth, forks)) = growth_per_fork(run, "vm_map_entries") else {
+    let Some((growth, forks)) = run.growth_per_fork("vm_map_entries") else {
         return Err(Mechanism::NotMeasured(format!("{value}: no map entry counter")));
     };
     if forks < MIN_FORKS {
@@ -384,26 +384,9 @@ fn conclude(members: &[(String, &Run)]) -> Conclusion {
     }
 }
 
-/// Growth of a counter per fork (fork-per-job: calls x ncpus forks a
-/// chunk) or per job (other strategies) between the first and the last
-/// reading, with the forks (jobs) between them; `None` where the run has
-/// no such counter.
-pub(crate) fn growth_per_fork(run: &Run, counter: &str) -> Option<(f64, u64)> {
-    let (values, ncpus) = (run.counter(counter)?, run.ncpus?);
-    // Readings come after each chunk: the jobs between the first and the
-    // last reading are those of every chunk but the first.
-    let jobs: u64 = run.points.iter().skip(1).map(|p| p.calls * ncpus as u64).sum();
-    let (a, b) = (values.first()?, values.last()?);
-    Some(if jobs > 0 {
-        ((b - a) / jobs as f64, jobs)
-    } else {
-        (0.0, 0)
-    })
-}
-
-/// [`growth_per_fork`] as a cell: `+1.00`, or `-` (no counter, no fork).
+/// [`Run::growth_per_fork`] as a cell: `+1.00`, or `-` (no counter, no fork).
 pub(crate) fn per_fork(run: &Run, counter: &str) -> String {
-    growth_per_fork(run, counter)
+    run.growth_per_fork(counter)
         .filter(|&(_, forks)| forks > 0)
         .map_or("-".into(), |(g, _)| format!("{g:+.2}"))
 }

@@ -370,38 +370,57 @@ impl Run {
         Some(Attribution::of(&self.verdict(), &times, &self.counters))
     }
 
-    /// The leak's picture: `(forks since the first reading, vm_map_entries
-    /// gained since it)` after every chunk, for a fork-per-job run that
-    /// read the counters (one `fork()` per job: `calls x ncpus` forks a
-    /// chunk). A leak of one entry per fork is the diagonal `y = x`, a
-    /// clean run the line `y = 0`. `None` for other runs.
-    pub fn map_growth(&self) -> Option<Vec<(f64, f64)>> {
-        let entries = self.counter("vm_map_entries")?;
-        let ncpus = self.ncpus?;
-        if self.strategy_kind != StrategyKind::ForkPerJob || entries.len() < 2 {
-            return None;
-        }
-        let mut forks = 0.0;
+    /// `(forks since the first reading, gained since it)` of counter `name`
+    /// after every chunk: readings come after each chunk, and a chunk makes
+    /// `calls x ncpus` forks (fork per job) or jobs (other strategies).
+    /// `None` where the run has no such counter.
+    pub fn since_first_reading(&self, name: &str) -> Option<Vec<(f64, f64)>> {
+        let (values, ncpus) = (self.counter(name)?, self.ncpus? as u64);
+        let mut forks = 0u64;
         let xy = self
             .points
             .iter()
-            .zip(entries)
+            .zip(values)
             .enumerate()
-            .map(|(k, (p, e))| {
+            .map(|(k, (p, v))| {
                 if k > 0 {
-                    forks += (p.calls * ncpus as u64) as f64;
+                    forks += p.calls * ncpus;
                 }
-                (forks, e - entries[0])
+                (forks as f64, v - values[0])
             })
             .collect();
         Some(xy)
     }
 
+    /// Growth of counter `name` per fork (per job for the strategies that
+    /// do not fork per job) between the first and the last reading, with
+    /// the forks between them (`(0.0, 0)` with a single reading); `None`
+    /// where the run has no such counter.
+    pub fn growth_per_fork(&self, name: &str) -> Option<(f64, u64)> {
+        let &(forks, gained) = self.since_first_reading(name)?.last()?;
+        Some(if forks > 0.0 {
+            (gained / forks, forks as u64)
+        } else {
+            (0.0, 0)
+        })
+    }
+
+    /// The leak's picture: [`Run::since_first_reading`] of `vm_map_entries`
+    /// for a fork-per-job run with two readings or more. A leak of one entry
+    /// per fork is the diagonal `y = x`, a clean run the line `y = 0`.
+    /// `None` for other runs.
+    pub fn map_growth(&self) -> Option<Vec<(f64, f64)>> {
+        let xy = self.since_first_reading("vm_map_entries")?;
+        (self.is_fork_per_job() && xy.len() >= 2).then_some(xy)
+    }
+
     /// vm_map_entries gained per fork between the first and the last
-    /// reading ([`Run::map_growth`]).
+    /// reading of the leak's picture ([`Run::map_growth`]).
     pub fn entries_per_fork(&self) -> Option<f64> {
-        let &(forks, gained) = self.map_growth()?.last()?;
-        (forks > 0.0).then(|| gained / forks)
+        self.map_growth()?;
+        self.growth_per_fork("vm_map_entries")
+            .filter(|&(_, n)| n > 0)
+            .map(|(g, _)| g)
     }
 
     /// The values of counter `name`, one per point, if this run has it.

@@ -15,7 +15,7 @@
 //! 3.11.11, 3.12.5, 3.13.0, 3.13.15, 3.14.7 and `main` at 001d212d; keep
 //! [`LOCATIONS`] to what was checked.
 
-use crate::findings::{growth_per_fork, mechanism_counts, on_macos, per_fork, predicts_leak};
+use crate::findings::{mechanism_counts, on_macos, per_fork, predicts_leak};
 use crate::markdown::{cell, estimate, first_last};
 use crate::run::{Run, SourceKind};
 use drift::Trend;
@@ -176,7 +176,7 @@ fn forks(run: &Run) -> u64 {
 
 /// `+16.0 KiB` per fork of the parent's footprint, where read.
 fn footprint(run: &Run) -> String {
-    growth_per_fork(run, "phys_footprint_bytes")
+    run.growth_per_fork("phys_footprint_bytes")
         .filter(|&(_, forks)| forks > 0)
         .map_or("-".into(), |(b, _)| format!("{:+.1} KiB", b / 1024.0))
 }

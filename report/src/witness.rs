@@ -13,7 +13,6 @@
 //! counters read at the same moment), in the unit Findings uses (per fork
 //! for the fork-per-job strategies, per job for the others).
 
-use crate::findings::growth_per_fork;
 use crate::run::Run;
 use probes::witness::Tool;
 
@@ -71,7 +70,7 @@ pub fn growth(run: &Run) -> Option<Growth> {
     let mut agrees = None;
     let pairs = [("vm_map_entries", Some(regions)), ("mach_msg_regions", mach_msg)];
     for ((name, seen), same) in pairs.into_iter().zip(same_window) {
-        let chunks = || growth_per_fork(run, name).filter(|&(_, n)| n > 0).map(|(g, _)| g);
+        let chunks = || run.growth_per_fork(name).filter(|&(_, n)| n > 0).map(|(g, _)| g);
         if let (Some(seen), Some(counted)) = (seen, same.or_else(chunks)) {
             counters.push((name, counted));
             agrees = Some(agrees.unwrap_or(true) && (seen - counted).abs() <= tolerance);

@@ -1,10 +1,14 @@
 //! `report`: Markdown table and SVG plot, with drift verdicts, of any mix of
 //! JSON records of this suite and transcripts of the originals.
+//!
+//! The command line and the wiring only: the inputs are read into runs by
+//! `report_read`, judged by `report_judge` and written by `report_write`.
 
 use clap::Parser;
 use cli::args::usage;
 use cli::sink::Sink;
-use report::{findings, load_input, mapgrowth, markdown, pasted, plot, upstream, Run};
+use report_read::{load_all, load_input, once_each, pasted, Run};
+use report_write::{plot, upstream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,7 +34,7 @@ use std::process::ExitCode;
 /// --hypothesis and --upstream. Output of upstream/cpython/fork_repro.py is read as the
 /// reproducer's runs (one point per batch).
 #[derive(Parser, Debug)]
-#[command(version, after_help = format!("{}\n\n{}\n\n{}", report::findings::RULE, report::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
+#[command(version, after_help = format!("{}\n\n{}\n\n{}", report_judge::findings::RULE, report_judge::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
     /// JSON records, transcripts, the reproducer's output, pasted documents (any mix).
     #[arg(required = true)]
@@ -111,7 +115,7 @@ fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
             .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
         block.push(pasted::Input::new(&name, &String::from_utf8_lossy(&bytes)));
     }
-    cli::out!("{}", pasted::block(&block));
+    cli::out!("{}", report_write::paste_block::block(&block));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -137,41 +141,15 @@ fn run() -> anyhow::Result<ExitCode> {
         (Ok(m), Ok(s), Ok(p)) => (m, s, p),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(usage(e)),
     };
-    let mut per_input: Vec<Vec<Run>> = Vec::new();
-    for path in &cli.inputs {
-        per_input.push(load_input(path)?.runs);
-    }
-    let mut text = String::new();
-    if cli.pairs {
-        let pairs: Vec<(Run, Run)> = per_input
+    let per_input = load_all(&cli.inputs)?;
+    let pairs: Option<Vec<(Run, Run)>> = cli.pairs.then(|| {
+        per_input
             .chunks(2)
             .map(|two| (two[0][0].clone(), two[1][0].clone()))
-            .collect();
-        text += &markdown::pairs_table(&pairs);
-        text += "\n";
-    }
+            .collect()
+    });
     let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
-    // An input given twice (a port record paired with several originals
-    // by --pairs) is one run: one row, one member of a Finding.
-    let mut seen: Vec<PathBuf> = Vec::new();
-    let mut runs: Vec<Run> = Vec::new();
-    let mut machines: Vec<String> = Vec::new();
-    for (path, input) in cli.inputs.iter().zip(per_input) {
-        let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        if !seen.contains(&same) {
-            // The machine a run names (its record's system, the compare
-            // harness's line, a pasted document's `Machine:` line); the
-            // folder it came from only where it names none.
-            let folder = same.parent().and_then(|p| p.file_name());
-            let folder = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-            machines.extend(input.iter().map(|r| match r.machine.as_str() {
-                "" | "unknown" => format!("unknown (folder {folder})"),
-                m => m.to_string(),
-            }));
-            seen.push(same);
-            runs.extend(input);
-        }
-    }
+    let (runs, machines) = once_each(&cli.inputs, per_input);
     if let Some(target) = cli.upstream {
         let text = match target {
             Upstream::Cpython => upstream::cpython(&runs, &machines),
@@ -183,24 +161,15 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         return finish(&figure, svg.as_ref(), png.as_ref());
     }
-    let mut found = findings::section(&runs);
-    if cli.hypothesis {
-        found = mapgrowth::section(&runs) + &findings::hypothesis_table(&runs, &machines) + &found;
-    }
-    text = format!("{found}{text}");
-    text += &markdown::runs_table(&runs);
-    let prun = markdown::prun_table(&runs);
-    if !prun.is_empty() {
-        text += &format!("\n{prun}");
-    }
+    let tables = report_write::tables(&runs, &machines, pairs.as_deref(), cli.hypothesis);
     match &markdown {
         Some(sink) => {
-            sink.write(text.as_bytes())?;
+            sink.write(tables.text.as_bytes())?;
             // The Findings on the terminal too: they are the answer.
-            cli::out!("{found}");
+            cli::out!("{}", tables.findings);
         }
         // A closed stdout (`report ... | head -1`) ends quietly, exit 0.
-        None => cli::out!("{text}"),
+        None => cli::out!("{}", tables.text),
     }
     finish(&figure, svg.as_ref(), png.as_ref())
 }

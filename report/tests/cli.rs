@@ -1,3 +1,4 @@
+use report_judge::Judged;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
@@ -137,9 +138,9 @@ fn json_records_round_trip_into_the_table() {
     std::fs::write(&flat, serde_json::to_string_pretty(&flat_rec).unwrap()).unwrap();
     std::fs::write(&rising, serde_json::to_string_pretty(&rising_rec).unwrap()).unwrap();
     // The library reads back exactly the chunks written.
-    let runs = report::load(&rising).unwrap();
+    let runs = report_read::load(&rising).unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].kind, report::SourceKind::Record);
+    assert_eq!(runs[0].kind, report_read::SourceKind::Record);
     assert_eq!(runs[0].repeats(), 2);
     let walls: Vec<f64> = runs[0].points.iter().map(|p| p.wall).collect();
     assert_eq!(walls, vec![0.2, 0.22, 0.24, 0.26, 0.28, 0.30, 0.32, 0.34, 0.36, 0.38]);
@@ -281,8 +282,8 @@ fn plot_has_a_panel_per_strategy_legends_outside_and_a_path_per_run() {
 
     // Two panels (fork per job, pools), each with its legend box, and no
     // legend box touches any plotting area.
-    let plots = rects_filled(&doc, report::plot::PLOT_BG);
-    let legends = rects_filled(&doc, report::plot::LEGEND_BG);
+    let plots = rects_filled(&doc, report_write::plot::PLOT_BG);
+    let legends = rects_filled(&doc, report_write::plot::LEGEND_BG);
     assert_eq!((plots.len(), legends.len()), (2, 2), "{plots:?} {legends:?}");
     for l in &legends {
         assert!(
@@ -372,7 +373,7 @@ fn the_seeds_drifts_are_caught_within_600_calls() {
         ("seed_sage_parallel_v2.txt", "1.131s per 100"),
         ("seed_ipython_pyparallel.txt", "0.675s per 100"),
     ] {
-        let runs = report::load(&data(file)).unwrap();
+        let runs = report_read::load(&data(file)).unwrap();
         let pts = runs[0].xy();
         assert!(std::fs::read_to_string(data(file)).unwrap().contains(first));
         let v = timing::Verdict::of_points(&pts[..6]);
@@ -397,7 +398,7 @@ fn a_comment_of_time_blocks_alone_is_read() {
     std::fs::write(&path, text).unwrap();
     let table = stdout_of(report().arg(&path));
     let r = row(&table, "comment.md:5-21 (transcript)");
-    assert_eq!(r[1], report::run::TIME_BLOCKS);
+    assert_eq!(r[1], report_read::run::TIME_BLOCKS);
     assert_eq!(r[12], "DRIFT", "{table}");
     assert_eq!((r[14].as_str(), r[15].as_str()), ("5.1 s -> 11.3 s", "3.2 s -> 9.4 s"));
     assert_eq!(r[16], "210 ms -> 215 ms");

@@ -5,7 +5,7 @@
 //! per document. And the reproducer's output, as the script prints it here,
 //! reads as its runs.
 
-use report::{Run, SourceKind};
+use report_read::{Run, SourceKind};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::LazyLock;
@@ -82,11 +82,11 @@ fn a_diagnose_md_made_here_reads_back_to_the_same_runs() {
     std::fs::write(&doc, diagnose_md(&inputs, "macOS 15.5 (24F74), Apple M2, 8 CPUs")).unwrap();
 
     // The library: the same runs, each labelled with the document's machine.
-    let back = report::load_input(&doc).unwrap();
+    let back = report_read::load_input(&doc).unwrap();
     assert!(back.pasted);
     let mut given: Vec<Run> = Vec::new();
     for path in &inputs {
-        given.extend(report::load(path).unwrap());
+        given.extend(report_read::load(path).unwrap());
     }
     assert_eq!(given.len(), 3);
     for r in &mut given {
@@ -181,14 +181,14 @@ fn the_reproducers_output_is_read_as_its_run() {
     };
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    let runs = report::load_text("fork_repro.txt", &text).unwrap();
+    let runs = report_read::load_text("fork_repro.txt", &text).unwrap();
     assert_eq!(runs.len(), 1, "{text}");
     let r = &runs[0];
     assert_eq!(r.kind, SourceKind::Reproducer);
     assert_eq!(r.points.len(), 6, "{text}");
     assert!(r.points.iter().all(|p| p.calls == 40), "{text}");
     assert_eq!(r.counter("vm_map_entries").map(<[f64]>::len), Some(6), "{text}");
-    assert_eq!(report::findings::predicts_leak(r), Some(false));
+    assert_eq!(report_judge::findings::predicts_leak(r), Some(false));
     assert!(
         text.lines().last().unwrap().starts_with("fork_repro: per fork: "),
         "{text}"

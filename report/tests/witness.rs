@@ -54,7 +54,7 @@ fn witness_cell(rec: &RunRecord) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
     std::fs::write(&path, serde_json::to_string(rec).unwrap()).unwrap();
-    let back = report::load(&path).unwrap();
+    let back = report_read::load(&path).unwrap();
     assert_eq!(back[0].witness, rec.witness, "the record's witness reads back");
     let r = run_with(command(cargo_bin!("report")).arg("--hypothesis").arg(&path));
     let out = r.assert_success();

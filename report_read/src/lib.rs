@@ -1,24 +1,26 @@
-//! `report`: reads JSON records of this suite, transcripts of the originals,
-//! the output of the CPython reproducer and pasted documents holding any of
-//! these, and writes a Markdown table and an SVG/PNG plot with the drift
-//! verdict of every run. The verdict is the `drift` crate's, the same code
-//! that gives the verdict line at the end of every run.
+//! `report`'s reading room: JSON records of this suite, transcripts of the
+//! originals, the output of the CPython reproducer and pasted documents
+//! holding any of these, read into runs ([`Run`]): bytes in, runs out.
+//! Every bound on an input and every rejection of one belongs here; nothing
+//! here judges a run or formats output.
+//!
+//! Imports: the shared crates (`drift`, `timing`, `probes`) and none of
+//! `report_judge` or `report_write`, which import this one (write -> judge
+//! -> read). The run model (`run.rs`: [`Run`], [`Point`], [`SourceKind`],
+//! [`StrategyKind`]) lives here because reading makes runs: were it in the
+//! judging room, reading would have to import judging. What a run says about
+//! itself (its points, counters, growth of a counter per fork) is here; its
+//! verdict is judged in `report_judge`.
 
-pub mod findings;
-pub mod mapgrowth;
-pub mod markdown;
 pub mod pasted;
-pub mod plot;
 pub mod repro;
 pub mod run;
 pub mod transcript;
-pub mod upstream;
-pub mod witness;
 
 pub use run::{Point, Run, SourceKind, StrategyKind};
 
 use anyhow::{bail, Context};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What one input file gave.
 #[derive(Clone, Debug)]
@@ -83,4 +85,41 @@ pub fn load_text(name: &str, text: &str) -> anyhow::Result<Vec<Run>> {
         bail!("no line of any original found (neither a JSON record nor a transcript)");
     }
     Ok(runs)
+}
+
+/// Every input's runs, one list per input in the order given ([`load_input`]).
+pub fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<Run>>> {
+    let mut per_input: Vec<Vec<Run>> = Vec::new();
+    for path in paths {
+        per_input.push(load_input(path)?.runs);
+    }
+    Ok(per_input)
+}
+
+/// The runs of [`load_all`], each input once, with the machine each run
+/// names (`machines[i]` for `runs[i]`).
+///
+/// An input given twice (a port record paired with several originals by
+/// `--pairs`) is one run: one row, one member of a Finding. The machine is
+/// the one a run names (its record's system, the compare harness's line, a
+/// pasted document's `Machine:` line); the folder it came from only where
+/// it names none.
+pub fn once_each(paths: &[PathBuf], per_input: Vec<Vec<Run>>) -> (Vec<Run>, Vec<String>) {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
+    let mut machines: Vec<String> = Vec::new();
+    for (path, input) in paths.iter().zip(per_input) {
+        let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if !seen.contains(&same) {
+            let folder = same.parent().and_then(|p| p.file_name());
+            let folder = folder.map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+            machines.extend(input.iter().map(|r| match r.machine.as_str() {
+                "" | "unknown" => format!("unknown (folder {folder})"),
+                m => m.to_string(),
+            }));
+            seen.push(same);
+            runs.extend(input);
+        }
+    }
+    (runs, machines)
 }

@@ -6,7 +6,9 @@
 //! The block holds each input as it was given to `report` (its file name and
 //! its text: a JSON record compacted to one line, a transcript verbatim), so
 //! reading back goes through the very loaders that read the files
-//! ([`crate::load_text`]); nothing is serialized a second way. The inputs
+//! ([`crate::load_text`]); nothing is serialized a second way. This is the
+//! reading half; the block is written by `report_write::paste_block`, whose
+//! layout `unpack` reads. The inputs
 //! travel gzip-compressed and base64-encoded: a diagnosis has some 20 JSON
 //! records (80 KB compacted on Linux, more on macOS with its extra counters)
 //! beside its tables, and an issue comment on GitHub takes at most 65,536
@@ -20,7 +22,7 @@
 
 use anyhow::{bail, Context};
 use base64::Engine;
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// The first line of a block's payload (inside its code fence).
 pub const OPEN: &str = "report-runs v1 (gzip+base64)";
@@ -64,21 +66,9 @@ pub struct Document {
     pub inputs: Vec<Input>,
 }
 
-/// The inputs in the block's own layout: for each, a line `N NAME` (its
-/// number of lines, then its file name), then its `N` lines.
-fn pack(inputs: &[Input]) -> String {
-    let mut out = String::new();
-    for input in inputs {
-        let lines: Vec<&str> = input.text.lines().collect();
-        out += &format!("{} {}\n", lines.len(), input.name);
-        for line in lines {
-            out += line;
-            out.push('\n');
-        }
-    }
-    out
-}
-
+/// The inputs of a block's unpacked text, in the layout of
+/// `report_write::paste_block` (for each input a line `N NAME`, then its
+/// `N` lines).
 fn unpack(text: &str) -> anyhow::Result<Vec<Input>> {
     let mut lines = text.lines();
     let mut inputs = Vec::new();
@@ -101,29 +91,6 @@ fn unpack(text: &str) -> anyhow::Result<Vec<Input>> {
         });
     }
     Ok(inputs)
-}
-
-/// The collapsed block that ends a document to paste: `inputs` gzipped and
-/// base64-encoded, in lines of 76 characters, inside a code fence inside
-/// `<details>`.
-pub fn block(inputs: &[Input]) -> String {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    // Writing into a Vec cannot fail.
-    gz.write_all(pack(inputs).as_bytes()).expect("gzip into memory");
-    let packed = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip into memory"));
-    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-    let mut out = format!(
-        "<details><summary>The {} inputs of this report, machine-readable: <code>report</code> reads this \
-         document back into its runs (paste it whole)</summary>\n\nInputs: {}.\n\n```text\n{OPEN}\n",
-        inputs.len(),
-        names.join(", ")
-    );
-    for line in packed.as_bytes().chunks(76) {
-        // base64 is ASCII.
-        out += std::str::from_utf8(line).expect("base64 is ASCII");
-        out.push('\n');
-    }
-    out + CLOSE + "\n```\n\n</details>\n"
 }
 
 /// A line without the quote marks of a reply (`> `, `>> `) and the spaces
@@ -189,58 +156,4 @@ fn read(payload: &str) -> anyhow::Result<Vec<Input>> {
         .read_to_string(&mut text)
         .context("not gzip-compressed text")?;
     unpack(&text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn inputs() -> Vec<Input> {
-        vec![
-            Input::new("a.json", "{\n  \"x\": 0.1,\n  \"y\": [1, 2]\n}\n"),
-            Input::new("b.txt", "line one\n\n```\nthree, after an empty line and a fence\n"),
-            Input::new("c.txt", "no newline at the end"),
-        ]
-    }
-
-    #[test]
-    fn a_block_reads_back_to_its_inputs_and_its_machine() {
-        let given = inputs();
-        assert_eq!(given[0].text, r#"{"x":0.1,"y":[1,2]}"#);
-        let doc = format!("# Title\n\nMachine: Mac A\n\nprose\n\n{}", block(&given));
-        let got = documents(&doc).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].machine.as_deref(), Some("Mac A"));
-        let names: Vec<&str> = got[0].inputs.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["a.json", "b.txt", "c.txt"]);
-        // Texts come back line for line (each ends with one newline).
-        assert_eq!(got[0].inputs[0].text, "{\"x\":0.1,\"y\":[1,2]}\n");
-        assert_eq!(got[0].inputs[1].text, given[1].text);
-        assert_eq!(got[0].inputs[2].text, "no newline at the end\n");
-        assert!(documents("no block here\nMachine: X\n").unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_thread_gives_one_document_per_block_and_a_quoted_copy_counts_once() {
-        let one = format!("Machine: Mac A\n{}", block(&inputs()));
-        let two = format!("Machine: Mac B\n{}", block(&inputs()[1..]));
-        let quoted: String = one.lines().map(|l| format!("> {l}\n")).collect();
-        let thread = format!("{one}\nA comment.\n\n{two}\n{quoted}");
-        let docs = documents(&thread).unwrap();
-        let machines: Vec<_> = docs.iter().map(|d| d.machine.as_deref()).collect();
-        assert_eq!(machines, [Some("Mac A"), Some("Mac B")]);
-        assert_eq!(docs[1].inputs.len(), 2);
-    }
-
-    #[test]
-    fn a_cut_or_edited_block_is_an_error_naming_its_line() {
-        let whole = format!("Machine: M\n{}", block(&inputs()));
-        let cut: String = whole.lines().take(8).map(|l| format!("{l}\n")).collect();
-        let e = documents(&cut).unwrap_err().to_string();
-        assert!(e.contains("no \"report-runs end\" line"), "{e}");
-        let edited = whole.replacen(OPEN, &format!("{OPEN}\n!!!!"), 1);
-        let e = format!("{:#}", documents(&edited).unwrap_err());
-        assert!(e.starts_with("the block at line "), "{e}");
-        assert!(e.contains("not base64"), "{e}");
-    }
 }

@@ -181,14 +181,7 @@ fork_repro: per fork: +0.00 map entries
         let r = &runs[0];
         assert_eq!(r.source, "mac.txt:2-11 (fork_repro.py)");
         assert_eq!(r.machine, "macOS 15.5 (24F74), arm64");
-        assert_eq!(crate::findings::predicts_leak(r), Some(true));
-        // 200 entries a batch of 200 forks.
-        assert_eq!(crate::findings::per_fork(r, "vm_map_entries"), "+1.00");
-        assert_eq!(crate::findings::per_fork(r, "mach_msg_regions"), "+1.00");
-        let growth = r.verdict().growth.and_then(|g| g.us_per_job_per_earlier_fork);
-        // 0.02 s more a batch of 200 forks: 100 µs per fork per 200 forks.
-        let g = growth.expect("a growth per earlier fork");
-        assert!((g.value - 0.5).abs() < 1e-9, "{g:?}");
+        // What is judged and written of it: report_write/tests/read_then_written.rs.
     }
 
     #[test]

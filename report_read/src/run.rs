@@ -2,8 +2,6 @@
 //! of an original pasted from a terminal.
 
 use drift::sequential::Stop;
-use drift::{Attribution, Judge};
-use timing::Verdict;
 use timing::{LineFormat, RunRecord};
 
 /// The label of a run made only of IPython `%time` blocks (no chunk line):
@@ -222,7 +220,7 @@ pub struct Run {
     pub until_verdict: Option<Stop>,
     /// The system's own count of the regions before the first bar() and
     /// after the last (a record's `witness`, a transcript's `Witness
-    /// (extra):` lines); see `crate::witness`.
+    /// (extra):` lines); see `report_judge::witness`.
     pub witness: Option<probes::witness::Witness>,
 }
 
@@ -330,44 +328,10 @@ impl Run {
         self.strategy == TIME_BLOCKS
     }
 
-    /// How the verdict is reached: jobs per call (`ncpus`) for the slope in
-    /// µs per job, per earlier fork for the fork-per-job strategies, and
-    /// the last look's p of an `--until-verdict` record, as the run's own
-    /// verdict line did.
-    pub fn judge(&self) -> Judge {
-        Judge {
-            max_p: self
-                .until_verdict
-                .map_or(drift::MAX_P, |s| drift::sequential::max_p(s.looks)),
-            jobs_per_call: self.ncpus.filter(|_| !self.is_time_blocks()),
-            fork_per_job: self.is_fork_per_job(),
-        }
-    }
-
     /// `(position in calls, seconds per 100 calls)`, as
     /// [`timing::RunRecord::points`] places the chunks of a record.
     pub fn xy(&self) -> Vec<(f64, f64)> {
         drift::chunk_points(self.points.iter().map(|p| (p.calls, p.wall)))
-    }
-
-    /// The verdict, with the load witness where the run has the machine's
-    /// counters (records and the harness's transcripts alike).
-    pub fn verdict(&self) -> Verdict {
-        let mut v = Verdict::judge(&self.xy(), &self.judge());
-        v.sequential = self.until_verdict;
-        let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
-        v.busier = timing::record::busier(&times, &self.counters);
-        v
-    }
-
-    /// The drift attribution (see the `drift` crate): `None` where no
-    /// counter was read (transcripts, older records).
-    pub fn attribution(&self) -> Option<Attribution> {
-        if self.counters.is_empty() {
-            return None;
-        }
-        let times: Vec<f64> = self.points.iter().map(|p| p.secs_per_100()).collect();
-        Some(Attribution::of(&self.verdict(), &times, &self.counters))
     }
 
     /// `(forks since the first reading, gained since it)` of counter `name`

@@ -7,7 +7,7 @@
 //! clean run stays on the floor, on a terminal and in a pasted comment
 //! alike.
 
-use crate::run::Run;
+use report_read::Run;
 
 /// Blocks per line: steps of equal forks.
 const STEPS: usize = 32;

@@ -1,6 +1,8 @@
 //! The Markdown tables.
 
-use crate::run::{BarTimes, Run};
+use crate::escape::markdown_cell as cell;
+use report_judge::Judged;
+use report_read::run::{BarTimes, Run};
 use timing::extra_lines::{count, signed};
 use timing::pyfmt::{g, ipython_time};
 use timing::{Trend, Verdict};
@@ -120,11 +122,6 @@ pub(crate) fn attribution_text(run: &Run, most: usize) -> String {
     } else {
         named
     }
-}
-
-/// Escapes the one character that breaks a Markdown table cell.
-pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
 }
 
 /// One row per run: the chunks' verdict with its interval and absolute

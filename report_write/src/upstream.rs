@@ -5,20 +5,25 @@
 //! (the cause in three sentences, the Mac rows, the workaround with its
 //! limits, a link to the CPython report).
 //!
-//! Nothing is measured or judged here: every number is what the tables of
-//! `report` compute (the `drift` verdict with its growth per earlier fork,
-//! `findings::per_fork`, `findings::predicts_leak`). What is claimed depends
-//! on where the rows come from: a report with no row from a Mac says at its
-//! top that it is not yet confirmed on macOS and claims nothing for it.
+//! Nothing is measured or judged here: which rows, in what order, and what
+//! they show are `report_judge::upstream`'s decisions, every number what the
+//! tables of `report` compute (the `drift` verdict with its growth per
+//! earlier fork, `findings::per_fork`, `findings::predicts_leak`). What is
+//! claimed depends on where the rows come from: a report with no row from a
+//! Mac says at its top that it is not yet confirmed on macOS and claims
+//! nothing for it.
 //!
 //! The code locations were read in CPython's `Modules/posixmodule.c` of
 //! 3.11.11, 3.12.5, 3.13.0, 3.13.15, 3.14.7 and `main` at 001d212d; keep
 //! [`LOCATIONS`] to what was checked.
 
-use crate::findings::{mechanism_counts, on_macos, per_fork, predicts_leak};
-use crate::markdown::{cell, estimate, first_last};
-use crate::run::{Run, SourceKind};
-use drift::Trend;
+use crate::escape::markdown_cell as cell;
+use crate::findings::per_fork;
+use crate::markdown::{estimate, first_last};
+use report_judge::upstream::{control, forks, from_a_mac, rows, Evidence, MacSummary, Provenance, Row};
+use report_judge::Judged;
+use report_read::repro;
+use report_read::run::{Run, SourceKind};
 
 /// Where CPython counts threads after a fork, per version, as checked in
 /// each version's `Modules/posixmodule.c`: (versions, where the calls sit,
@@ -83,59 +88,6 @@ const FIX: &str = "After the count in the `__APPLE__` branch: each of the `n` th
     `vm_deallocate(mach_task_self(), (vm_address_t)threads, n * sizeof(thread_act_t))`'d with its size, \
     and the task port that `task_for_pid()` returned `mach_port_deallocate`'d.";
 
-/// One fork-per-job run of the input, with the machine it ran on.
-struct Row<'a> {
-    machine: &'a str,
-    run: &'a Run,
-    /// `Some(true)` on macOS, `None` when the OS is not known.
-    mac: Option<bool>,
-}
-
-/// The fork-per-job runs with chunks, Mac rows first, then by machine and
-/// by what sets each run apart (originals, reproducer, port; CPython
-/// version; the real `os.fork` before the control).
-fn rows<'a>(runs: &'a [Run], machines: &'a [String]) -> Vec<Row<'a>> {
-    let mut rows: Vec<Row<'a>> = machines
-        .iter()
-        .zip(runs)
-        .filter(|(_, r)| r.is_fork_per_job() && !r.points.is_empty())
-        .map(|(m, r)| Row {
-            machine: m,
-            run: r,
-            mac: on_macos(r),
-        })
-        .collect();
-    rows.sort_by_key(|row| {
-        let r = row.run;
-        let kind = match r.kind {
-            SourceKind::Transcript => 0,
-            SourceKind::Reproducer => 1,
-            SourceKind::Record => 2,
-        };
-        let version = r.factors.python_minor().map(|v| {
-            let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-            (it.next().unwrap_or(0), it.next().unwrap_or(0))
-        });
-        let check = match r.factors.post_fork_check.as_deref() {
-            Some("off") => 0,
-            Some("leak") => 1,
-            Some(_) => 2,
-            None => 0,
-        };
-        (
-            row.mac != Some(true),
-            row.machine.to_string(),
-            kind,
-            r.base.clone(),
-            version,
-            r.factors.os_fork.as_deref() != Some("real"),
-            r.factors.standin_leak,
-            check,
-        )
-    });
-    rows
-}
-
 /// What the run did after each fork, in words.
 fn after_fork(run: &Run) -> String {
     let f = &run.factors;
@@ -166,12 +118,6 @@ fn os_of<'a>(row: &Row<'a>) -> &'a str {
     } else {
         &r.os_arch
     }
-}
-
-/// Forks the run made: calls x jobs per call.
-fn forks(run: &Run) -> u64 {
-    let per_call = run.ncpus.unwrap_or(1) as u64;
-    run.points.iter().map(|p| p.calls * per_call).sum()
 }
 
 /// `+16.0 KiB` per fork of the parent's footprint, where read.
@@ -227,9 +173,7 @@ fn machines_of(rows: &[&Row<'_>]) -> String {
 
 /// The plain statement at the top: which rows come from a Mac.
 fn provenance(rows: &[Row<'_>], what: &str) -> String {
-    let mac: Vec<&Row<'_>> = rows.iter().filter(|r| r.mac == Some(true)).collect();
-    let other: Vec<&Row<'_>> = rows.iter().filter(|r| r.mac != Some(true)).collect();
-    let unknown = other.iter().filter(|r| r.mac.is_none()).count();
+    let Provenance { mac, other, unknown } = Provenance::of(rows);
     let unknown = if unknown > 0 {
         format!(" ({unknown} of them of an OS the input does not name)")
     } else {
@@ -272,29 +216,22 @@ fn provenance(rows: &[Row<'_>], what: &str) -> String {
 /// One sentence on the Mac rows: which of those the leak predicts to drift
 /// do, and which of those predicted flat stay flat.
 fn mac_summary(rows: &[&Row<'_>]) -> String {
-    let judged: Vec<(Option<bool>, Trend, &Run)> = rows
-        .iter()
-        .map(|r| (predicts_leak(r.run), r.run.verdict().verdict, r.run))
-        .collect();
-    let leaky: Vec<&(Option<bool>, Trend, &Run)> = judged.iter().filter(|j| j.0 == Some(true)).collect();
-    let flat: Vec<&(Option<bool>, Trend, &Run)> = judged.iter().filter(|j| j.0 == Some(false)).collect();
-    let drifting = leaky.iter().filter(|j| j.1 == Trend::Drift).count();
-    let growth: Vec<f64> = leaky
-        .iter()
-        .filter(|j| j.1 == Trend::Drift)
-        .filter_map(|j| j.2.verdict().growth?.us_per_job_per_earlier_fork.map(|e| e.value))
-        .collect();
-    let range = match (
-        growth.iter().copied().reduce(f64::min),
-        growth.iter().copied().reduce(f64::max),
-    ) {
-        (Some(lo), Some(hi)) => format!(" (+{lo:.3} to +{hi:.3} µs per fork per earlier fork)"),
-        _ => String::new(),
+    let MacSummary {
+        leaky,
+        drifting,
+        growth_range,
+        flat,
+        stay,
+        against,
+        ok,
+        refuted,
+        unmeasured,
+    } = MacSummary::of(rows);
+    let range = match growth_range {
+        Some((lo, hi)) => format!(" (+{lo:.3} to +{hi:.3} µs per fork per earlier fork)"),
+        None => String::new(),
     };
-    let stay = flat.iter().filter(|j| j.1 == Trend::NoDrift).count();
-    let against = flat.iter().filter(|j| j.1 == Trend::Drift).count();
     // The exact evidence first: map entries per fork against the prediction.
-    let (ok, refuted, unmeasured) = mechanism_counts(rows.iter().map(|r| r.run));
     let mechanism = match refuted.len() {
         0 => format!(
             "On the Macs below, {ok} of the {} runs measured gain the map entries per fork the leak predicts \
@@ -317,8 +254,7 @@ fn mac_summary(rows: &[&Row<'_>]) -> String {
         "{mechanism}Their timing: {drifting} of the {} runs that the leak predicts to drift (CPython 3.12+ with the \
          real `os.fork`, the port's `leak`) drift{range}; of the {} predicted flat (CPython 3.11, the control, \
          the port's `off` and `free`), {stay} show no drift and {against} drift.",
-        leaky.len(),
-        flat.len()
+        leaky, flat
     )
 }
 
@@ -329,8 +265,8 @@ fn reproducer(rows: &[Row<'_>]) -> String {
          batch its time, the time per fork, the parent's system time and map entries (`vmmap --summary` of \
          itself on macOS, before and after too; `/proc/self/maps` on Linux).\n\n<details><summary>fork_repro.py\
          </summary>\n\n```python\n{}\n```\n\n</details>\n\n",
-        crate::repro::SCRIPT,
-        crate::repro::TEXT.trim_end()
+        repro::SCRIPT,
+        repro::TEXT.trim_end()
     );
     let ran: Vec<&Row<'_>> = rows.iter().filter(|r| r.run.kind == SourceKind::Reproducer).collect();
     if ran.is_empty() {
@@ -343,7 +279,7 @@ fn reproducer(rows: &[Row<'_>]) -> String {
             | Mach message regions per fork | verdict |\n|---|---|---|---|--:|--:|--:|--:|---|\n";
     for row in ran {
         let r = row.run;
-        let per = |p: Option<&crate::run::Point>| p.map_or("-".into(), |p| format!("{:.1}", p.cost_per_job * 1e6));
+        let per = |p: Option<&report_read::Point>| p.map_or("-".into(), |p| format!("{:.1}", p.cost_per_job * 1e6));
         out += &format!(
             "| {} | {} | {} | {} x {} | {} -> {} | {} | {} | {} | {} |\n",
             cell(row.machine),
@@ -373,7 +309,7 @@ fn mac_versions(rows: &[&Row<'_>]) -> String {
 /// The CPython issue, ready to file.
 pub fn cpython(runs: &[Run], machines: &[String]) -> String {
     let rows = rows(runs, machines);
-    let mac: Vec<&Row<'_>> = rows.iter().filter(|r| r.mac == Some(true)).collect();
+    let mac = from_a_mac(&rows);
     let all: Vec<&Row<'_>> = rows.iter().collect();
     let draft = if mac.is_empty() {
         "[draft: not yet confirmed on macOS] "
@@ -465,15 +401,12 @@ fn evidence(rows: &[Row<'_>]) -> String {
          freed) and the same calls followed by the patch's three deallocations, in the same order, with \
          `--post-fork-check free`; `off` makes no count.",
     );
-    let checks: Vec<&Row<'_>> = rows
-        .iter()
-        .filter(|r| r.run.factors.post_fork_check.is_some())
-        .collect();
-    let mac: Vec<&Row<'_>> = checks.iter().copied().filter(|r| r.mac == Some(true)).collect();
-    if checks.is_empty() {
-        return out + " No such run in the input.\n\n";
-    }
-    if mac.is_empty() {
+    let (shown, mac) = match Evidence::of(rows) {
+        Evidence::None => return out + " No such run in the input.\n\n",
+        Evidence::NotFromAMac(rows) => (rows, false),
+        Evidence::FromAMac(rows) => (rows, true),
+    };
+    if !mac {
         out += " No such run from a Mac in the input: on Linux both read `/proc/self/stat`, so the rows below \
                 say nothing about the fix.";
     } else {
@@ -482,7 +415,7 @@ fn evidence(rows: &[Row<'_>]) -> String {
     }
     out += "\n\n| machine | OS, arch | post-fork check | verdict | µs per fork per earlier fork (95 % CI) \
             | map entries per fork | mach_msg_regions per fork |\n|---|---|---|---|--:|--:|--:|\n";
-    for row in if mac.is_empty() { &checks } else { &mac } {
+    for row in &shown {
         let r = row.run;
         out += &format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
@@ -501,7 +434,7 @@ fn evidence(rows: &[Row<'_>]) -> String {
 /// The comment for sagemath/sage#39960.
 pub fn sage(runs: &[Run], machines: &[String], cpython_issue: Option<&str>) -> String {
     let rows = rows(runs, machines);
-    let mac: Vec<&Row<'_>> = rows.iter().filter(|r| r.mac == Some(true)).collect();
+    let mac = from_a_mac(&rows);
     let mut out = provenance(&rows, "comment") + "\n";
     out += if mac.is_empty() {
         "**The likely cause** (read from the sources; not yet measured on a Mac). "
@@ -535,22 +468,13 @@ pub fn sage(runs: &[Run], machines: &[String], cpython_issue: Option<&str>) -> S
 
 /// What the Mac rows say of the control, in one sentence.
 fn control_verdict(mac: &[&Row<'_>]) -> String {
-    let control: Vec<&&Row<'_>> = mac
-        .iter()
-        .filter(|r| r.run.factors.os_fork.as_deref() == Some("without thread count"))
-        .collect();
-    if control.is_empty() {
+    let Some((runs, flat)) = control(mac) else {
         return "Not yet shown on a Mac to keep the drift away: check it first (`ci/diagnose.sh` runs it as \
                 the control)."
             .into();
-    }
-    let flat = control
-        .iter()
-        .filter(|r| r.run.verdict().verdict == Trend::NoDrift)
-        .count();
+    };
     format!(
-        "On the Macs above it was run as the control: {flat} of {} such runs show no drift.",
-        control.len()
+        "On the Macs above it was run as the control: {flat} of {runs} such runs show no drift."
     )
 }
 
@@ -649,7 +573,7 @@ mod tests {
                 2 + 500 * b
             );
         }
-        let runs = crate::repro::parse("repro.txt", &text);
+        let runs = repro::parse("repro.txt", &text);
         let machines = vec![runs[0].machine.clone()];
         let issue = cpython(&runs, &machines);
         assert!(

@@ -21,7 +21,7 @@
 mod axis;
 mod draw;
 
-use crate::run::{Run, SourceKind, StrategyKind};
+use report_read::run::{Run, SourceKind, StrategyKind};
 use anyhow::{anyhow, Context};
 use plotters::prelude::*;
 

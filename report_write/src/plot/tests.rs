@@ -3,7 +3,7 @@
 use super::axis::ticks;
 use super::draw::{boundaries, legend_lines, wrap, LEGEND_TEXT_WIDTH};
 use super::{panel_of, Figure, Series, View};
-use crate::run::{Point, Run, SourceKind, StrategyKind};
+use report_read::run::{Point, Run, SourceKind, StrategyKind};
 use plotters::prelude::IntoFont;
 
 fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) -> Run {
@@ -257,13 +257,13 @@ fn every_original_as_the_compare_harness_prints_it_goes_to_the_panel_of_its_kind
         FORK,
     ));
     for (text, panel) in &originals {
-        let runs = crate::transcript::parse("t", text);
+        let runs = report_read::transcript::parse("t", text);
         assert_eq!(runs.len(), 1, "{text}\n{runs:#?}");
         assert!(!runs[0].points.is_empty(), "{text}");
         assert_eq!(panel_title(&runs[0]), *panel, "{}\n{text}", runs[0].strategy);
     }
     // The control rows sit with their originals, whatever their labels say.
-    let control = crate::transcript::parse("c", &originals[1].0).remove(0);
+    let control = report_read::transcript::parse("c", &originals[1].0).remove(0);
     assert!(
         control.strategy.ends_with("fork without thread count"),
         "{}",

@@ -19,8 +19,7 @@
 //! the run's timing is undecided and the counters (map entries per fork)
 //! decide, which no load can blur.
 
-use crate::stats::{kendall_tau, median};
-use crate::verdict::MIN_CHUNKS;
+use crate::stats::{kendall_tau, median, MIN_CHUNKS};
 use serde::{Deserialize, Serialize};
 
 /// The rise of the rest of the machine's CPU use, first third to last, that

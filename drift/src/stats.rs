@@ -8,6 +8,11 @@
 
 use std::cmp::Ordering;
 
+/// Fewer chunks than this give no verdict, and no note of the load witness
+/// either: both rank tests need this many points to decide. Here, below
+/// both `verdict` and `load`, so that neither imports the other for it.
+pub const MIN_CHUNKS: usize = 6;
+
 /// The median of `v`; NaN when `v` is empty.
 pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {

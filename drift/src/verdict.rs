@@ -26,8 +26,9 @@
 use crate::stats::{mann_kendall, median, sen_interval, theil_sen, z_two_sided, Z_975};
 use serde::{Deserialize, Serialize};
 
-/// Fewer chunks than this give no verdict.
-pub const MIN_CHUNKS: usize = 6;
+/// Fewer chunks than this give no verdict (defined with the statistics,
+/// which the load witness shares).
+pub use crate::stats::MIN_CHUNKS;
 /// Mann–Kendall two-sided p-value below which a trend counts (one look: a
 /// run of fixed length; `--until-verdict` looks many times and asks for
 /// less at each, see [`crate::sequential`]).

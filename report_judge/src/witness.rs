@@ -13,8 +13,8 @@
 //! counters read at the same moment), in the unit Findings uses (per fork
 //! for the fork-per-job strategies, per job for the others).
 
-use report_read::Run;
 use probes::witness::Tool;
+use report_read::Run;
 
 /// The rule in words, for `report --help` (after the Findings rule).
 pub const RULE: &str = "Witness (the column after the mechanism's): the system's own count of the \

@@ -5,13 +5,13 @@
 
 use crate::escape::markdown_cell as cell;
 use crate::markdown::slope;
+use drift::Trend;
 use report_judge::findings::{
     findings, mechanism_counts, mechanism_of, predicts_leak, symptom_of, Conclusion, Finding, Mechanism, Symptom,
     CLEAN_PER_FORK, LEAK_PER_FORK, MIN_FORKS,
 };
 use report_judge::Judged;
 use report_read::Run;
-use drift::Trend;
 
 #[cfg(test)]
 pub(crate) mod tests;

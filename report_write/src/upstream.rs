@@ -473,9 +473,7 @@ fn control_verdict(mac: &[&Row<'_>]) -> String {
                 the control)."
             .into();
     };
-    format!(
-        "On the Macs above it was run as the control: {flat} of {runs} such runs show no drift."
-    )
+    format!("On the Macs above it was run as the control: {flat} of {runs} such runs show no drift.")
 }
 
 #[cfg(test)]

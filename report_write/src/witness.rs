@@ -31,8 +31,8 @@ pub fn cell(run: &Run) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use report_read::run::Point;
     use probes::witness::{Regions, Tool, Witness};
+    use report_read::run::Point;
 
     /// A fork-per-job run of `chunks` chunks of 100 calls x 4 forks whose
     /// vm_map_entries grow by `counted` a fork, and whose witness grew by

@@ -54,8 +54,7 @@ fn groups_runs_that_differ_in_one_factor_and_concludes() {
         run("3.12.1", "without thread count", true, false, linux),
     ];
     let f = findings(&runs);
-    let got: Vec<(Factor, usize, &Conclusion)> =
-        f.iter().map(|f| (f.factor, f.runs.len(), &f.conclusion)).collect();
+    let got: Vec<(Factor, usize, &Conclusion)> = f.iter().map(|f| (f.factor, f.runs.len(), &f.conclusion)).collect();
     assert_eq!(
         got,
         vec![

@@ -21,9 +21,9 @@
 mod axis;
 mod draw;
 
-use report_read::run::{Run, SourceKind, StrategyKind};
 use anyhow::{anyhow, Context};
 use plotters::prelude::*;
+use report_read::run::{Run, SourceKind, StrategyKind};
 
 /// The plotting area's background: tests find the panels by it.
 pub const PLOT_BG: RGBColor = RGBColor(248, 248, 248);

@@ -3,8 +3,8 @@
 use super::axis::ticks;
 use super::draw::{boundaries, legend_lines, wrap, LEGEND_TEXT_WIDTH};
 use super::{panel_of, Figure, Series, View};
-use report_read::run::{Point, Run, SourceKind, StrategyKind};
 use plotters::prelude::IntoFont;
+use report_read::run::{Point, Run, SourceKind, StrategyKind};
 
 fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) -> Run {
     let points = repeats

@@ -84,7 +84,7 @@ awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_en
 # here came out DRIFT +87 % with four builds running, and with the load at 10
 # its last chunk was 0.46 s against the leaky run's 0.70 s), while the counts
 # are exact; the rule that turns verdicts into a conclusion is unit-tested in
-# report/src/findings.rs.
+# report_write/src/findings/tests.rs (the rule: report_judge/src/findings.rs).
 [ "$(field "$control" 4)" = "+0.00" ] || fail "the control leaks map entries: $control"
 # The exact evidence decides first: both rows' map entries as predicted.
 [ "$(field "$real" 6)" = "as predicted" ] && [ "$(field "$control" 6)" = "as predicted" ] \

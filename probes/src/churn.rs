@@ -180,6 +180,8 @@ pub struct MapChurn {
     shape: Shape,
     /// The flag the one-line errors name.
     flag: &'static str,
+    /// Testing aid ([`MapChurn::merging`]): every mapping read-write.
+    one_protection: bool,
     page: usize,
     /// Start of every mapping (one page each), in the order made.
     maps: Vec<NonNull<u8>>,
@@ -206,6 +208,7 @@ impl MapChurn {
             n_per_call,
             shape: Shape::StandIn,
             flag: "--map-churn",
+            one_protection: false,
             page: crate::page_size(),
             maps: Vec::with_capacity(usize::try_from(total).unwrap_or(0)),
         })
@@ -221,6 +224,7 @@ impl MapChurn {
             n_per_call: 0,
             shape: Shape::Leak,
             flag,
+            one_protection: false,
             page: crate::page_size(),
             maps: Vec::with_capacity(capacity),
         }
@@ -229,6 +233,15 @@ impl MapChurn {
     /// What each mapping is like.
     pub fn shape(&self) -> Shape {
         self.shape
+    }
+
+    /// Testing aid: every mapping made from now on is read-write, so that
+    /// neighbours may merge into one entry (what a check of the count must
+    /// catch: `test_fork_sleep --calibrate` refuses to time them).
+    #[doc(hidden)]
+    pub fn merging(mut self) -> MapChurn {
+        self.one_protection = true;
+        self
     }
 
     /// The `--map-churn` value: mappings added by each
@@ -285,7 +298,11 @@ impl MapChurn {
             index,
             errno,
         };
-        let prot = protection(index);
+        let prot = if self.one_protection {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            protection(index)
+        };
         let leak = self.shape == Shape::Leak;
         // The leak's kind maps every page writable first, to write it.
         let first = if leak { libc::PROT_READ | libc::PROT_WRITE } else { prot };

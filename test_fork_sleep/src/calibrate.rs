@@ -51,8 +51,9 @@ pub const FORKS_PER_COUNT: u32 = 18;
 pub const BUDGET_SECS: f64 = 7.0;
 
 /// The whole of `test_fork_sleep --calibrate`: measures, prints the one
-/// line, writes `--json` if asked.
-pub fn run(max: u64, json: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// line, writes `--json` if asked. `merge` is the testing aid
+/// `--calibrate-merge` (extra entries that merge, which the check refuses).
+pub fn run(max: u64, merge: bool, json: Option<&Path>) -> anyhow::Result<ExitCode> {
     if let Err((current, lim)) = churn::room_for(max) {
         return Err(usage(format!(
             "--calibrate-max {max}: {max} new mappings plus the {current} present and {} spare would \
@@ -68,7 +69,7 @@ pub fn run(max: u64, json: Option<&Path>) -> anyhow::Result<ExitCode> {
         .map_or(0.0, |d| d.as_secs_f64());
     let start = Instant::now();
     let counts: Vec<u64> = (0..=STEPS).map(|i| max * i / STEPS).collect();
-    let mut cal = Calibration::new(&counts)?;
+    let mut cal = Calibration::new(&counts, merge)?;
     // An untimed fork first: the parent's own first-fork costs (faulting in
     // the fork path) are no entry's.
     cal.fork_once()?;
@@ -129,21 +130,22 @@ struct Calibration {
     baseline: (u64, Option<u64>),
     /// What they grew by at the largest count, at its last visit.
     at_max: (u64, Option<u64>),
-    /// `(extra entries, µs)` of every timed fork.
-    samples: Vec<(f64, f64)>,
+    /// `(extra entries, µs in fork(), µs until reaped)` of every timed fork.
+    samples: Vec<(f64, f64, f64)>,
     /// Forks timed at each count.
     forks: Vec<u32>,
 }
 
 impl Calibration {
-    fn new(counts: &[u64]) -> anyhow::Result<Calibration> {
+    fn new(counts: &[u64], merge: bool) -> anyhow::Result<Calibration> {
         let max = counts.last().copied().unwrap_or(0);
         let capacity = usize::try_from(max).context("--calibrate-max: too large for this system")?;
         let baseline = read_counts()?;
         let visits_bound = counts.len() * (FORKS_PER_COUNT as usize + 2 * FORKS_PER_VISIT as usize);
+        let extra = MapChurn::leak_like(capacity, "--calibrate");
         Ok(Calibration {
             counts: counts.to_vec(),
-            extra: MapChurn::leak_like(capacity, "--calibrate"),
+            extra: if merge { extra.merging() } else { extra },
             baseline,
             at_max: (0, None),
             // Reserved up front, so that bookkeeping maps nothing mid-run.
@@ -172,16 +174,17 @@ impl Calibration {
             self.at_max = (added, added_msg);
         }
         for _ in 0..FORKS_PER_VISIT {
-            let us = self.fork_once()?;
-            self.samples.push((n as f64, us));
+            let (fork, reaped) = self.fork_once()?;
+            self.samples.push((n as f64, fork, reaped));
         }
         self.forks[i] += FORKS_PER_VISIT;
         Ok(())
     }
 
     /// One fork, timed in the parent from the call to its return there;
-    /// the child is reaped after the clock stopped. Microseconds.
-    fn fork_once(&mut self) -> anyhow::Result<f64> {
+    /// the child is reaped after that clock stopped. Microseconds, and
+    /// microseconds from the call until the child was reaped.
+    fn fork_once(&mut self) -> anyhow::Result<(f64, f64)> {
         let t0 = Instant::now();
         // SAFETY: this process is single-threaded (test_fork_sleep starts no
         // thread), so the child starts with consistent state; the child calls
@@ -198,7 +201,7 @@ impl Calibration {
             match pid.waitpid(None) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => bail!("--calibrate: waitpid {pid}: {e}"),
-                Ok(_) => return Ok(us),
+                Ok(_) => return Ok((us, t0.elapsed().as_secs_f64() * 1e6)),
             }
         }
     }

@@ -122,6 +122,10 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = calibrate::DEFAULT_MAX,
         value_parser = int_in::<1000, 1_000_000>, requires = "calibrate")]
     calibrate_max: u64,
+    /// Testing aid for --calibrate: the extra entries all read-write, so that
+    /// neighbours merge and the count check must fail the calibration.
+    #[arg(long, hide = true, requires = "calibrate")]
+    calibrate_merge: bool,
     /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = fault::parse)]
     inject: Option<(Fault, u64)>,
@@ -160,7 +164,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
     if cli.calibrate {
-        return calibrate::run(cli.calibrate_max, cli.run.json.as_deref());
+        return calibrate::run(cli.calibrate_max, cli.calibrate_merge, cli.run.json.as_deref());
     }
     let numcalls = cli.run.numcalls(NUMCALLS);
     let mut own = serde_json::json!({
@@ -224,7 +228,7 @@ mod tests {
         let others: Vec<&str> = cmd
             .get_arguments()
             .map(|a| a.get_id().as_str())
-            .filter(|id| !["calibrate", "calibrate_max", "json", "help", "version"].contains(id))
+            .filter(|id| !["calibrate", "calibrate_max", "calibrate_merge", "json", "help", "version"].contains(id))
             .collect();
         let mut listed = RUN_FLAGS.to_vec();
         listed.sort_unstable();

@@ -71,6 +71,13 @@ pub struct CalibrationRecord {
     /// entries, microseconds per extra entry, with Sen's 95 % interval
     /// (`drift::stats`).
     pub us_per_entry: Estimate,
+    /// The same slope for the time from the call of `fork()` until the child
+    /// was reaped: the fork, the child's `_exit` with the teardown of its
+    /// copy of the map, and the wait. Not the cost a later fork pays on a
+    /// machine with cores to spare, but the one a run pays when its children
+    /// exit on the cores its parent needs (8 children on 2 cores), so that a
+    /// model can say which of the two a run's drift matches.
+    pub until_reaped_us_per_entry: Estimate,
     /// Forks timed in all (over every point).
     pub forks: u64,
     /// The counter that verified the entries (`vm_map_entries`), its value
@@ -91,6 +98,10 @@ pub struct CalibrationPoint {
     pub median_us: f64,
     /// Their shortest, microseconds (the least disturbed by the machine).
     pub min_us: f64,
+    /// The median time from the call of `fork()` until the child was
+    /// reaped, microseconds (see
+    /// [`CalibrationRecord::until_reaped_us_per_entry`]).
+    pub until_reaped_median_us: f64,
 }
 
 /// One counter's check that the entries were really there.
@@ -106,12 +117,12 @@ pub struct Verified {
 }
 
 impl CalibrationRecord {
-    /// The record of `samples`, `(extra entries, µs)` of every timed fork:
-    /// their median and minimum at every count, and their Theil–Sen slope
-    /// with Sen's 95 % interval (`drift::stats`); stamped with the machine
-    /// and the time `started_unix`.
+    /// The record of `samples`, `(extra entries, µs in fork(), µs until
+    /// reaped)` of every timed fork: their median and minimum at every count,
+    /// and their Theil–Sen slopes with Sen's 95 % interval (`drift::stats`);
+    /// stamped with the machine and the time `started_unix`.
     pub fn new(
-        samples: &[(f64, f64)],
+        samples: &[(f64, f64, f64)],
         entries_max: u64,
         entry: &str,
         verified: Vec<Verified>,
@@ -124,17 +135,19 @@ impl CalibrationRecord {
         let points = counts
             .into_iter()
             .map(|n| {
-                let us: Vec<f64> = samples.iter().filter(|s| s.0 == n).map(|s| s.1).collect();
+                let at: Vec<&(f64, f64, f64)> = samples.iter().filter(|s| s.0 == n).collect();
+                let us: Vec<f64> = at.iter().map(|s| s.1).collect();
                 CalibrationPoint {
                     entries: n as u64,
                     forks: us.len() as u32,
                     min_us: us.iter().copied().fold(f64::INFINITY, f64::min),
                     median_us: drift::stats::median(us),
+                    until_reaped_median_us: drift::stats::median(at.iter().map(|s| s.2).collect()),
                 }
             })
             .collect();
-        let value = drift::stats::theil_sen(samples);
-        let (low, high) = drift::stats::sen_interval(samples, drift::stats::Z_975).unwrap_or((value, value));
+        let fork: Vec<(f64, f64)> = samples.iter().map(|s| (s.0, s.1)).collect();
+        let reaped: Vec<(f64, f64)> = samples.iter().map(|s| (s.0, s.2)).collect();
         CalibrationRecord {
             kind: Kind::ForkCalibration,
             schema: SCHEMA,
@@ -147,7 +160,8 @@ impl CalibrationRecord {
             entries_max,
             forks: samples.len() as u64,
             points,
-            us_per_entry: Estimate { value, low, high },
+            us_per_entry: slope(&fork),
+            until_reaped_us_per_entry: slope(&reaped),
             verified,
             elapsed_secs,
         }
@@ -192,6 +206,13 @@ impl CalibrationRecord {
     }
 }
 
+/// Theil–Sen slope of `points` with Sen's 95 % interval.
+fn slope(points: &[(f64, f64)]) -> Estimate {
+    let value = drift::stats::theil_sen(points);
+    let (low, high) = drift::stats::sen_interval(points, drift::stats::Z_975).unwrap_or((value, value));
+    Estimate { value, low, high }
+}
+
 /// `16,000`: a count with its thousands grouped, as the line prints it.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -232,6 +253,8 @@ mod tests {
     fn the_line_names_slope_interval_range_and_what_was_timed() {
         let r = record();
         assert_eq!(r.us_per_entry.value, 0.5);
+        assert_eq!(r.until_reaped_us_per_entry.value, 1.0);
+        assert_eq!(r.points[2].until_reaped_median_us, 2200.0);
         assert!(r.us_per_entry.low <= 0.5 && r.us_per_entry.high >= 0.5);
         assert_eq!(r.forks, 9);
         assert!(

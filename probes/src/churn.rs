@@ -167,7 +167,7 @@ impl Shape {
         #[cfg(target_os = "macos")]
         if self == Shape::Leak {
             // SAFETY: VM_MAKE_TAG only shifts its argument.
-            return unsafe { libc::VM_MAKE_TAG(libc::VM_MEMORY_MACH_MSG as u8) } as libc::c_int;
+            return unsafe { libc::VM_MAKE_TAG(mach2::vm_statistics::VM_MEMORY_MACH_MSG as u8) } as libc::c_int;
         }
         -1
     }

@@ -73,14 +73,10 @@ pub fn run(max: u64, merge: bool, json: Option<&Path>) -> anyhow::Result<ExitCod
     // An untimed fork first: the parent's own first-fork costs (faulting in
     // the fork path) are no entry's.
     cal.fork_once()?;
-    let mut sweep = Sweep::new(counts.len());
-    let mut first_sweep = true;
-    while let Some(i) = sweep.next() {
-        if i == counts.len() - 1 {
-            first_sweep = false;
-        }
+    // The first sweep up (the first visit of every count) always runs.
+    for (k, i) in Sweep::new(counts.len()).enumerate() {
         let done = cal.forks.iter().all(|&f| f >= FORKS_PER_COUNT);
-        if !first_sweep && (done || start.elapsed().as_secs_f64() > BUDGET_SECS) {
+        if k >= counts.len() && (done || start.elapsed().as_secs_f64() > BUDGET_SECS) {
             break;
         }
         cal.visit(i)?;

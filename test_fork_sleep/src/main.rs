@@ -228,7 +228,17 @@ mod tests {
         let others: Vec<&str> = cmd
             .get_arguments()
             .map(|a| a.get_id().as_str())
-            .filter(|id| !["calibrate", "calibrate_max", "calibrate_merge", "json", "help", "version"].contains(id))
+            .filter(|id| {
+                ![
+                    "calibrate",
+                    "calibrate_max",
+                    "calibrate_merge",
+                    "json",
+                    "help",
+                    "version",
+                ]
+                .contains(id)
+            })
             .collect();
         let mut listed = RUN_FLAGS.to_vec();
         listed.sort_unstable();

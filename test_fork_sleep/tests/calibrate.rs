@@ -29,7 +29,10 @@ fn finds_a_positive_cost_per_entry_and_records_it_with_the_machine() {
     let text = std::fs::read_to_string(&path).unwrap();
     let rec: CalibrationRecord = serde_json::from_str(&text).unwrap();
     assert_eq!(rec.kind, Kind::ForkCalibration);
-    assert_eq!(serde_json::to_value(&rec).unwrap(), serde_json::from_str::<serde_json::Value>(&text).unwrap());
+    assert_eq!(
+        serde_json::to_value(&rec).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    );
     assert_eq!(rec.line(), line, "the line is the record's");
     let e = rec.us_per_entry;
     assert!(e.low > 0.0 && e.low <= e.value && e.value <= e.high, "{e:?}");
@@ -37,7 +40,12 @@ fn finds_a_positive_cost_per_entry_and_records_it_with_the_machine() {
     // The machine, as a run records it.
     let here = timing::system::SystemInfo::collect();
     assert_eq!(
-        (&rec.system.os, &rec.system.kernel, &rec.system.arch, &rec.system.cpu_model),
+        (
+            &rec.system.os,
+            &rec.system.kernel,
+            &rec.system.arch,
+            &rec.system.cpu_model
+        ),
         (&here.os, &here.kernel, &here.arch, &here.cpu_model)
     );
     assert_eq!(rec.system.page_size, probes::page_size() as u64);
@@ -45,10 +53,18 @@ fn finds_a_positive_cost_per_entry_and_records_it_with_the_machine() {
     // 9 counts from 0 to 16,000, each timed, and the entries were there.
     let counts: Vec<u64> = rec.points.iter().map(|p| p.entries).collect();
     assert_eq!(counts, (0..=8).map(|i| i * 2000).collect::<Vec<_>>());
-    assert!(rec.points.iter().all(|p| p.forks >= 3 && p.min_us <= p.median_us), "{:?}", rec.points);
+    assert!(
+        rec.points.iter().all(|p| p.forks >= 3 && p.min_us <= p.median_us),
+        "{:?}",
+        rec.points
+    );
     assert_eq!(rec.forks, rec.points.iter().map(|p| u64::from(p.forks)).sum::<u64>());
     assert_eq!(rec.entries_max, 16_000);
-    let entries = rec.verified.iter().find(|v| v.counter == "vm_map_entries").expect("vm_map_entries checked");
+    let entries = rec
+        .verified
+        .iter()
+        .find(|v| v.counter == "vm_map_entries")
+        .expect("vm_map_entries checked");
     assert!(entries.added.abs_diff(16_000) <= 160, "{entries:?}");
     assert!(entries.baseline > 0, "{entries:?}");
     assert!(rec.elapsed_secs < 10.0, "at most 10 s: {}", rec.elapsed_secs);
@@ -63,11 +79,19 @@ fn entries_that_merge_fail_the_count_check() {
     let path = dir.path().join("cal.json");
     let r = run(
         *BIN,
-        &["--calibrate", "--calibrate-merge", "--calibrate-max", "1000", "--json", path.to_str().unwrap()],
+        &[
+            "--calibrate",
+            "--calibrate-merge",
+            "--calibrate-max",
+            "1000",
+            "--json",
+            path.to_str().unwrap(),
+        ],
     );
     r.assert().code(1).stdout("").stderr(one_line());
     assert!(
-        r.err.starts_with("test_fork_sleep: --calibrate: 125 extra allocations added "),
+        r.err
+            .starts_with("test_fork_sleep: --calibrate: 125 extra allocations added "),
         "{}",
         r.err
     );
@@ -108,7 +132,11 @@ fn bad_flags_are_one_line_and_exit_2() {
     // Without --calibrate it means nothing.
     assert_usage_error(*BIN, &args("--calibrate-max 2000"), "--calibrate");
     // Past the system's map limit: refused before anything is mapped.
-    let err = assert_usage_error(*BIN, &args("--calibrate --calibrate-max 1000000"), "--calibrate-max 1000000: ");
+    let err = assert_usage_error(
+        *BIN,
+        &args("--calibrate --calibrate-max 1000000"),
+        "--calibrate-max 1000000: ",
+    );
     assert!(err.contains(probes::churn::map_limit().source), "{err}");
     // An unwritable record: refused before the measurement.
     assert_usage_error(*BIN, &args("--calibrate --json /nonexistent/dir/cal.json"), "--json");
@@ -118,6 +146,12 @@ fn bad_flags_are_one_line_and_exit_2() {
 fn help_states_what_it_measures() {
     assert_help_mentions(
         *BIN,
-        &["--calibrate", "--calibrate-max", "Hypothesis measured", "fork() in the parent", "VM_MEMORY_MACH_MSG"],
+        &[
+            "--calibrate",
+            "--calibrate-max",
+            "Hypothesis measured",
+            "fork() in the parent",
+            "VM_MEMORY_MACH_MSG",
+        ],
     );
 }

@@ -231,13 +231,13 @@ mod tests {
     use super::*;
 
     fn record() -> CalibrationRecord {
-        let samples: Vec<(f64, f64)> = [0.0, 1000.0, 2000.0]
+        let samples: Vec<(f64, f64, f64)> = [0.0, 1000.0, 2000.0]
             .iter()
             .flat_map(|&x| {
                 [
-                    (x, 100.0 + 0.5 * x),
-                    (x, 101.0 + 0.5 * x + x * x / 1e4),
-                    (x, 99.0 + 0.5 * x),
+                    (x, 100.0 + 0.5 * x, 200.0 + x),
+                    (x, 101.0 + 0.5 * x + x * x / 1e4, 201.0 + x),
+                    (x, 99.0 + 0.5 * x, 199.0 + x),
                 ]
             })
             .collect();

@@ -19,6 +19,15 @@
 //! the shared zero page): either way the page gets a page-table entry that
 //! `fork()` must copy.
 //!
+//! The same mappings, of the leak's own kind, are what `test_fork_sleep
+//! --calibrate` adds to time one more map entry's cost to `fork()`
+//! ([`MapChurn::leak_like`], [`Shape::Leak`]): there every page is written
+//! (the kernel writes the thread array it maps out), the read-only ones
+//! before they are made read-only, and on macOS each mapping carries the tag
+//! of the leaked arrays, `VM_MEMORY_MACH_MSG` (20, `mach/vm_statistics.h`),
+//! given to `mmap` as its fd argument `VM_MAKE_TAG(20)` with `MAP_ANON`
+//! (the tag alone does not keep neighbours apart: all of them carry it).
+//!
 //! The run is refused before it starts when the mappings would pass the
 //! system's limit: `vm.max_map_count` on Linux (`/proc/sys/vm/max_map_count`,
 //! else its default [`LINUX_DEFAULT_MAX_MAP_COUNT`]); macOS has no such sysctl
@@ -121,19 +130,58 @@ pub enum ChurnError {
     },
     /// The kernel refused a mapping during the run although the limit check
     /// passed (memory exhausted, or a limit the check cannot see).
-    #[error("--map-churn: mmap of mapping {index} failed: {errno}")]
+    #[error("{flag}: {call} of mapping {index} failed: {errno}")]
     Mmap {
+        /// The flag that asked for the mappings (`--map-churn`, `--calibrate`).
+        flag: &'static str,
+        /// The call that failed: `mmap`, or the `mprotect` of a written page.
+        call: &'static str,
         /// 0-based number of the mapping that failed, counted over the run.
         index: usize,
-        /// What `mmap` set.
+        /// What the call set.
         errno: nix::errno::Errno,
     },
+}
+
+/// What each mapping of a [`MapChurn`] is like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `--map-churn`'s stand-in: untagged; a read-write page is touched by a
+    /// write, a read-only one by a read (on Linux that maps the shared zero
+    /// page and gives the mapping no anonymous memory of its own).
+    StandIn,
+    /// The leak's kind (`--calibrate`): every page written, so each mapping
+    /// holds a resident private page as a leaked thread array does; the
+    /// read-only ones are mapped read-write, written, then `mprotect`ed to
+    /// read-only. On macOS tagged `VM_MEMORY_MACH_MSG`, as the leaked arrays
+    /// are (`mach/vm_statistics.h`; XNU's `osfmk/ipc/ipc_kmsg.c` maps them
+    /// with that tag), so `mach_msg_regions` counts them too.
+    Leak,
+}
+
+impl Shape {
+    /// `mmap`'s fd argument for an anonymous mapping of this shape: `-1`, or
+    /// on macOS for [`Shape::Leak`] `VM_MAKE_TAG(VM_MEMORY_MACH_MSG)`
+    /// (`mach/vm_statistics.h`: with `MAP_ANON` the fd carries the tag).
+    fn mmap_fd(self) -> libc::c_int {
+        #[cfg(target_os = "macos")]
+        if self == Shape::Leak {
+            // SAFETY: VM_MAKE_TAG only shifts its argument.
+            return unsafe { libc::VM_MAKE_TAG(mach2::vm_statistics::VM_MEMORY_MACH_MSG as u8) } as libc::c_int;
+        }
+        -1
+    }
 }
 
 /// The growing set of mappings. Dropping it unmaps them.
 #[derive(Debug)]
 pub struct MapChurn {
     n_per_call: u64,
+    shape: Shape,
+    /// The flag the one-line errors name.
+    flag: &'static str,
+    /// Testing aid ([`MapChurn::merging`]): every mapping read-write.
+    one_protection: bool,
     page: usize,
     /// Start of every mapping (one page each), in the order made.
     maps: Vec<NonNull<u8>>,
@@ -158,9 +206,42 @@ impl MapChurn {
         }
         Ok(MapChurn {
             n_per_call,
+            shape: Shape::StandIn,
+            flag: "--map-churn",
+            one_protection: false,
             page: crate::page_size(),
             maps: Vec::with_capacity(usize::try_from(total).unwrap_or(0)),
         })
+    }
+
+    /// Mappings of the leak's kind ([`Shape::Leak`]) for `test_fork_sleep
+    /// --calibrate`, grown and shrunk with [`MapChurn::resize`]; room for
+    /// `capacity` of them is reserved in the bookkeeping (the caller checks
+    /// the system's limit with [`room_for`] and names its own flag in the
+    /// refusal). Errors name `flag`.
+    pub fn leak_like(capacity: usize, flag: &'static str) -> MapChurn {
+        MapChurn {
+            n_per_call: 0,
+            shape: Shape::Leak,
+            flag,
+            one_protection: false,
+            page: crate::page_size(),
+            maps: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// What each mapping is like.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Testing aid: every mapping made from now on is read-write, so that
+    /// neighbours may merge into one entry (what a check of the count must
+    /// catch: `test_fork_sleep --calibrate` refuses to time them).
+    #[doc(hidden)]
+    pub fn merging(mut self) -> MapChurn {
+        self.one_protection = true;
+        self
     }
 
     /// The `--map-churn` value: mappings added by each
@@ -183,47 +264,81 @@ impl MapChurn {
     /// Adds `n_per_call` mappings, touching each once. Call it in the parent
     /// before each call (never in a forked child).
     pub fn before_call(&mut self) -> Result<(), ChurnError> {
-        for _ in 0..self.n_per_call {
-            let index = self.maps.len();
-            let prot = protection(index);
-            let writable = prot & libc::PROT_WRITE != 0;
-            // SAFETY: a fresh private anonymous mapping at an address of the
-            // kernel's choice; nothing else refers to it.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    self.page,
-                    prot,
-                    libc::MAP_PRIVATE | libc::MAP_ANON,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(ChurnError::Mmap {
-                    index,
-                    errno: nix::errno::Errno::last(),
-                });
+        let n = usize::try_from(self.n_per_call).unwrap_or(usize::MAX);
+        self.resize(self.maps.len().saturating_add(n))
+    }
+
+    /// Grows or shrinks the set to `n` mappings: new ones are made and
+    /// touched one by one as [`MapChurn::before_call`] makes them, the last
+    /// made are unmapped first (so a shrunk set is the first `n` made, and
+    /// the next one made takes the place of the last unmapped, between
+    /// neighbours of the other protection).
+    pub fn resize(&mut self, n: usize) -> Result<(), ChurnError> {
+        while self.maps.len() > n {
+            if let Some(p) = self.maps.pop() {
+                // SAFETY: p was returned by mmap with length `page` and is
+                // unmapped once, here (it left the set).
+                unsafe { libc::munmap(p.as_ptr().cast(), self.page) };
             }
-            let Some(p) = NonNull::new(p.cast::<u8>()) else {
-                return Err(ChurnError::Mmap {
-                    index,
-                    errno: nix::errno::Errno::EINVAL,
-                });
-            };
-            if writable {
-                // SAFETY: p is the start of a readable and writable page we own.
-                unsafe { p.as_ptr().write_volatile(1) };
-            } else {
-                // SAFETY: p is the start of a readable page we own.
-                std::hint::black_box(unsafe { p.as_ptr().read_volatile() });
-            }
-            // Capacity was reserved in `new` for every planned mapping; a
-            // push beyond it (a caller making more calls than announced) only
-            // reallocates.
+        }
+        while self.maps.len() < n {
+            let p = self.map_one(self.maps.len())?;
+            // Capacity was reserved for every planned mapping; a push beyond
+            // it (a caller making more than announced) only reallocates.
             self.maps.push(p);
         }
         Ok(())
+    }
+
+    /// Makes and touches the `index`-th mapping (see [`Shape`]).
+    fn map_one(&self, index: usize) -> Result<NonNull<u8>, ChurnError> {
+        let fail = |call, errno| ChurnError::Mmap {
+            flag: self.flag,
+            call,
+            index,
+            errno,
+        };
+        let prot = if self.one_protection {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            protection(index)
+        };
+        let leak = self.shape == Shape::Leak;
+        // The leak's kind maps every page writable first, to write it.
+        let first = if leak { libc::PROT_READ | libc::PROT_WRITE } else { prot };
+        // SAFETY: a fresh private anonymous mapping at an address of the
+        // kernel's choice; nothing else refers to it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                self.page,
+                first,
+                libc::MAP_PRIVATE | libc::MAP_ANON,
+                self.shape.mmap_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(fail("mmap", nix::errno::Errno::last()));
+        }
+        let Some(p) = NonNull::new(p.cast::<u8>()) else {
+            return Err(fail("mmap", nix::errno::Errno::EINVAL));
+        };
+        if first & libc::PROT_WRITE != 0 {
+            // SAFETY: p is the start of a readable and writable page we own.
+            unsafe { p.as_ptr().write_volatile(1) };
+        } else {
+            // SAFETY: p is the start of a readable page we own.
+            std::hint::black_box(unsafe { p.as_ptr().read_volatile() });
+        }
+        // SAFETY: p is the start of the one page mapped above, ours alone.
+        if first != prot && unsafe { libc::mprotect(p.as_ptr().cast(), self.page, prot) } != 0 {
+            let errno = nix::errno::Errno::last();
+            // SAFETY: as above; it never joined the set, so it is unmapped once.
+            unsafe { libc::munmap(p.as_ptr().cast(), self.page) };
+            return Err(fail("mprotect", errno));
+        }
+        Ok(p)
     }
 }
 
@@ -297,5 +412,37 @@ mod tests {
             // readable); its last byte is inside it.
             std::hint::black_box(unsafe { p.as_ptr().add(churn.page_size() - 1).read_volatile() });
         }
+    }
+
+    #[test]
+    fn the_leaks_kind_is_written_kept_apart_and_resized_from_the_end() {
+        let _one = crate::regions_lock();
+        let mut leak = MapChurn::leak_like(600, "--calibrate");
+        assert_eq!(leak.shape(), Shape::Leak);
+        let before = current_mappings();
+        leak.resize(500).unwrap();
+        assert_eq!(leak.added(), 500);
+        for p in &leak.maps {
+            // SAFETY: every mapping is one readable page from p.
+            assert_eq!(unsafe { p.as_ptr().read_volatile() }, 1, "every page written");
+        }
+        if let (Some(before), Some(now)) = (before, current_mappings()) {
+            // One entry each: none merged (other test threads may map a
+            // little meanwhile, hence the margin).
+            assert!(now >= before + 490 && now <= before + 510, "{before} -> {now}");
+        }
+        let first: Vec<_> = leak.maps[..200].to_vec();
+        leak.resize(200).unwrap();
+        assert_eq!(leak.maps, first, "the last made go first");
+        leak.resize(300).unwrap();
+        assert_eq!(leak.added(), 300);
+        if let (Some(before), Some(now)) = (before, current_mappings()) {
+            assert!(now >= before + 290 && now <= before + 310, "{before} -> {now}");
+        }
+        #[cfg(target_os = "macos")]
+        assert!(
+            crate::resources::map_counts().1.is_some_and(|m| m >= 300),
+            "tagged Mach message memory"
+        );
     }
 }

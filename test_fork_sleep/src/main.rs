@@ -10,8 +10,11 @@
 //! The rest are hooks the runner calls: [`breakdown`], [`timeout`],
 //! [`hygiene`], [`fault`], and [`parent`] (the interpreter's own fork
 //! habits: CPython's post-fork thread count, pages dirtied, regions).
+//! [`calibrate`] (`--calibrate`) is no run: it times `fork()` alone at
+//! counts of extra map entries, what one entry costs a fork here.
 
 mod breakdown;
+mod calibrate;
 mod child;
 mod fault;
 mod hygiene;
@@ -50,7 +53,11 @@ emulates that).
 
 The printed lines are byte for byte those of the original (chunk lines of the
 @para family, IPython's %time block); extra information is on extra lines
-labelled (extra).";
+labelled (extra).
+
+--calibrate runs no bar(): it measures what one more map entry of the leak's
+kind costs fork() in the parent on this machine (see --calibrate), the number
+that turns a run's count of entries per fork into a predicted drift.";
 
 #[derive(Parser, Debug)]
 #[command(name = "test_fork_sleep", version, about = ABOUT, long_about = LONG_ABOUT,
@@ -90,10 +97,62 @@ struct Cli {
     hygiene: bool,
     #[command(flatten)]
     parent: parent::ParentArgs,
+    /// Measure what one more map entry costs fork() here, print one line
+    /// (with --json PATH, write its record), and run nothing else.
+    ///
+    /// Hypothesis measured: every map entry the parent has makes each of its
+    /// later fork() calls longer by a fixed cost (fork copies the map entry
+    /// by entry), so a leak of one entry per fork makes the cost per job grow
+    /// by that cost per earlier fork. The entries added are of the leak's
+    /// kind: each its own private one-page mapping, written so it is
+    /// resident, neighbours of alternating protections so that none merges,
+    /// tagged Mach message memory (VM_MEMORY_MACH_MSG) on macOS as CPython's
+    /// leaked thread arrays are. Only fork() in the parent is timed (the child
+    /// exits at once and is reaped outside the clock), at 9 counts from 0 to
+    /// --calibrate-max, visited up and down; the counters check at each count
+    /// that the map has that many more entries (within 1 %, else exit 1).
+    /// The line gives the Theil-Sen slope in µs per extra entry with its 95 %
+    /// interval; the record keeps the median fork time at every count (the
+    /// cost need not be linear). At most about 10 s. Only --json and
+    /// --calibrate-max go with it.
+    #[arg(long, conflicts_with_all = RUN_FLAGS)]
+    calibrate: bool,
+    /// With --calibrate: the largest count of extra map entries, 1000..=1000000
+    /// (checked against the system's map limit).
+    #[arg(long, value_name = "N", default_value_t = calibrate::DEFAULT_MAX,
+        value_parser = int_in::<1000, 1_000_000>, requires = "calibrate")]
+    calibrate_max: u64,
+    /// Testing aid for --calibrate: the extra entries all read-write, so that
+    /// neighbours merge and the count check must fail the calibration.
+    #[arg(long, hide = true, requires = "calibrate")]
+    calibrate_merge: bool,
     /// Testing aid: job A misbehaves (KIND: signal, exit, short, garble, hang, leakfd, enospc, say).
     #[arg(long, value_name = "KIND@A", hide = true, value_parser = fault::parse)]
     inject: Option<(Fault, u64)>,
 }
+
+/// The flags of a run, which mean nothing to `--calibrate` (every flag but
+/// `--json` and `--calibrate-max`; a test keeps the list whole).
+const RUN_FLAGS: [&str; 18] = [
+    "numcalls",
+    "check",
+    "repeat",
+    "until_verdict",
+    "witness",
+    "sleep",
+    "ncpus",
+    "ipc",
+    "ballast_mb",
+    "timeout",
+    "breakdown",
+    "map_churn",
+    "hygiene",
+    "post_fork_check",
+    "dirty_kib",
+    "ballast_regions",
+    "parent",
+    "inject",
+];
 
 /// The original's default `numcalls`.
 const NUMCALLS: u64 = 1000;
@@ -104,6 +163,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
+    if cli.calibrate {
+        return calibrate::run(cli.calibrate_max, cli.calibrate_merge, cli.run.json.as_deref());
+    }
     let numcalls = cli.run.numcalls(NUMCALLS);
     let mut own = serde_json::json!({
         "sleep": cli.sleep, "ncpus": cli.ncpus, "ipc": cli.ipc.name(),
@@ -152,3 +214,36 @@ fn bar(b: &mut timing::Bar<'_>, cli: &Cli, parallel: &mut Parallel) -> Result<()
 }
 
 cli::cli_is_well_formed!(Cli);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag but --json and --calibrate-max is refused beside
+    /// --calibrate: a flag added to the runs later must join [`RUN_FLAGS`].
+    #[test]
+    fn calibrate_goes_with_no_run_flag() {
+        let cmd = Cli::command();
+        let others: Vec<&str> = cmd
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .filter(|id| {
+                ![
+                    "calibrate",
+                    "calibrate_max",
+                    "calibrate_merge",
+                    "json",
+                    "help",
+                    "version",
+                ]
+                .contains(id)
+            })
+            .collect();
+        let mut listed = RUN_FLAGS.to_vec();
+        listed.sort_unstable();
+        let mut others = others.clone();
+        others.sort_unstable();
+        assert_eq!(listed, others);
+    }
+}

@@ -8,6 +8,8 @@
 //! - [`pyfmt`]: Python's `.3f` / `%g` and IPython's `_format_time`;
 //! - [`clock`]: `perf_counter` and `getrusage` (self and children);
 //! - [`record`]: the JSON run record;
+//! - [`calibration`]: the record of `test_fork_sleep --calibrate`, fork()'s
+//!   cost per extra map entry on the machine it was measured on;
 //! - [`system`]: OS, kernel, CPU and cores for the record;
 //! - `witness`: the system's own count of the regions (vmmap, pmap) before
 //!   the first bar() and after the last (`probes::witness`).
@@ -18,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calibration;
 pub mod clock;
 pub mod experiment;
 pub mod extra_lines;

@@ -176,9 +176,11 @@ impl JsonSink {
         self.0.path()
     }
 
-    /// Writes the record by the rules of [`cli::sink`]: a regular file is
-    /// replaced atomically, a device or FIFO written through, `-` is stdout.
-    pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
+    /// Writes the record (a [`RunRecord`], or a
+    /// [`crate::calibration::CalibrationRecord`]) by the rules of
+    /// [`cli::sink`]: a regular file is replaced atomically, a device or FIFO
+    /// written through, `-` is stdout.
+    pub fn write(&self, record: &impl Serialize) -> Result<(), RecordError> {
         let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| SinkError {
             flag: "--json",
             path: self.0.path().to_path_buf(),

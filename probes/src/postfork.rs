@@ -12,21 +12,23 @@
 //!   thread array (memory the kernel maps into the caller: a new region each
 //!   time), not the send right of each thread, not the extra reference on the
 //!   task port. Releasing them is the caller's duty (`vm_deallocate` and
-//!   `mach_port_deallocate`; the same leak was fixed in psutil #178,
-//!   remoteprocess #3, htop #2015, num_threads #16).
+//!   `mach_port_deallocate`; the same leak was fixed in giampaolo/psutil#178,
+//!   benfred/remoteprocess#3, htop-dev/htop#2015, jhpratt/num_threads#16).
 //!
 //! The hypothesis this tests (`docs/mechanism.md`): if every fork leaves a
 //! region and port rights behind, each later fork has more to copy, and the parent's
 //! system time grows call after call, only for strategies that fork per call.
-//! [`Release::Nothing`] is CPython's leak; [`Release::All`] is the control
-//! that frees everything. On Linux both make the same calls.
+//! [`Release::Nothing`] is CPython's leak; [`Release::All`] is the proposed
+//! fix (`upstream/cpython/`), which counts the threads of `mach_task_self()`
+//! directly and frees everything. On Linux both make the same calls.
 
 /// What to give back after counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Release {
     /// Nothing, exactly as CPython does (`--post-fork-check leak`).
     Nothing,
-    /// The thread array and every send right (`--post-fork-check free`).
+    /// The proposed CPython fix (`--post-fork-check free`): the threads of
+    /// `mach_task_self()`, each send right and the array given back.
     All,
 }
 
@@ -77,50 +79,53 @@ mod platform {
     use super::Release;
     use mach2::kern_return::KERN_SUCCESS;
     use mach2::mach_port::mach_port_deallocate;
-    use mach2::mach_types::thread_act_array_t;
+    use mach2::mach_types::{thread_act_array_t, thread_act_t};
     use mach2::message::mach_msg_type_number_t;
     use mach2::port::{mach_port_t, MACH_PORT_NULL};
     use mach2::task::task_threads;
     use mach2::traps::{mach_task_self, task_for_pid};
-    use mach2::vm::mach_vm_deallocate;
 
-    /// `task_for_pid` + `task_threads`, then, with [`Release::All`], the
-    /// thread ports, the array and the task port's extra reference given
-    /// back.
+    /// [`Release::Nothing`]: CPython's calls as released (3.12 to 3.15 and
+    /// `main`), `task_for_pid` on our own pid, then `task_threads` of that
+    /// task, and nothing given back.
     ///
-    /// Those three steps are the proposed CPython fix
-    /// (`upstream/cpython/free-thread-count.patch`): the same calls in the
-    /// same order, so that `--post-fork-check free` measures what the patch
-    /// does. They must stay the same: change one, change the other
-    /// (`ci/tests/cpython-patch.sh` compares them). The patch calls
-    /// `vm_deallocate`, which libsyscall implements as a call of
-    /// `mach_vm_deallocate` (XNU `libsyscall/mach/mach_vm.c`).
+    /// [`Release::All`]: the proposed CPython fix
+    /// (`upstream/cpython/free-thread-count.patch`), call for call:
+    /// `task_threads(mach_task_self())`, then each thread port
+    /// (`mach_port_deallocate`) and the array (`vm_deallocate`, `n ×
+    /// sizeof(thread_act_t)` bytes) given back. The patch and this branch
+    /// must make the same calls in the same order, so that
+    /// `--post-fork-check free` measures what the patch does; change one,
+    /// change the other (`ci/tests/cpython-patch.sh` compares them).
     pub fn thread_count(release: Release) -> Option<u64> {
         // SAFETY: mach_task_self reads this task's own port name.
         let me = unsafe { mach_task_self() };
-        let mut task: mach_port_t = MACH_PORT_NULL;
-        // SAFETY: our own task and pid; task is a valid out-pointer.
-        if unsafe { task_for_pid(me, libc::getpid(), &mut task) } != KERN_SUCCESS {
-            return None;
-        }
         let mut threads: thread_act_array_t = std::ptr::null_mut();
         let mut n: mach_msg_type_number_t = 0;
-        // SAFETY: task is a send right we hold; out-pointers to locals.
-        let got = unsafe { task_threads(task, &mut threads, &mut n) } == KERN_SUCCESS;
-        if release == Release::All {
-            if got {
-                for i in 0..n as usize {
-                    // SAFETY: task_threads returned n thread ports in threads.
-                    unsafe { mach_port_deallocate(me, *threads.add(i)) };
-                }
-                let bytes = u64::from(n) * std::mem::size_of::<mach_port_t>() as u64;
-                // SAFETY: the array the kernel mapped into this task for us.
-                unsafe { mach_vm_deallocate(me, threads as u64, bytes) };
+        if release == Release::Nothing {
+            let mut task: mach_port_t = MACH_PORT_NULL;
+            // SAFETY: our own task and pid; task is a valid out-pointer.
+            if unsafe { task_for_pid(me, libc::getpid(), &mut task) } != KERN_SUCCESS {
+                return None;
             }
-            // SAFETY: the reference task_for_pid added to our task port.
-            unsafe { mach_port_deallocate(me, task) };
+            // SAFETY: task is a send right we hold; out-pointers to locals.
+            let got = unsafe { task_threads(task, &mut threads, &mut n) } == KERN_SUCCESS;
+            return got.then_some(u64::from(n));
         }
-        got.then_some(u64::from(n))
+        // The patch: the calling task's own port, no task_for_pid.
+        // SAFETY: me is our task's send right; out-pointers to locals.
+        if unsafe { task_threads(me, &mut threads, &mut n) } != KERN_SUCCESS {
+            return None;
+        }
+        for i in 0..n as usize {
+            // SAFETY: task_threads returned n thread ports in threads.
+            unsafe { mach_port_deallocate(me, *threads.add(i)) };
+        }
+        let bytes = n as usize * std::mem::size_of::<thread_act_t>();
+        // SAFETY: the array the kernel mapped into this task for us, with
+        // its size; nothing reads it after this.
+        unsafe { libc::vm_deallocate(me, threads as libc::vm_address_t, bytes as libc::vm_size_t) };
+        Some(u64::from(n))
     }
 }
 

@@ -25,8 +25,9 @@ sys.executable), so that neither inherits the other's map:
             VM_MEMORY_MACH_MSG as the leaked arrays are, at N = 0 to 16,000;
             only the parent's fork() call is timed (the child's exit runs on
             another core); the slope is Theil-Sen's with Sen's 95 % interval
-            (Kendall's variance with ties, as scipy.stats.theilslopes), a few
-            lines below, written small to stay in the standard library.
+            (Kendall's variance with ties, as scipy.stats.theilslopes),
+            written small (theil_sen below) to stay in the standard library;
+            the pages are counted, and the count must add them within 1 %.
 
 After each batch, outside its clock, each interpreter counts its own map
 entries: on macOS task_info(TASK_VM_INFO)'s region_count (the entries

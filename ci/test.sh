@@ -59,8 +59,9 @@ if command -v python3 >/dev/null; then
   ci/tests/standin-leak.sh
   ci/tests/witness.sh
   ci/tests/cpython-fix.sh
+  ci/tests/fork-repro.sh
 else
-  echo "python3 not found: ci/compare.sh's plumbing, the stand-in leak chain, the witness chain and ci/cpython-fix.sh not tested"
+  echo "python3 not found: ci/compare.sh's plumbing, the stand-in leak chain, the witness chain, ci/cpython-fix.sh and upstream/cpython/fork_repro.py not tested"
 fi
 # The linters, as ci/prereq.sh installed them (or as the machine has them);
 # a finding fails the run, a linter that cannot be had is said loudly.

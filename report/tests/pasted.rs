@@ -164,33 +164,43 @@ fn a_cut_block_is_one_line_naming_the_file() {
     assert!(err.contains("was it pasted whole?"), "{err}");
 }
 
-/// The reproducer as a user runs it (`python3 fork_repro.py 6 40`), read
-/// back by `report`: one run of six batches with the map entries counted
-/// after each (Linux: `/proc/self/maps`).
+/// The reproducer as a user runs it (`python3 fork_repro.py --batches 6
+/// --forks 40`, its fork cost left out), read back by `report`: two runs of
+/// six batches, os.fork and the control, each with the map entries counted
+/// after each batch (Linux: `/proc/self/maps`), its answer the last line.
 #[test]
-fn the_reproducers_output_is_read_as_its_run() {
+fn the_reproducers_output_is_read_as_its_runs() {
     if !cfg!(target_os = "linux") {
         println!("skipped: the map count of the reproducer is checked on Linux");
         return;
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../upstream/cpython/fork_repro.py");
     let _forks = testkit::lock();
-    let Ok(out) = Command::new("python3").arg(&script).args(["6", "40"]).output() else {
+    let Ok(out) = Command::new("python3")
+        .arg(&script)
+        .args(["--batches", "6", "--forks", "40", "--no-calibrate"])
+        .output()
+    else {
         println!("skipped: no python3");
         return;
     };
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let runs = report_read::load_text("fork_repro.txt", &text).unwrap();
-    assert_eq!(runs.len(), 1, "{text}");
-    let r = &runs[0];
-    assert_eq!(r.kind, SourceKind::Reproducer);
-    assert_eq!(r.points.len(), 6, "{text}");
-    assert!(r.points.iter().all(|p| p.calls == 40), "{text}");
-    assert_eq!(r.counter("vm_map_entries").map(<[f64]>::len), Some(6), "{text}");
-    assert_eq!(report_judge::findings::predicts_leak(r), Some(false));
+    let forks: Vec<Option<&str>> = runs.iter().map(|r| r.factors.os_fork.as_deref()).collect();
+    assert_eq!(forks, [Some("real"), Some("without thread count")], "{text}");
+    for r in &runs {
+        assert_eq!(r.kind, SourceKind::Reproducer);
+        assert_eq!(r.points.len(), 6, "{text}");
+        assert!(r.points.iter().all(|p| p.calls == 40), "{text}");
+        assert_eq!(r.counter("vm_map_entries").map(<[f64]>::len), Some(6), "{text}");
+        assert_eq!(report_judge::findings::predicts_leak(r), Some(false));
+    }
     assert!(
-        text.lines().last().unwrap().starts_with("fork_repro: per fork: "),
+        text.lines()
+            .last()
+            .unwrap()
+            .ends_with(" map entries per fork, control +0.00: no leak here"),
         "{text}"
     );
 }

@@ -261,9 +261,12 @@ fn mac_summary(rows: &[&Row<'_>]) -> String {
 /// The reproducer section: the script, and its output from the input.
 fn reproducer(rows: &[Row<'_>]) -> String {
     let mut out = format!(
-        "#### Reproducer (stdlib only)\n\n`{}`: forks in batches, one child at a time, and prints after each \
-         batch its time, the time per fork, the parent's system time and map entries (`vmmap --summary` of \
-         itself on macOS, before and after too; `/proc/self/maps` on Linux).\n\n<details><summary>fork_repro.py\
+        "#### Reproducer (stdlib only)\n\n`{}`: forks in batches, one child at a time, with `os.fork` and with \
+         a control that skips only the thread count, each in a fresh interpreter, and prints per batch the \
+         time per fork, the parent's system time and the map entries each interpreter counts in itself \
+         (`task_info(TASK_VM_INFO)` and the `VM_MEMORY_MACH_MSG` regions on macOS, `vmmap -summary` before \
+         and after as a witness; `/proc/self/maps` on Linux), then what one more map entry costs a fork \
+         there.\n\n<details><summary>fork_repro.py\
          </summary>\n\n```python\n{}\n```\n\n</details>\n\n",
         repro::SCRIPT,
         repro::TEXT.trim_end()
@@ -274,17 +277,18 @@ fn reproducer(rows: &[Row<'_>]) -> String {
                 to `report`).\n\n";
         return out;
     }
-    out += "Its output on the machines of this report:\n\n| machine | OS, arch | CPython | batches x forks \
+    out += "Its output on the machines of this report:\n\n| machine | OS, arch | CPython | fork | batches x forks \
             | µs per fork, first batch -> last | µs per fork per earlier fork (95 % CI) | map entries per fork \
-            | Mach message regions per fork | verdict |\n|---|---|---|---|--:|--:|--:|--:|---|\n";
+            | Mach message regions per fork | verdict |\n|---|---|---|---|---|--:|--:|--:|--:|---|\n";
     for row in ran {
         let r = row.run;
         let per = |p: Option<&report_read::Point>| p.map_or("-".into(), |p| format!("{:.1}", p.cost_per_job * 1e6));
         out += &format!(
-            "| {} | {} | {} | {} x {} | {} -> {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} x {} | {} -> {} | {} | {} | {} | {} |\n",
             cell(row.machine),
             cell(&r.os_arch),
             r.factors.python.as_deref().unwrap_or("-"),
+            cell(&crate::repro::fork_label(r)),
             r.points.len(),
             r.points.first().map_or(0, |p| p.calls),
             per(r.points.first()),
@@ -561,31 +565,46 @@ mod tests {
 
     #[test]
     fn the_reproducers_output_from_a_mac_gets_its_table() {
-        let mut text =
-            String::from("fork_repro: Python 3.12.5 (CPython) on macOS 15.5 (24F74) arm64; 6 batches of 500 forks\n");
+        // As upstream/cpython/fork_repro.py prints it: os.fork beside the control.
+        let mut text = String::from(
+            "fork_repro: Python 3.12.5 (CPython) on macOS 15.5 (24F74) arm64; 6 batches of 500 forks\n\
+             batch  forks | µs per fork       | parent sys (s)    | map entries       | Mach message regions\n",
+        );
         for b in 1..=6u32 {
             text += &format!(
-                "batch {b}/6: 500 forks in {:.3} s, 1.0 us per fork, parent sys 0.100 s, map entries {}, Mach message regions {}\n",
-                0.5 + 0.05 * f64::from(b),
+                "{b:>5}    500 | {:>8.1}   1000.0 |    0.100    0.100 | {:>8}      400 | {:>8}        2\n",
+                1000.0 + 100.0 * f64::from(b),
                 400 + 500 * b,
                 2 + 500 * b
             );
         }
+        text += "fork_repro: os.fork +1.00 map entries per fork, control +0.00: the thread count leaks\n";
         let runs = repro::parse("repro.txt", &text);
-        let machines = vec![runs[0].machine.clone()];
+        let machines: Vec<String> = runs.iter().map(|r| r.machine.clone()).collect();
         let issue = cpython(&runs, &machines);
         assert!(
-            issue.contains("> **Rows from a Mac: 1 of 1**, from `macOS 15.5 (24F74), arm64`."),
+            issue.contains("> **Rows from a Mac: 2 of 2**, from `macOS 15.5 (24F74), arm64`."),
             "{issue}"
         );
         let table = issue
             .split("Its output on the machines of this report:")
             .nth(1)
             .expect(&issue);
-        let row = table.lines().find(|l| l.starts_with("| macOS")).expect(table);
-        // 0.05 s more a batch of 500 forks: +100 µs per fork per batch, +0.2 per earlier fork.
-        assert!(row.contains("| 3.12.5 | 6 x 500 | 1100.0 -> 1600.0 | +0.2 ("), "{row}");
-        assert!(row.ends_with("| +1.00 | +1.00 | DRIFT |"), "{row}");
+        let rows: Vec<&str> = table.lines().filter(|l| l.contains(" x 500 | ")).collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        // +100 µs per fork a batch of 500 forks: +0.2 per earlier fork.
+        assert!(
+            rows[0].contains("| 3.12.5 | os.fork | 6 x 500 | 1100.0 -> 1600.0 | +0.2 ("),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[0].ends_with("| +1.00 | +1.00 | DRIFT |"), "{}", rows[0]);
+        assert!(
+            rows[1].contains("| 3.12.5 | control | 6 x 500 | 1000.0 -> 1000.0 | "),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[1].ends_with("| +0.00 | +0.00 | no drift |"), "{}", rows[1]);
     }
 
     #[test]

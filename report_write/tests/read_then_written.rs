@@ -144,32 +144,45 @@ fn prun_tables_give_the_time_per_fork_of_each_table() {
     assert!(md.contains("| 17 | 8000 | 2.28 ms | 8000 | 51.2 \u{b5}s |"), "{md}");
 }
 
-/// The reproducer's output on a Mac where each fork leaves one entry (the
-/// fixture of `report_read::repro`'s tests).
+/// The reproducer's output on a Mac where each fork of the real os.fork
+/// leaves one entry and the control's none (the fixture of
+/// `report_read::repro`'s tests).
 fn mac() -> String {
-    let mut out = String::from("some prose\nfork_repro: Python 3.13.3 (CPython) on macOS 15.5 (24F74) arm64; 6 batches of 200 forks\nvmmap --summary before:\n  TOTAL 1 2 3 500\n");
+    let mut out = String::from(
+        "some prose\nfork_repro: Python 3.13.3 (CPython) on macOS 15.5 (24F74) arm64; 6 batches of 200 forks\n\
+         batch  forks | \u{b5}s per fork       | parent sys (s)    | map entries       | Mach message regions\n\
+         |  os.fork  control |  os.fork  control |  os.fork  control |  os.fork  control\n",
+    );
     for b in 1..=6 {
         out += &format!(
-            "batch {b}/6: 200 forks in {:.3} s, 1.0 us per fork, parent sys 0.100 s, map entries {}, Mach message regions {}\n",
-            0.2 + 0.02 * f64::from(b),
-            500 + 200 * b,
-            3 + 200 * b
+            "{b:>5} {:>6} | {:>8.1} {:>8} | {:>8.3} {:>8} | {:>8} {:>8} | {:>8} {:>8}\n",
+            200,
+            1000.0 + 100.0 * f64::from(b),
+            "900.0",
+            0.1,
+            "0.090",
+            598 + 200 * b,
+            "590",
+            4 + 200 * b,
+            "4"
         );
     }
-    out + "fork_repro: per fork: +1.00 map entries, +1.00 Mach message regions\n"
+    out + "fork_repro: os.fork +1.00 map entries per fork, control +0.00: the thread count leaks\n"
 }
 
 #[test]
 fn a_mac_reproducer_run_is_predicted_to_leak_and_grows_per_fork() {
     let runs = report_read::repro::parse("mac.txt", &mac());
-    let r = &runs[0];
+    let (r, control) = (&runs[0], &runs[1]);
     assert_eq!(r.machine, "macOS 15.5 (24F74), arm64");
     assert_eq!(report_judge::findings::predicts_leak(r), Some(true));
+    assert_eq!(report_judge::findings::predicts_leak(control), Some(false));
     // 200 entries a batch of 200 forks.
     assert_eq!(report_write::findings::per_fork(r, "vm_map_entries"), "+1.00");
     assert_eq!(report_write::findings::per_fork(r, "mach_msg_regions"), "+1.00");
+    assert_eq!(report_write::findings::per_fork(control, "vm_map_entries"), "+0.00");
     let growth = r.verdict().growth.and_then(|g| g.us_per_job_per_earlier_fork);
-    // 0.02 s more a batch of 200 forks: 100 µs per fork per 200 forks.
+    // 100 \u{b5}s more per fork a batch of 200 forks: +0.5 \u{b5}s per earlier fork.
     let g = growth.expect("a growth per earlier fork");
     assert!((g.value - 0.5).abs() < 1e-9, "{g:?}");
 }

@@ -131,7 +131,11 @@ pub fn markdown_code(s: &str) -> String {
     let s = terminal(s);
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{fence}{pad}{s}{pad}{fence}")
 }
 
@@ -151,16 +155,40 @@ mod tests {
 
     /// Every kind of hostile label, as each format writes it.
     const LABELS: [(&str, &str, &str); 10] = [
-        ("ESC \x1b[31mred\x1b[0m", "ESC \\x1b[31mred\\x1b[0m", "ESC \\x1b\\[31mred\\x1b\\[0m"),
-        ("BEL \x07 NUL \x00 DEL \x7f", "BEL \\x07 NUL \\x00 DEL \\x7f", "BEL \\x07 NUL \\x00 DEL \\x7f"),
+        (
+            "ESC \x1b[31mred\x1b[0m",
+            "ESC \\x1b[31mred\\x1b[0m",
+            "ESC \\x1b\\[31mred\\x1b\\[0m",
+        ),
+        (
+            "BEL \x07 NUL \x00 DEL \x7f",
+            "BEL \\x07 NUL \\x00 DEL \\x7f",
+            "BEL \\x07 NUL \\x00 DEL \\x7f",
+        ),
         ("C1 CSI \u{9b}1m", "C1 CSI \\x9b1m", "C1 CSI \\x9b1m"),
-        ("two\nlines\r\n\tend", "two\\nlines\\r\\n\\tend", "two\\nlines\\r\\n\\tend"),
+        (
+            "two\nlines\r\n\tend",
+            "two\\nlines\\r\\n\\tend",
+            "two\\nlines\\r\\n\\tend",
+        ),
         ("a | b", "a | b", "a \\| b"),
         ("```\nfence", "```\\nfence", "\\`\\`\\`\\nfence"),
         ("<details><summary>x", "<details><summary>x", "\\<details>\\<summary>x"),
-        ("<script>alert(1)</script>", "<script>alert(1)</script>", "\\<script>alert(1)\\</script>"),
-        ("&amp; and \\| [a](b)", "&amp; and \\| [a](b)", "\\&amp; and \\\\\\| \\[a](b)"),
-        ("abc\u{202e}fed\u{2066}\u{200f}", "abc\\u{202e}fed\\u{2066}\\u{200f}", "abc\\u{202e}fed\\u{2066}\\u{200f}"),
+        (
+            "<script>alert(1)</script>",
+            "<script>alert(1)</script>",
+            "\\<script>alert(1)\\</script>",
+        ),
+        (
+            "&amp; and \\| [a](b)",
+            "&amp; and \\| [a](b)",
+            "\\&amp; and \\\\\\| \\[a](b)",
+        ),
+        (
+            "abc\u{202e}fed\u{2066}\u{200f}",
+            "abc\\u{202e}fed\\u{2066}\\u{200f}",
+            "abc\\u{202e}fed\\u{2066}\\u{200f}",
+        ),
     ];
 
     #[test]
@@ -169,7 +197,10 @@ mod tests {
             assert_eq!(terminal(label), shown, "{label:?}");
             assert!(!terminal(label).chars().any(unseen), "{label:?}");
         }
-        assert!(matches!(terminal("macOS 15.5 (24F74), arm64, Apple M2 ✓"), Cow::Borrowed(_)));
+        assert!(matches!(
+            terminal("macOS 15.5 (24F74), arm64, Apple M2 ✓"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(terminal("\u{FFFE}\u{FFFF}\u{061C}"), "\\u{fffe}\\u{ffff}\\u{61c}");
         // Cleaning twice changes nothing.
         for (label, shown, _) in LABELS {
@@ -219,7 +250,9 @@ mod tests {
 
     #[test]
     fn plot_text_holds_only_what_xml_allows() {
-        let xml_char = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}') || c > '\u{FFFF}';
+        let xml_char = |c: char| {
+            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}') || c > '\u{FFFF}'
+        };
         for (label, shown, _) in LABELS {
             assert_eq!(svg_text(label), shown);
             assert!(svg_text(label).chars().all(xml_char), "{label:?}");

@@ -147,7 +147,7 @@ fn table(rows: &[&Row<'_>]) -> String {
             cell(os_of(row)),
             cell(r.factors.python.as_deref().unwrap_or("- (port)")),
             cell(&format!("{} ({})", r.base, r.source)),
-            cell(&after_fork(r)),
+            after_fork(r),
             forks(r),
             r.verdict().verdict,
             us_per_earlier_fork(r),

@@ -5,10 +5,10 @@
 //! `report_read`, judged by `report_judge` and written by `report_write`.
 
 use clap::Parser;
-use cli::args::usage;
+use cli::args::{usage, Stop};
 use cli::sink::Sink;
 use report_read::{load_all, load_input, once_each, pasted, Run};
-use report_write::{plot, upstream};
+use report_write::{escape, plot, upstream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -190,7 +190,18 @@ fn finish(figure: &plot::Figure, svg: Option<&Sink>, png: Option<&Sink>) -> anyh
 }
 
 fn main() -> ExitCode {
-    cli::args::main("report", run)
+    cli::args::main("report", || run().map_err(cleaned))
+}
+
+/// An error as stderr gets it: it may name an input (its file name, a
+/// block's input) or quote one, so it is written cleaned
+/// ([`escape::terminal`]), a usage error still a usage error.
+fn cleaned(err: anyhow::Error) -> anyhow::Error {
+    match err.downcast_ref::<Stop>() {
+        Some(Stop::Exit(_)) => err,
+        Some(Stop::Usage(why)) => usage(escape::terminal(why)),
+        None => anyhow::anyhow!("{}", escape::terminal(&format!("{err:#}"))),
+    }
 }
 
 cli::cli_is_well_formed!(Cli);

@@ -429,8 +429,6 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
             "fork-per-job (fork_repro.py) @python3.13, fork without thread count"
         );
         assert_eq!(control.base, real.base);
-        assert_eq!(crate::findings::predicts_leak(real), Some(false));
-        assert_eq!(crate::findings::predicts_leak(control), Some(false));
 
         let runs = parse("mac.txt", &mac(true));
         let (real, control) = (&runs[0], &runs[1]);
@@ -466,7 +464,9 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].factors.os_fork.as_deref(), Some("real"));
         assert_eq!(runs[0].points.len(), 6);
-        assert_eq!(crate::findings::per_fork(&runs[0], "vm_map_entries"), "+1.00");
+        // +200 entries a batch of 200 forks (per fork: report_write's tests).
+        let entries = runs[0].counter("vm_map_entries").expect("the counter");
+        assert_eq!(entries[entries.len() - 1] - entries[0], 1000.0);
 
         let text = LINUX.replacen("|      110      110 |", "|        -      110 |", 1);
         let runs = parse("x", &text);

@@ -3,7 +3,7 @@
 //! judgements of `report_judge::findings` (which holds the rule, the
 //! predictions and the margins); nothing is judged here.
 
-use crate::escape::markdown_cell as cell;
+use crate::escape::{markdown_cell as cell, markdown_text as text};
 use crate::markdown::slope;
 use drift::Trend;
 use report_judge::findings::{
@@ -20,8 +20,8 @@ pub(crate) mod tests;
 pub fn mechanism_text(m: &Mechanism) -> String {
     match m {
         Mechanism::Confirmed => "confirmed (map entries per fork as predicted in every run)".to_string(),
-        Mechanism::Refuted(why) => format!("refuted ({why})"),
-        Mechanism::NotMeasured(why) => format!("not measured ({why})"),
+        Mechanism::Refuted(why) => format!("refuted ({})", text(why)),
+        Mechanism::NotMeasured(why) => format!("not measured ({})", text(why)),
     }
 }
 
@@ -29,10 +29,10 @@ pub fn mechanism_text(m: &Mechanism) -> String {
 pub fn conclusion_text(c: &Conclusion) -> String {
     match c {
         Conclusion::Consistent => "consistent with the hypothesis".to_string(),
-        Conclusion::ConsistentBut(why) => format!("consistent with the hypothesis ({why})"),
-        Conclusion::Inconsistent(why) => format!("inconsistent with the hypothesis ({why})"),
+        Conclusion::ConsistentBut(why) => format!("consistent with the hypothesis ({})", text(why)),
+        Conclusion::Inconsistent(why) => format!("inconsistent with the hypothesis ({})", text(why)),
         Conclusion::NotReproduced => "not reproduced (nothing drifts)".to_string(),
-        Conclusion::Undecided(why) => format!("undecided ({why})"),
+        Conclusion::Undecided(why) => format!("undecided ({})", text(why)),
     }
 }
 
@@ -43,7 +43,7 @@ pub fn entries_without_drift(finding: &Finding<'_>) -> Option<String> {
     let quiet: Vec<String> = finding
         .leaks_without_drift()
         .into_iter()
-        .map(|(v, r)| format!("{v} ({} per fork)", per_fork(r, "vm_map_entries")))
+        .map(|(v, r)| format!("{} ({} per fork)", text(v), per_fork(r, "vm_map_entries")))
         .collect();
     (!quiet.is_empty()).then(|| {
         format!(
@@ -130,6 +130,7 @@ pub fn mechanism_line(runs: &[Run]) -> String {
             _ => ": confirmed where measured.",
         };
     } else {
+        let against: Vec<String> = against.iter().map(|a| text(a)).collect();
         line += &format!(": refuted by {}.", against.join("; "));
     }
     line
@@ -160,7 +161,8 @@ pub fn section(runs: &[Run]) -> String {
         );
         for (value, run) in &f.runs {
             out += &format!(
-                "| {value} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} |\n",
+                cell(value),
                 cell(&run.source),
                 mechanism_cells(run),
                 symptom_cells(run)

@@ -7,6 +7,7 @@
 //! clean run stays on the floor, on a terminal and in a pasted comment
 //! alike.
 
+use crate::escape::terminal;
 use report_read::Run;
 
 /// Blocks per line: steps of equal forks.
@@ -29,7 +30,10 @@ pub fn section(runs: &[Run]) -> String {
          the end (the hypothesis' leak: a ramp from ▁ to █), a clean run stays at ▁.\n\n```text\n",
     );
     for (blocks, per_fork, run) in rows {
-        out += &format!("{blocks} {per_fork:+6.2}/fork  {} | {}\n", run.strategy, run.source);
+        // Inside the fence nothing is markup, and a label, which starts no
+        // line, cannot close it: only the unseen characters matter.
+        let (strategy, source) = (terminal(&run.strategy), terminal(&run.source));
+        out += &format!("{blocks} {per_fork:+6.2}/fork  {strategy} | {source}\n");
     }
     out + "```\n\n"
 }

@@ -3,6 +3,7 @@
 //! `report_read::pasted` reads them back (see there for why the inputs
 //! travel gzip-compressed and base64-encoded).
 
+use crate::escape::markdown_text;
 use base64::Engine;
 use report_read::pasted::{Input, CLOSE, OPEN};
 use std::io::Write;
@@ -30,7 +31,7 @@ pub fn block(inputs: &[Input]) -> String {
     // Writing into a Vec cannot fail.
     gz.write_all(pack(inputs).as_bytes()).expect("gzip into memory");
     let packed = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip into memory"));
-    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<String> = inputs.iter().map(|i| markdown_text(&i.name)).collect();
     let mut out = format!(
         "<details><summary>The {} inputs of this report, machine-readable: <code>report</code> reads this \
          document back into its runs (paste it whole)</summary>\n\nInputs: {}.\n\n```text\n{OPEN}\n",

@@ -17,7 +17,7 @@
 //! 3.11.11, 3.12.5, 3.13.0, 3.13.15, 3.14.7 and `main` at 001d212d; keep
 //! [`LOCATIONS`] to what was checked.
 
-use crate::escape::markdown_cell as cell;
+use crate::escape::{markdown_cell as cell, markdown_code, markdown_text as text};
 use crate::findings::per_fork;
 use crate::markdown::{estimate, first_last};
 use report_judge::upstream::{control, forks, from_a_mac, rows, Evidence, MacSummary, Provenance, Row};
@@ -83,10 +83,10 @@ const LIMITS: &str = "Its limits: it skips `os.fork`'s audit event and its Depre
 
 /// The fix in words: the calls of `upstream/cpython/*.patch`, in their order,
 /// which are `probes::postfork`'s `Release::All`.
-const FIX: &str = "After the count in the `__APPLE__` branch: each of the `n` thread ports \
-    `mach_port_deallocate(mach_task_self(), threads[i])`'d, the array \
-    `vm_deallocate(mach_task_self(), (vm_address_t)threads, n * sizeof(thread_act_t))`'d with its size, \
-    and the task port that `task_for_pid()` returned `mach_port_deallocate`'d.";
+const FIX: &str = "In the `__APPLE__` branch, `task_threads(mach_task_self(), &threads, &n)` \
+    (no `task_for_pid()`: `mach_task_self()` is already a send right to the task), then each of the `n` \
+    thread ports `mach_port_deallocate(mach_task_self(), threads[i])`'d and the array \
+    `vm_deallocate(mach_task_self(), (vm_address_t)threads, n * sizeof(thread_act_t))`'d with its size.";
 
 /// What the run did after each fork, in words.
 fn after_fork(run: &Run) -> String {
@@ -145,9 +145,9 @@ fn table(rows: &[&Row<'_>]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(row.machine),
             cell(os_of(row)),
-            r.factors.python.as_deref().unwrap_or("- (port)"),
+            cell(r.factors.python.as_deref().unwrap_or("- (port)")),
             cell(&format!("{} ({})", r.base, r.source)),
-            cell(&after_fork(r)),
+            after_fork(r),
             forks(r),
             r.verdict().verdict,
             us_per_earlier_fork(r),
@@ -168,7 +168,7 @@ fn machines_of(rows: &[&Row<'_>]) -> String {
             names.push(row.machine);
         }
     }
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names.iter().map(|n| markdown_code(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// The plain statement at the top: which rows come from a Mac.
@@ -247,7 +247,7 @@ fn mac_summary(rows: &[&Row<'_>]) -> String {
             "On the Macs below, {ok} of the {} runs measured gain the map entries per fork the leak predicts, \
              and {n} do not: {}. ",
             ok + n,
-            refuted.join("; ")
+            refuted.iter().map(|r| text(r)).collect::<Vec<_>>().join("; ")
         ),
     };
     format!(
@@ -287,8 +287,8 @@ fn reproducer(rows: &[Row<'_>]) -> String {
             "| {} | {} | {} | {} | {} x {} | {} -> {} | {} | {} | {} | {} |\n",
             cell(row.machine),
             cell(&r.os_arch),
-            r.factors.python.as_deref().unwrap_or("-"),
-            cell(&crate::repro::fork_label(r)),
+            cell(r.factors.python.as_deref().unwrap_or("-")),
+            cell(&report_read::repro::fork_label(r)),
             r.points.len(),
             r.points.first().map_or(0, |p| p.calls),
             per(r.points.first()),
@@ -307,7 +307,7 @@ fn mac_versions(rows: &[&Row<'_>]) -> String {
     let mut v: Vec<String> = rows.iter().filter_map(|r| r.run.factors.python_minor()).collect();
     v.sort_by_key(|m| m.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>());
     v.dedup();
-    v.join(", ")
+    text(&v.join(", "))
 }
 
 /// The CPython issue, ready to file.
@@ -425,7 +425,7 @@ fn evidence(rows: &[Row<'_>]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             cell(row.machine),
             cell(os_of(row)),
-            r.factors.post_fork_check.as_deref().unwrap_or("-"),
+            cell(r.factors.post_fork_check.as_deref().unwrap_or("-")),
             r.verdict().verdict,
             us_per_earlier_fork(r),
             per_fork(r, "vm_map_entries"),

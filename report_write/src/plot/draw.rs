@@ -2,6 +2,7 @@
 
 use super::axis::Chunks;
 use super::{Figure, Panel, Series, View, LEGEND_BG, PLOT_BG};
+use crate::escape::svg_text;
 use crate::markdown::{attribution_text, verdict_text};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -52,7 +53,7 @@ pub(super) fn legend_lines(view: View, series: &Series) -> Vec<String> {
             ),
         },
     };
-    wrap(&text, LEGEND_TEXT_WIDTH)
+    wrap(&svg_text(&text), LEGEND_TEXT_WIDTH)
 }
 
 /// Width in pixels of `text` in the legend's font (0 when the font cannot
@@ -90,7 +91,8 @@ pub(super) fn size(figure: &Figure) -> (u32, u32) {
 pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (title, mut rest) = root.split_vertically(TITLE_HEIGHT);
-    let text = |s: &str, y: i32, size: i32| Text::new(s.to_string(), (LEFT, y), (FONT, size).into_font());
+    // The heading names `--counter`'s value.
+    let text = |s: &str, y: i32, size: i32| Text::new(svg_text(s).into_owned(), (LEFT, y), (FONT, size).into_font());
     let what = match &figure.counter {
         None => "Seconds per 100 calls".to_string(),
         Some(name) => format!("The parent's {name} after each chunk"),
@@ -163,7 +165,7 @@ fn draw_chart<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("chunk (100 calls)")
-        .y_desc(counter.unwrap_or("seconds per 100 calls"))
+        .y_desc(svg_text(counter.unwrap_or("seconds per 100 calls")))
         .y_label_formatter(&|y| match counter {
             // Counts: whole numbers in full (a tick of 1200 regions, not 1.2e+03).
             Some(_) if y.fract() == 0.0 => format!("{y:.0}"),

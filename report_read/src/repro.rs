@@ -7,7 +7,7 @@
 //! So a reproducer's run gets the verdict, the growth per earlier fork and
 //! the counters per fork the same way as a port's or an original's.
 
-use crate::run::{Factors, Point, Run, SourceKind, StrategyKind};
+use crate::run::{Factors, Os, Point, Run, SourceKind, StrategyKind};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -99,6 +99,7 @@ pub fn parse(file: &str, text: &str) -> Vec<Run> {
                 base: STRATEGY.into(),
                 factors,
                 os_arch: format!("{os}, {arch}"),
+                os: Os::of_name(os),
                 machine: format!("{os}, {arch}"),
                 ncpus: Some(1),
                 ..Run::default()

@@ -148,8 +148,14 @@ fn run() -> anyhow::Result<ExitCode> {
             .map(|two| (two[0][0].clone(), two[1][0].clone()))
             .collect()
     });
-    let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
+    // With --pairs the picture pairs each original with its port, input by
+    // input; otherwise it draws each run once, as the tables count them.
+    let pairs_figure = cli
+        .pairs
+        .then(|| plot::Figure::new(&per_input, true, cli.counter.as_deref()));
     let (runs, machines) = once_each(&cli.inputs, per_input);
+    let figure =
+        pairs_figure.unwrap_or_else(|| plot::Figure::new(std::slice::from_ref(&runs), false, cli.counter.as_deref()));
     if let Some(target) = cli.upstream {
         let text = match target {
             Upstream::Cpython => upstream::cpython(&runs, &machines),

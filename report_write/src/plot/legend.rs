@@ -87,6 +87,7 @@ pub(super) fn rows(panel: &Panel, width: u32) -> Vec<Row> {
             strokes.push((s.stroke, s.variant));
         }
     }
+    strokes.sort();
     if strokes.iter().any(|(s, _)| *s != Stroke::Solid) {
         rows.push(Row::Strokes(strokes));
     }
@@ -98,16 +99,28 @@ pub(super) fn rows(panel: &Panel, width: u32) -> Vec<Row> {
 fn alone(view: View, series: &Series) -> String {
     let run = &series.run;
     match view {
-        View::MapEntries => format!("{} | {} | {} vm_map_entries per fork", run.source, run.strategy, per_fork(series)),
+        View::MapEntries => format!(
+            "{} | {} | {} vm_map_entries per fork",
+            run.source,
+            run.strategy,
+            per_fork(series)
+        ),
         View::Chunks => match attribution_text(run, 1).as_str() {
             "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
-            grows => format!("{} | {} | {} | grows with: {grows}", run.source, run.strategy, verdict_text(run)),
+            grows => format!(
+                "{} | {} | {} | grows with: {grows}",
+                run.source,
+                run.strategy,
+                verdict_text(run)
+            ),
         },
     }
 }
 
 /// The entry of a group: its name, then each run's result by its variant.
 fn together(view: View, group: &str, members: &[&Series]) -> String {
+    let mut members = members.to_vec();
+    members.sort_by_key(|s| s.stroke);
     let results: Vec<String> = members
         .iter()
         .map(|s| match view {
@@ -135,7 +148,10 @@ fn per_fork(series: &Series) -> String {
 /// Width in pixels of `text` in the legend's font (0 when the font cannot
 /// lay it out, which the embedded font always can).
 pub(super) fn text_width(text: &str) -> u32 {
-    ("sans-serif", FONT_SIZE).into_font().box_size(text).map_or(0, |(w, _)| w)
+    ("sans-serif", FONT_SIZE)
+        .into_font()
+        .box_size(text)
+        .map_or(0, |(w, _)| w)
 }
 
 /// `text` in at most [`MAX_LINES`] lines of at most `width` pixels, broken

@@ -91,12 +91,13 @@ const PANELS: [(StrategyKind, &str); 6] = [
     (StrategyKind::Unknown, "Other"),
 ];
 
-/// How a run's line is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a run's line is drawn, in the order legends name them (the real
+/// os.fork, the control, the stand-in, both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stroke {
     Solid,
-    Dashed,
     Dotted,
+    Dashed,
     LongDash,
 }
 

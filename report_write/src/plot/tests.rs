@@ -389,7 +389,12 @@ fn harness_run(python: &str, control: bool, standin: bool, chunks: usize) -> Run
         post_fork_check: None,
     };
     let base = "fork-per-job (pure-Python @parallel emulation)";
-    let mut r = run(&format!("{base}{}", factors.label()), Some(0.001), &[chunks], SourceKind::Transcript);
+    let mut r = run(
+        &format!("{base}{}", factors.label()),
+        Some(0.001),
+        &[chunks],
+        SourceKind::Transcript,
+    );
     r.source = format!("{python} {control} {standin}");
     r.base = base.into();
     r.factors = factors;
@@ -407,7 +412,8 @@ fn the_harness_runs_of_a_script_share_a_colour_and_an_entry_told_apart_by_their_
     super::register_font().unwrap();
     let mut runs = Vec::new();
     for python in ["3.11.7", "3.12.1", "3.13.0"] {
-        for (control, standin) in [(false, false), (true, false), (false, true), (true, true)] {
+        // In no order: the legend names them real, control, stand-in, both.
+        for (control, standin) in [(true, true), (false, false), (false, true), (true, false)] {
             runs.push(harness_run(python, control, standin, 2));
         }
     }
@@ -433,19 +439,26 @@ fn the_harness_runs_of_a_script_share_a_colour_and_an_entry_told_apart_by_their_
     let strokes: Vec<Stroke> = map.series[..4].iter().map(|s| s.stroke).collect();
     assert_eq!(
         strokes,
-        [Stroke::Solid, Stroke::Dotted, Stroke::Dashed, Stroke::LongDash]
+        [Stroke::LongDash, Stroke::Solid, Stroke::Dashed, Stroke::Dotted]
     );
     // One entry per interpreter, then the strokes' key.
     let legend = rows(map, LEGEND_TEXT_WIDTH);
     assert_eq!(legend.len(), 4, "three entries and the strokes");
-    let Row::Entry { lines, .. } = &legend[1] else { panic!("an entry") };
+    let Row::Entry { lines, .. } = &legend[1] else {
+        panic!("an entry")
+    };
     assert_eq!(
         lines.join(" "),
         "fork-per-job (pure-Python @parallel emulation) @python3.12: real +0.00, control +0.00, stand-in \
          +1.00, stand-in + control +0.00 vm_map_entries per fork"
     );
-    let Row::Strokes(key) = &legend[3] else { panic!("the strokes") };
-    assert_eq!(key.len(), 4);
+    let Row::Strokes(key) = &legend[3] else {
+        panic!("the strokes")
+    };
+    assert_eq!(
+        key.iter().map(|k| k.1).collect::<Vec<_>>(),
+        ["real", "control", "stand-in", "stand-in + control"]
+    );
     // Six chunks: the timing panel is drawn.
     let long: Vec<Run> = (0..2).map(|k| harness_run("3.12.1", k == 1, false, 6)).collect();
     let fig = Figure::new(&[long.clone()], false, None);
@@ -469,7 +482,9 @@ fn a_legend_has_a_dozen_entries_then_k_more() {
     let fig = Figure::new(&[runs], false, None);
     let legend = rows(&fig.panels[0], LEGEND_TEXT_WIDTH);
     assert_eq!(legend.len(), MAX_ENTRIES + 1);
-    let Row::More(more) = &legend[MAX_ENTRIES] else { panic!("+k more") };
+    let Row::More(more) = &legend[MAX_ENTRIES] else {
+        panic!("+k more")
+    };
     assert_eq!(more, "+488 more (488 runs; every run is in the report's tables)");
 }
 

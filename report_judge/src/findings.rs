@@ -20,7 +20,8 @@
 //!   at least [`LEAK_PER_FORK`] map entries (`vm_map_entries`) per fork, any
 //!   other at most [`CLEAN_PER_FORK`], counted between the first and the last
 //!   reading over at least [`MIN_FORKS`] forks. A group is **confirmed** when
-//!   every run does as predicted, **refuted** when one does not (named, with
+//!   every run does as predicted (and, in words, only where a Mac's runs are
+//!   among them: [`Reach`]), **refuted** when one does not (named, with
 //!   its number, whatever the timing says), **not measured** when a run has
 //!   no counters, too few forks or no prediction.
 //! - **Symptom** (timing, which a busy machine can blur): the leaking runs
@@ -97,7 +98,9 @@ count, the stand-in leak), side by side. The hypothesis (docs/mechanism.md) says
 one map entry per fork when it runs on macOS under CPython >= 3.12 with the real os.fork, or with the \
 stand-in leak and the real os.fork, or (the port) with --post-fork-check leak on macOS. Two judgements \
 per group. Mechanism, exact whatever the load: every leaking run gains at least +0.9 vm_map_entries per \
-fork and every other at most +0.1, over at least 100 forks: 'confirmed'; a run that does not: 'refuted' \
+fork and every other at most +0.1, over at least 100 forks: 'confirmed' with a Mac's runs among them (by \
+the runs' own OS), 'as predicted off macOS' without (only the stand-in leaks there: the measuring chain \
+works, macOS untested); a run that does not: 'refuted' \
 (named, with its number, whatever the timing says); no counters, too few forks or no prediction: 'not \
 measured'. Symptom, the timing: 'not reproduced' when nothing drifts, 'consistent' when exactly the \
 leaking runs drift, 'inconsistent' otherwise (naming the runs), 'undecided' when a verdict is missing, a \

@@ -461,7 +461,7 @@ fn the_harness_runs_of_a_script_share_a_colour_and_an_entry_told_apart_by_their_
     );
     // Six chunks: the timing panel is drawn.
     let long: Vec<Run> = (0..2).map(|k| harness_run("3.12.1", k == 1, false, 6)).collect();
-    let fig = Figure::new(&[long.clone()], false, None);
+    let fig = Figure::new(&[long], false, None);
     assert!(!fig.timing_left_out);
     assert_eq!(fig.panels.len(), 2);
     // Two chunks and --counter: the counter's panels, as asked.

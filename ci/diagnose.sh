@@ -200,7 +200,7 @@ for f in "$out"/*.json "$out"/test_*.py*.txt "$out"/test_*.sage*.txt; do [ -f "$
     cat <<EOF
 This quick check measures the mechanism only: how many VM map entries each
 fork leaves behind, which no load on the machine can change. Its runs are
-two chunks long, too short for a timing verdict ("too few chunks"): the full
+two chunks long, too short for a timing verdict: the full
 \`ci/diagnose.sh\` (20 to 30 minutes) adds the symptom, whether the leaking
 runs really get slower call after call and the others do not.
 

@@ -45,8 +45,10 @@ struct Cli {
     markdown: Option<PathBuf>,
     /// Write an SVG plot: first vm_map_entries against forks (fork-per-job runs that read the
     /// counters: a leak is a diagonal, a clean run flat), then seconds per 100 calls against
-    /// chunk index, one panel per kind of strategy, one line per run, its verdict in the legend
-    /// (same rules as --markdown).
+    /// chunk index, one panel per kind of strategy (left out when no run has the chunks a
+    /// verdict needs), one line per run: its colour what ran (script or port, interpreter), its
+    /// style how os.fork ran (real, control, stand-in); one legend entry per colour with the
+    /// verdicts, at most 12 (same rules as --markdown).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
     /// Write the same plot as PNG (what an issue comment on GitHub displays).
@@ -67,10 +69,11 @@ struct Cli {
     /// fork-per-job run that read the counters) and one table answering the hypothesis across
     /// machines: one row per fork-per-job run, the machine as its record, the compare harness's
     /// line or its pasted document's `Machine:` line names it (OS, version, build, arch, CPU; the
-    /// folder its input came from only where none does), with the predicted leak, the map
-    /// entries and mach_msg_regions per fork and the mechanism's judgement, then the verdict,
-    /// slope and the symptom's (left out when no run is long enough for a verdict), and one line
-    /// on the mechanism across all runs.
+    /// folder its input came from only where none does; named once above the table when all
+    /// rows share it), with the predicted leak, the map entries and mach_msg_regions per fork and
+    /// the mechanism's judgement, then the verdict, slope and the symptom's (left out when no run
+    /// is long enough for a verdict), and one line on the mechanism across all runs: confirmed
+    /// only with a Mac's runs; off macOS, the measuring chain and no real leak, macOS untested.
     #[arg(long)]
     hypothesis: bool,
     /// Write Markdown ready to file instead of the tables: `cpython`, an issue for CPython (title;
@@ -148,8 +151,14 @@ fn run() -> anyhow::Result<ExitCode> {
             .map(|two| (two[0][0].clone(), two[1][0].clone()))
             .collect()
     });
-    let figure = plot::Figure::new(&per_input, cli.pairs, cli.counter.as_deref());
+    // With --pairs the picture pairs each original with its port, input by
+    // input; otherwise it draws each run once, as the tables count them.
+    let pairs_figure = cli
+        .pairs
+        .then(|| plot::Figure::new(&per_input, true, cli.counter.as_deref()));
     let (runs, machines) = once_each(&cli.inputs, per_input);
+    let figure =
+        pairs_figure.unwrap_or_else(|| plot::Figure::new(std::slice::from_ref(&runs), false, cli.counter.as_deref()));
     if let Some(target) = cli.upstream {
         let text = match target {
             Upstream::Cpython => upstream::cpython(&runs, &machines),

@@ -266,13 +266,15 @@ fn a_hostile_strategy_is_cleaned_in_every_output() {
         &w.terminal,
         &format!("| rec-leak.json (json) | {run} | macOS 15.5, arm64 | 2 |"),
     );
+    // One machine, named once above the hypothesis table.
     line_of(
         &w.terminal,
-        &format!("| macOS 15.5, arm64, Apple M2 | macOS 15.5, arm64 | {run} | yes |"),
+        "One machine: macOS 15.5, arm64, Apple M2 (every run below).",
     );
+    line_of(&w.terminal, &format!("| {run} | yes |"));
     line_of(
         &w.terminal,
-        &format!("### post-fork check (port): port, fork-per-job/pipe{CELL} (test_fork_sleep), macOS 15.5, arm64,"),
+        &format!("### post-fork check (port): port, fork-per-job/pipe{CELL} (test_fork_sleep), ncpus 2,"),
     );
     assert!(
         w.terminal
@@ -319,13 +321,12 @@ fn a_hostile_cpu_model_and_os_version_are_cleaned_in_every_output() {
         &w.terminal,
         &format!("| rec-off.json (json) | fork-per-job/pipe (test_fork_sleep) | {os} | 2 |"),
     );
+    line_of(&w.terminal, &format!("One machine: {machine} (every run below)."));
+    line_of(&w.terminal, "| fork-per-job/pipe (test_fork_sleep) | no |");
     line_of(
         &w.terminal,
-        &format!("| {machine} | {os} | fork-per-job/pipe (test_fork_sleep) | no |"),
-    );
-    line_of(
-        &w.terminal,
-        &format!("### post-fork check (port): port, fork-per-job/pipe (test_fork_sleep), {os}, ncpus 2"),
+        // The machine is named once above the Findings, not in their headings.
+        "### post-fork check (port): port, fork-per-job/pipe (test_fork_sleep), ncpus 2",
     );
     // The upstream texts: the machine's cells, and in the sentence at the
     // top a code span fenced around the label's backticks.
@@ -356,10 +357,7 @@ fn a_hostile_machine_line_is_cleaned_in_every_output() {
     let w = written(dir.path(), std::slice::from_ref(&doc));
     assert_everywhere(&w);
     let machine = format!("M2 {}", in_a_line(CELL));
-    line_of(
-        &w.terminal,
-        &format!("| {machine} | macOS 15.5, arm64 | fork-per-job/pipe (test_fork_sleep) | no |"),
-    );
+    line_of(&w.terminal, &format!("One machine: {machine} (every run below)."));
     for text in [&w.cpython, &w.sage] {
         line_of(text, &format!("| {machine} | macOS 15.5, arm64 | - (port) |"));
         assert!(

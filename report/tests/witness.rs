@@ -58,7 +58,7 @@ fn witness_cell(rec: &RunRecord) -> String {
     assert_eq!(back[0].witness, rec.witness, "the record's witness reads back");
     let r = run_with(command(cargo_bin!("report")).arg("--hypothesis").arg(&path));
     let out = r.assert_success();
-    let header = out.lines().find(|l| l.starts_with("| machine |")).unwrap();
+    let header = out.lines().find(|l| l.starts_with("| run |")).unwrap();
     // The witness sits beside the mechanism's cells, before the timing's.
     let column = header
         .split(" | ")

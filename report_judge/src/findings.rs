@@ -20,7 +20,8 @@
 //!   at least [`LEAK_PER_FORK`] map entries (`vm_map_entries`) per fork, any
 //!   other at most [`CLEAN_PER_FORK`], counted between the first and the last
 //!   reading over at least [`MIN_FORKS`] forks. A group is **confirmed** when
-//!   every run does as predicted, **refuted** when one does not (named, with
+//!   every run does as predicted (and, in words, only where a Mac's runs are
+//!   among them: [`Reach`]), **refuted** when one does not (named, with
 //!   its number, whatever the timing says), **not measured** when a run has
 //!   no counters, too few forks or no prediction.
 //! - **Symptom** (timing, which a busy machine can blur): the leaking runs
@@ -40,7 +41,7 @@
 
 use crate::verdict::Judged;
 use drift::Trend;
-use report_read::run::{Run, SourceKind};
+use report_read::run::{Os, Run, SourceKind};
 
 /// One factor of the comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +98,9 @@ count, the stand-in leak), side by side. The hypothesis (docs/mechanism.md) says
 one map entry per fork when it runs on macOS under CPython >= 3.12 with the real os.fork, or with the \
 stand-in leak and the real os.fork, or (the port) with --post-fork-check leak on macOS. Two judgements \
 per group. Mechanism, exact whatever the load: every leaking run gains at least +0.9 vm_map_entries per \
-fork and every other at most +0.1, over at least 100 forks: 'confirmed'; a run that does not: 'refuted' \
+fork and every other at most +0.1, over at least 100 forks: 'confirmed' with a Mac's runs among them (by \
+the runs' own OS), 'as predicted off macOS' without (only the stand-in leaks there: the measuring chain \
+works, macOS untested); a run that does not: 'refuted' \
 (named, with its number, whatever the timing says); no counters, too few forks or no prediction: 'not \
 measured'. Symptom, the timing: 'not reproduced' when nothing drifts, 'consistent' when exactly the \
 leaking runs drift, 'inconsistent' otherwise (naming the runs), 'undecided' when a verdict is missing, a \
@@ -131,12 +134,47 @@ pub enum Conclusion {
     Undecided(String),
 }
 
+/// What runs whose map entries went as predicted can show, by the OS they
+/// ran on ([`Os`], as the run model knows it; never the words of a label
+/// or of a pasted `Machine:` line). The hypothesis' claim is about macOS:
+/// only a Mac's runs can confirm it. Off macOS no real run is predicted to
+/// leak, and the runs that are (the stand-in's) show that the measuring
+/// chain, counter to table, sees a leak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// At least one of them ran on macOS: the mechanism is confirmed or not.
+    Mac,
+    /// None ran on macOS; `predicted_leaks` of them were predicted to leak
+    /// (off macOS, only the stand-in is), and did.
+    OffMac { predicted_leaks: usize },
+}
+
+/// The [`Reach`] of `runs`, over those whose map entries are as
+/// predicted ([`mechanism_of`]).
+pub fn reach<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Reach {
+    let ok: Vec<&Run> = runs.into_iter().filter(|r| mechanism_of("", r).is_ok()).collect();
+    if ok.iter().any(|r| on_macos(r) == Some(true)) {
+        Reach::Mac
+    } else {
+        Reach::OffMac {
+            predicted_leaks: ok.iter().filter(|r| predicts_leak(r) == Some(true)).count(),
+        }
+    }
+}
+
 /// Runs of one setup that differ in one factor.
 #[derive(Debug)]
 pub struct Finding<'a> {
     pub factor: Factor,
-    /// The setup they share, in words.
+    /// The setup they share, in words, but for where they ran: `os_arch`
+    /// and `machine`.
     pub setup: String,
+    /// The OS and arch they share (`Run::os_arch`).
+    pub os_arch: String,
+    /// The machine they share (`Run::machine`, empty where nothing names it).
+    pub machine: String,
+    /// What the runs whose map entries are as predicted can show.
+    pub reach: Reach,
     /// (factor value, run), in the order of the inputs.
     pub runs: Vec<(String, &'a Run)>,
     /// What the map entries allow.
@@ -160,13 +198,13 @@ impl<'a> Finding<'a> {
     }
 }
 
-/// Whether the OS is macOS: `None` when not known.
+/// Whether the run ran on macOS ([`Run::os`]): `None` when not known.
 pub fn on_macos(run: &Run) -> Option<bool> {
-    let os = run.os_arch.to_ascii_lowercase();
-    if os.is_empty() || os == "unknown" {
-        return None;
+    match run.os {
+        Os::MacOs => Some(true),
+        Os::Other => Some(false),
+        Os::Unknown => None,
     }
-    Some(os.contains("macos") || os.contains("darwin"))
 }
 
 /// The hypothesis' prediction for one run: does it leak a map entry per fork?
@@ -245,16 +283,18 @@ fn mechanism(members: &[(String, &Run)]) -> Mechanism {
 pub fn findings(runs: &[Run]) -> Vec<Finding<'_>> {
     let mut out = Vec::new();
     for factor in FACTORS {
-        let mut groups: Vec<(String, Vec<(String, &Run)>)> = Vec::new();
+        // Keyed by the setup in words and where the runs ran.
+        type Key = (String, String, String);
+        let mut groups: Vec<(Key, Vec<(String, &Run)>)> = Vec::new();
         for run in runs.iter().filter(|r| !r.points.is_empty()) {
             let Some(value) = factor.value(run) else { continue };
-            let setup = setup(run, factor);
-            match groups.iter_mut().find(|(s, _)| *s == setup) {
+            let key = (setup(run, factor), run.os_arch.clone(), run.machine.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, members)) => members.push((value, run)),
-                None => groups.push((setup, vec![(value, run)])),
+                None => groups.push((key, vec![(value, run)])),
             }
         }
-        for (setup, members) in groups {
+        for ((setup, os_arch, machine), members) in groups {
             let mut values: Vec<&str> = members.iter().map(|(v, _)| v.as_str()).collect();
             values.sort_unstable();
             values.dedup();
@@ -264,6 +304,9 @@ pub fn findings(runs: &[Run]) -> Vec<Finding<'_>> {
             out.push(Finding {
                 factor,
                 setup,
+                os_arch,
+                machine,
+                reach: reach(members.iter().map(|(_, r)| *r)),
                 mechanism: mechanism(&members),
                 conclusion: conclude(&members),
                 runs: members,
@@ -273,7 +316,8 @@ pub fn findings(runs: &[Run]) -> Vec<Finding<'_>> {
     out
 }
 
-/// What two runs must share to be compared on `factor`, in words.
+/// What two runs must share to be compared on `factor`, in words, but for
+/// where they ran (the OS and the machine, kept apart in [`Finding`]).
 fn setup(run: &Run, factor: Factor) -> String {
     let kind = match run.kind {
         SourceKind::Record => "port",
@@ -286,9 +330,8 @@ fn setup(run: &Run, factor: Factor) -> String {
         .filter_map(|f| f.value(run).map(|v| format!("{}: {v}", f.name())))
         .collect();
     let mut s = format!(
-        "{kind}, {}, {}, ncpus {}, T {}",
+        "{kind}, {}, ncpus {}, T {}",
         run.base,
-        run.os_arch,
         run.ncpus.map_or("-".into(), |n| n.to_string()),
         run.sleep.map_or("-".into(), |t| format!("{t} s")),
     );

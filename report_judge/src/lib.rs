@@ -23,4 +23,4 @@ pub mod upstream;
 pub mod verdict;
 pub mod witness;
 
-pub use verdict::Judged;
+pub use verdict::{too_short_for_timing, Judged};

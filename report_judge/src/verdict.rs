@@ -54,3 +54,13 @@ impl Judged for Run {
         Some(Attribution::of(&self.verdict(), &times, &self.counters))
     }
 }
+
+/// Whether no run of `runs` is long enough for a timing verdict (each has
+/// fewer chunks than `drift::MIN_CHUNKS`), as `ci/diagnose.sh --quick`'s
+/// runs of two chunks: then only the mechanism (the map entries per fork,
+/// exact after two readings) can be judged, and the symptom needs longer
+/// runs. `false` when no run has a chunk.
+pub fn too_short_for_timing(runs: &[Run]) -> bool {
+    let timed: Vec<&Run> = runs.iter().filter(|r| !r.points.is_empty()).collect();
+    !timed.is_empty() && timed.iter().all(|r| r.verdict().verdict == drift::Trend::TooFewChunks)
+}

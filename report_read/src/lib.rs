@@ -15,9 +15,10 @@
 pub mod pasted;
 pub mod repro;
 pub mod run;
+pub mod same_run;
 pub mod transcript;
 
-pub use run::{Point, Run, SourceKind, StrategyKind};
+pub use run::{Os, Point, Run, SourceKind, StrategyKind};
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -104,6 +105,10 @@ pub fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<Run>>> {
 /// the one a run names (its record's system, the compare harness's line, a
 /// pasted document's `Machine:` line); the folder it came from only where
 /// it names none.
+///
+/// A port's transcript given beside its record (`*.json test_*.txt`) is
+/// one run too: the transcript's runs that print a record's run are left
+/// out, the record's kept (`same_run`).
 pub fn once_each(paths: &[PathBuf], per_input: Vec<Vec<Run>>) -> (Vec<Run>, Vec<String>) {
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
@@ -121,5 +126,10 @@ pub fn once_each(paths: &[PathBuf], per_input: Vec<Vec<Run>>) -> (Vec<Run>, Vec<
             runs.extend(input);
         }
     }
+    let keep = same_run::kept(&runs);
+    let mut keep_machine = keep.iter();
+    machines.retain(|_| *keep_machine.next().unwrap_or(&true));
+    let mut keep_run = keep.iter();
+    runs.retain(|_| *keep_run.next().unwrap_or(&true));
     (runs, machines)
 }

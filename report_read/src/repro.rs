@@ -20,7 +20,7 @@
 //! Its `fork cost:` lines (what one more map entry costs the parent's
 //! `fork()` on that machine) are read apart, by [`fork_costs`].
 
-use crate::run::{Factors, Point, Run, SourceKind, StrategyKind};
+use crate::run::{Factors, Os, Point, Run, SourceKind, StrategyKind};
 use probes::witness::{Regions, Tool, Witness};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -130,6 +130,7 @@ impl Open {
                 base: STRATEGY.into(),
                 factors,
                 os_arch: format!("{os}, {arch}"),
+                os: Os::of_name(os),
                 machine: format!("{os}, {arch}"),
                 ncpus: Some(1),
                 ..Run::default()

@@ -172,6 +172,40 @@ impl StrategyKind {
     }
 }
 
+/// The OS a run ran on, as its source names it: what the hypothesis'
+/// predictions turn on (its claim is about macOS), so judged from this,
+/// never from the words of a label or a pasted `Machine:` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Os {
+    /// Nothing names it (a bare transcript).
+    #[default]
+    Unknown,
+    /// macOS: a record's `system.os` is `Darwin`; the compare harness and
+    /// the reproducer write `macOS 15.5`, a banner `on darwin`, prose
+    /// `macOS 15.4.1`.
+    MacOs,
+    /// Any other OS a source names (`Linux`, `Debian GNU/Linux 12
+    /// (bookworm)`, a BSD).
+    Other,
+}
+
+impl Os {
+    /// The OS of a name as the sources write it (`uname -s`, the harness's
+    /// or the reproducer's version, a banner's platform, an OS named in
+    /// prose): empty or `unknown` is not known.
+    pub fn of_name(name: &str) -> Os {
+        let name = name.trim();
+        let lower = name.to_ascii_lowercase();
+        if lower.is_empty() || lower == "unknown" {
+            Os::Unknown
+        } else if lower.starts_with("macos") || lower.starts_with("darwin") || lower.starts_with("mac os") {
+            Os::MacOs
+        } else {
+            Os::Other
+        }
+    }
+}
+
 /// The machine a run ran on, in words, from the compare harness's first
 /// line: `macOS 15.5 (24F74), arm64, Apple M2`, `Debian GNU/Linux 12
 /// (bookworm), x86_64, Intel(R) Xeon(R) CPU @ 2.20GHz`, as
@@ -199,6 +233,8 @@ pub struct Run {
     pub factors: Factors,
     /// `Linux x86_64` style; `unknown` for transcripts.
     pub os_arch: String,
+    /// The OS as the source names it ([`Os`]), read with `os_arch`.
+    pub os: Os,
     /// The machine it ran on, as a label (`macOS 15.5 (24F74), arm64, Apple
     /// M2`): a record's `system`; a pasted document's `Machine:` line for
     /// every run read from it; empty where nothing says.
@@ -304,6 +340,10 @@ impl Run {
                 ..Factors::default()
             },
             os_arch: format!("{os}, {arch}"),
+            os: match Os::of_name(&sys.os) {
+                Os::Unknown => Os::of_name(&sys.os_version),
+                known => known,
+            },
             machine: format!("{os}{build}, {arch}, {}", sys.cpu_model),
             ncpus: Some(rec.line_format.workers()),
             sleep,
@@ -434,6 +474,17 @@ mod tests {
     }
 
     #[test]
+    fn the_os_is_read_from_what_the_sources_write() {
+        assert_eq!(Os::of_name("Darwin"), Os::MacOs);
+        assert_eq!(Os::of_name("macOS 15.5 (24F74)"), Os::MacOs);
+        assert_eq!(Os::of_name("macOS 15.4.1 (from the text)"), Os::MacOs);
+        assert_eq!(Os::of_name("Linux"), Os::Other);
+        assert_eq!(Os::of_name("Debian GNU/Linux 12 (bookworm), x86_64"), Os::Other);
+        assert_eq!(Os::of_name("unknown"), Os::Unknown);
+        assert_eq!(Os::of_name(""), Os::Unknown);
+    }
+
+    #[test]
     fn a_record_and_the_harness_name_a_machine_by_one_rule() {
         let mut rec = RunRecord::new(
             "test_fork_sleep",
@@ -448,7 +499,9 @@ mod tests {
             "Apple M2".into(),
             Some("24F74".into()),
         );
+        rec.system.os = "Darwin".into();
         let mac = Run::from_record("x", &rec);
+        assert_eq!(mac.os, Os::MacOs);
         assert_eq!(mac.machine, "macOS 15.5 (24F74), arm64, Apple M2");
         assert_eq!(
             mac.machine,
@@ -461,7 +514,9 @@ mod tests {
             "x86_64".into(),
             None,
         );
+        rec.system.os = "Linux".into();
         let linux = Run::from_record("x", &rec);
+        assert_eq!(linux.os, Os::Other);
         assert_eq!(linux.machine, "Debian GNU/Linux 12 (bookworm), x86_64, x86_64");
         assert_eq!(
             linux.machine,

@@ -5,23 +5,30 @@
 
 use crate::escape::{markdown_cell as cell, markdown_text as text};
 use crate::markdown::slope;
-use drift::Trend;
 use report_judge::findings::{
-    findings, mechanism_counts, mechanism_of, predicts_leak, symptom_of, Conclusion, Finding, Mechanism, Symptom,
-    CLEAN_PER_FORK, LEAK_PER_FORK, MIN_FORKS,
+    findings, mechanism_counts, mechanism_of, predicts_leak, reach, symptom_of, Conclusion, Finding, Mechanism, Reach,
+    Symptom, CLEAN_PER_FORK, LEAK_PER_FORK, MIN_FORKS,
 };
-use report_judge::Judged;
+use report_judge::{too_short_for_timing, Judged};
 use report_read::Run;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
-/// What the map entries of a group say, in words.
-pub fn mechanism_text(m: &Mechanism) -> String {
-    match m {
-        Mechanism::Confirmed => "confirmed (map entries per fork as predicted in every run)".to_string(),
-        Mechanism::Refuted(why) => format!("refuted ({})", text(why)),
-        Mechanism::NotMeasured(why) => format!("not measured ({})", text(why)),
+/// What the map entries of a group say, in words: "confirmed" only where
+/// a Mac's runs are among them ([`Reach`]).
+pub fn mechanism_text(m: &Mechanism, reach: Reach) -> String {
+    match (m, reach) {
+        (Mechanism::Confirmed, Reach::Mac) => "confirmed (map entries per fork as predicted in every run)".to_string(),
+        (Mechanism::Confirmed, Reach::OffMac { predicted_leaks: 0 }) => {
+            "as predicted off macOS (no run leaks, and none is predicted to here; macOS untested)".to_string()
+        }
+        (Mechanism::Confirmed, Reach::OffMac { .. }) => {
+            "as predicted off macOS (the stand-in leaks its entry per fork, no real run leaks; macOS untested)"
+                .to_string()
+        }
+        (Mechanism::Refuted(why), _) => format!("refuted ({})", text(why)),
+        (Mechanism::NotMeasured(why), _) => format!("not measured ({})", text(why)),
     }
 }
 
@@ -112,7 +119,10 @@ fn symptom_cells(run: &Run) -> String {
 }
 
 /// One line for the top of a report: how many fork-per-job runs gain the
-/// map entries per fork the hypothesis predicts, and which do not.
+/// map entries per fork the hypothesis predicts, which do not, and what
+/// that shows where they ran ([`Reach`]): "confirmed" only with a Mac's
+/// runs; off macOS, that the measuring chain works (the stand-in leaks) and
+/// no real run leaked, as predicted there, the macOS half untested.
 pub fn mechanism_line(runs: &[Run]) -> String {
     let (ok, against, unmeasured) = mechanism_counts(runs.iter());
     let measured = ok + against.len();
@@ -123,53 +133,128 @@ pub fn mechanism_line(runs: &[Run]) -> String {
     if unmeasured > 0 {
         line += &format!("; {unmeasured} not measured");
     }
-    if against.is_empty() {
-        line += match (measured, unmeasured) {
-            (0, _) => ".",
-            (_, 0) => ": confirmed.",
-            _ => ": confirmed where measured.",
-        };
-    } else {
-        let against: Vec<String> = against.iter().map(|a| text(a)).collect();
-        line += &format!(": refuted by {}.", against.join("; "));
+    if !against.is_empty() {
+        return line
+            + &format!(
+                ": refuted by {}.",
+                against.iter().map(|a| text(a)).collect::<Vec<String>>().join("; ")
+            );
     }
-    line
+    if measured == 0 {
+        return line + ".";
+    }
+    let judged = runs.iter().filter(|r| r.is_fork_per_job() && !r.points.is_empty());
+    let untested = "the macOS half (CPython's os.fork leaving an entry behind per fork) is untested until a \
+                    Mac runs it";
+    match reach(judged) {
+        Reach::Mac if unmeasured == 0 => line + ": confirmed.",
+        Reach::Mac => line + ": confirmed where measured.",
+        Reach::OffMac { predicted_leaks: 0 } => format!(
+            "{line}. No run here is from a Mac, and none was predicted to leak: no run leaked, as predicted \
+             off macOS, but nothing here shows that the counting would see a leak (the compare harness's \
+             stand-in leak does: STANDIN=1 ci/diagnose.sh); {untested}."
+        ),
+        Reach::OffMac { predicted_leaks } => {
+            let standin = if predicted_leaks == 1 {
+                "the run predicted to leak, the stand-in's, gains its entry per fork".to_string()
+            } else {
+                format!("the {predicted_leaks} runs predicted to leak, the stand-in's, gain their entry per fork")
+            };
+            format!(
+                "{line}. No run here is from a Mac: the measuring chain works ({standin}) and no real run \
+                 leaked, as predicted off macOS; {untested}."
+            )
+        }
+    }
+}
+
+/// The one line of a report whose runs are all too short for a timing
+/// verdict ([`too_short_for_timing`]), which replaces the symptom's columns
+/// of every row, and the picture's timing panel.
+pub fn timing_line() -> String {
+    format!(
+        "Timing: not judged. No run has the {} chunks of 100 calls a timing verdict needs, so this report \
+         shows the mechanism only (no symptom columns, and no timing panel in a picture: two points a line \
+         show nothing); the symptom, whether the leaking runs get slower call after call, needs the full \
+         run (`ci/diagnose.sh` without `--quick`).\n",
+        drift::MIN_CHUNKS
+    )
+}
+
+/// The machine every run of `rows` ran on (`machines[i]` names the machine
+/// of the i-th), when they share one.
+fn one_machine<'m>(mut machines: impl Iterator<Item = &'m String>) -> Option<&'m String> {
+    let first = machines.next()?;
+    machines.all(|m| m == first).then_some(first)
+}
+
+/// The line that names the one machine above a table (never starting
+/// `Machine:`, which names a pasted block's machine).
+fn machine_line(machine: &str) -> String {
+    format!("One machine: {} (every run below).\n\n", cell(machine))
 }
 
 /// The Findings section (Markdown, which reads as well on a terminal):
-/// empty when no runs differ in one factor only.
-pub fn section(runs: &[Run]) -> String {
+/// empty when no runs differ in one factor only. `machines[i]` names the
+/// machine of `runs[i]`: one machine is named once, above the groups;
+/// machines that differ are named in each group's heading. Runs all too
+/// short for a timing verdict get the mechanism's columns only.
+pub fn section(runs: &[Run], machines: &[String]) -> String {
     let found = findings(runs);
     if found.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "## Findings\n\nRuns that differ in one factor only, side by side; the mechanism (map entries per \
-         fork, exact) and the symptom (the timing) are judged apart, by the rule in `report --help`.\n",
-    );
+    let timing = !too_short_for_timing(runs);
+    let mut out = String::from("## Findings\n\n");
+    let timed = machines.iter().zip(runs).filter(|(_, r)| !r.points.is_empty());
+    let one = one_machine(timed.map(|(m, _)| m));
+    if let Some(machine) = one {
+        out += &machine_line(machine);
+    }
+    out += if timing {
+        "Runs that differ in one factor only, side by side; the mechanism (map entries per fork, exact) \
+         and the symptom (the timing) are judged apart, by the rule in `report --help`.\n"
+    } else {
+        "Runs that differ in one factor only, side by side: the mechanism (map entries per fork, exact), \
+         by the rule in `report --help`.\n"
+    };
+    let (symptom_head, symptom_align) = if timing {
+        (format!(" {SYMPTOM_HEADER} |"), SYMPTOM_ALIGN)
+    } else {
+        (String::new(), "")
+    };
     for f in &found {
         let unit = if f.runs.iter().all(|(_, r)| r.is_fork_per_job()) {
             "per fork"
         } else {
             "per job"
         };
-        out += &format!("\n### {}: {}\n\n", f.factor.name(), cell(&f.setup));
+        let place = match (one, f.machine.is_empty()) {
+            (Some(_), _) => String::new(),
+            (None, true) => format!(", {}", f.os_arch),
+            (None, false) => format!(", {}", f.machine),
+        };
         out += &format!(
-            "| {} | run | {} | {SYMPTOM_HEADER} |\n|---|---|{MECHANISM_ALIGN}{SYMPTOM_ALIGN}\n",
+            "\n### {}: {}\n\n",
+            f.factor.name(),
+            cell(&format!("{}{place}", f.setup))
+        );
+        out += &format!(
+            "| {} | run | {} |{symptom_head}\n|---|---|{MECHANISM_ALIGN}{symptom_align}\n",
             f.factor.name(),
             mechanism_header(unit)
         );
         for (value, run) in &f.runs {
-            out += &format!(
-                "| {} | {} | {} | {} |\n",
-                cell(value),
-                cell(&run.source),
-                mechanism_cells(run),
-                symptom_cells(run)
-            );
+            out += &format!("| {} | {} | {} |", cell(value), cell(&run.source), mechanism_cells(run));
+            if timing {
+                out += &format!(" {} |", symptom_cells(run));
+            }
+            out += "\n";
         }
-        out += &format!("\nMechanism: **{}**.\n", mechanism_text(&f.mechanism));
-        out += &format!("Symptom: **{}**.\n", conclusion_text(&f.conclusion));
+        out += &format!("\nMechanism: **{}**.\n", mechanism_text(&f.mechanism, f.reach));
+        if timing {
+            out += &format!("Symptom: **{}**.\n", conclusion_text(&f.conclusion));
+        }
         if let Some(s) = entries_without_drift(f) {
             out += &format!("{s}\n");
         }
@@ -179,10 +264,13 @@ pub fn section(runs: &[Run]) -> String {
 
 /// One table that answers the hypothesis across machines: one row per
 /// fork-per-job run (originals per CPython, the control, the stand-in, the
-/// port's `--post-fork-check off|leak|free`), machine first, with what the
-/// hypothesis predicts for it, the growth of the leak's counters per fork
-/// and the mechanism's judgement, then its verdict and slope and the
-/// symptom's. `machines[i]` names the machine of `runs[i]`.
+/// port's `--post-fork-check off|leak|free`), with what the hypothesis
+/// predicts for it, the growth of the leak's counters per fork and the
+/// mechanism's judgement, then its verdict and slope and the symptom's
+/// (left out, with [`timing_line`] instead, when no run is long enough for
+/// a verdict). `machines[i]` names the machine of `runs[i]`: one machine is
+/// named once, in a line above the table; machines that differ, in the
+/// first two columns of every row.
 pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
     let mut rows: Vec<(&String, &Run)> = machines
         .iter()
@@ -192,33 +280,42 @@ pub fn hypothesis_table(runs: &[Run], machines: &[String]) -> String {
     rows.sort_by(|a, b| a.0.cmp(b.0));
     // Runs too short for any timing verdict (`ci/diagnose.sh --quick`):
     // the symptom's columns would say "too few chunks" on every row.
-    let timing = rows.iter().any(|(_, r)| r.verdict().verdict != Trend::TooFewChunks);
+    let timing = !too_short_for_timing(runs);
     let (head, align) = if timing {
         (format!(" {SYMPTOM_HEADER} |"), SYMPTOM_ALIGN)
     } else {
         (String::new(), "")
     };
-    let mut out = format!(
-        "## The hypothesis, machine by machine\n\n| machine | OS, arch | run | {} |{head}\n|---|---|---|{MECHANISM_ALIGN}{align}\n",
-        mechanism_header("per fork")
-    );
+    let one = one_machine(rows.iter().map(|(m, _)| *m));
+    let mut out = String::from("## The hypothesis, machine by machine\n\n");
+    match one {
+        Some(machine) => {
+            out += &machine_line(machine);
+            out += &format!(
+                "| run | {} |{head}\n|---|{MECHANISM_ALIGN}{align}\n",
+                mechanism_header("per fork")
+            );
+        }
+        None => {
+            out += &format!(
+                "| machine | OS, arch | run | {} |{head}\n|---|---|---|{MECHANISM_ALIGN}{align}\n",
+                mechanism_header("per fork")
+            );
+        }
+    }
     for (machine, run) in &rows {
-        out += &format!(
-            "| {} | {} | {} | {} |",
-            cell(machine),
-            cell(&run.os_arch),
-            cell(&run.strategy),
-            mechanism_cells(run)
-        );
+        if one.is_none() {
+            out += &format!("| {} | {} ", cell(machine), cell(&run.os_arch));
+        }
+        out += &format!("| {} | {} |", cell(&run.strategy), mechanism_cells(run));
         if timing {
             out += &format!(" {} |", symptom_cells(run));
         }
         out += "\n";
     }
     out += &format!("\n{}\n", mechanism_line(runs));
-    if !timing && !rows.is_empty() {
-        out += "\nNo run is long enough for a timing verdict (6 chunks of 100 calls at least): the symptom \
-                is not judged here.\n";
+    if !timing {
+        out += &format!("\n{}", timing_line());
     }
     out + "\n"
 }

@@ -38,9 +38,13 @@ pub fn tables(runs: &[Run], machines: &[String], pairs: Option<&[(Run, Run)]>, h
         text += &markdown::pairs_table(pairs);
         text += "\n";
     }
-    let mut found = findings::section(runs);
+    let mut found = findings::section(runs, machines);
     if hypothesis {
+        // The hypothesis table ends with the timing line of runs too short
+        // for a verdict.
         found = mapgrowth::section(runs) + &findings::hypothesis_table(runs, machines) + &found;
+    } else if report_judge::too_short_for_timing(runs) {
+        found = format!("{}\n{found}", findings::timing_line());
     }
     text = format!("{found}{text}");
     text += &markdown::runs_table(runs);

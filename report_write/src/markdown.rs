@@ -127,13 +127,22 @@ pub(crate) fn attribution_text(run: &Run, most: usize) -> String {
 /// One row per run: the chunks' verdict with its interval and absolute
 /// units, then each bar()'s `%time` first -> last (wall, and the parent's
 /// sys and user: the seed's signature is sys growing while user stays flat).
+/// When no run is long enough for a verdict (`report_judge::too_short_for_timing`,
+/// said once in the report's timing line) the verdict's columns are left
+/// out: they would say "too few chunks" on every row.
 pub fn runs_table(runs: &[Run]) -> String {
-    let mut out = String::from(
+    let timing = !report_judge::too_short_for_timing(runs);
+    let verdict_head = if timing {
+        " slope per 1000 calls (95 % CI) | µs/job per 1000 calls (95 % CI) \
+         | µs/job per earlier fork (95 % CI) | Mann-Kendall p | verdict | grows with |"
+    } else {
+        ""
+    };
+    let verdict_align = if timing { "--:|--:|--:|--:|---|---|" } else { "" };
+    let mut out = format!(
         "| source | strategy | OS, arch | ncpus | T | median cost/job | first chunk (s/100 calls) \
-         | last chunk (s/100 calls) | slope per 1000 calls (95 % CI) | µs/job per 1000 calls (95 % CI) \
-         | µs/job per earlier fork (95 % CI) | Mann-Kendall p | verdict | grows with \
-         | wall per bar() first -> last | sys per bar() first -> last | user per bar() first -> last |\n\
-         |---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|--:|\n",
+         | last chunk (s/100 calls) |{verdict_head} wall per bar() first -> last | sys per bar() first -> last \
+         | user per bar() first -> last |\n|---|---|---|--:|--:|--:|--:|--:|{verdict_align}--:|--:|--:|\n",
     );
     for r in runs {
         let v = r.verdict();
@@ -141,7 +150,7 @@ pub fn runs_table(runs: &[Run]) -> String {
         let last = r.points.last().map(|p| p.secs_per_100());
         let growth = v.growth;
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&r.source),
             cell(&r.strategy),
             cell(&r.os_arch),
@@ -150,12 +159,20 @@ pub fn runs_table(runs: &[Run]) -> String {
             ms(r.median_cost_per_job()),
             secs(first),
             secs(last),
-            slope_ci(&v),
-            estimate(growth.map(|g| g.us_per_job_per_1000_calls)),
-            estimate(growth.and_then(|g| g.us_per_job_per_earlier_fork)),
-            p(&v),
-            cell(&verdict_cell(r, &v)),
-            cell(&attribution_text(r, usize::MAX)),
+        );
+        if timing {
+            out += &format!(
+                " {} | {} | {} | {} | {} | {} |",
+                slope_ci(&v),
+                estimate(growth.map(|g| g.us_per_job_per_1000_calls)),
+                estimate(growth.and_then(|g| g.us_per_job_per_earlier_fork)),
+                p(&v),
+                cell(&verdict_cell(r, &v)),
+                cell(&attribution_text(r, usize::MAX)),
+            );
+        }
+        out += &format!(
+            " {} | {} | {} |\n",
             first_last(&r.bars, |b| b.wall),
             first_last(&r.bars, |b| b.sys),
             first_last(&r.bars, |b| b.user),

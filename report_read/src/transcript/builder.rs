@@ -3,7 +3,7 @@
 
 use super::lines::{ChunkLine, Family, Line, WitnessLine};
 use super::session::Session;
-use crate::run::{BarTimes, Point, PrunTable, Run, SourceKind, StrategyKind, PRUN_ONLY, TIME_BLOCKS};
+use crate::run::{BarTimes, Os, Point, PrunTable, Run, SourceKind, StrategyKind, PRUN_ONLY, TIME_BLOCKS};
 
 /// What must stay the same for chunk lines to belong to one run.
 #[derive(Clone, Debug, PartialEq)]
@@ -226,6 +226,7 @@ impl Builder {
         open.run.factors = session.factors();
         open.run.strategy = format!("{}{}", open.run.base, open.run.factors.label());
         open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());
+        open.run.os = Os::of_name(&open.run.os_arch);
         open.run.machine = session.machine().unwrap_or_default();
         open.last = at;
         open.readings.push(None);

@@ -352,6 +352,8 @@ fn the_harness_line_names_the_machine_as_a_record_does() {
     assert_eq!(runs[1].os_arch, "macOS 15.5, arm64");
     assert_eq!(runs[1].machine, "macOS 15.5 (24F74), arm64, Apple M2");
     assert_eq!(runs[1].factors.os_fork.as_deref(), Some("without thread count"));
+    // The OS the predictions turn on: macOS by the harness's version.
+    assert_eq!((runs[0].os, runs[1].os), (crate::Os::Other, crate::Os::MacOs));
     // The same machine as a record of a port names it (the record's
     // `system`: os_version, os_build, arch, cpu_model).
     let mut rec = timing::RunRecord::new(
@@ -360,11 +362,13 @@ fn the_harness_line_names_the_machine_as_a_record_does() {
         serde_json::json!({}),
         LineFormat::para(8, 0.001),
     );
+    rec.system.os = "Darwin".into();
     rec.system.os_version = "macOS 15.5".into();
     rec.system.os_build = Some("24F74".into());
     rec.system.arch = "arm64".into();
     rec.system.cpu_model = "Apple M2".into();
     let port = crate::Run::from_record("p", &rec);
+    assert_eq!(port.os, crate::Os::MacOs, "uname -s of the record");
     assert_eq!(
         (port.os_arch.as_str(), port.machine.as_str()),
         (runs[1].os_arch.as_str(), runs[1].machine.as_str())

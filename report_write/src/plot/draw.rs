@@ -1,9 +1,9 @@
 //! Drawing a [`Figure`] on any plotters backend (SVG string or RGB buffer).
 
 use super::axis::Chunks;
-use super::{Figure, Panel, Series, View, LEGEND_BG, PLOT_BG};
+use super::legend::{self, Row};
+use super::{Figure, Panel, Series, Stroke, View, LEGEND_BG, PLOT_BG};
 use crate::escape::svg_text;
-use crate::markdown::{attribution_text, verdict_text};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -19,67 +19,15 @@ const FONT: &str = "sans-serif";
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// The legend's text size, and where its text starts and must end (the
-/// frame runs from `LEFT` to 10 px before the right edge; the text starts
-/// after the line sample).
-const LEGEND_FONT: i32 = 14;
+/// Where the legend's text starts and must end (the frame runs from
+/// `LEFT` to 10 px before the right edge; the text starts after the line
+/// sample).
 const LEGEND_TEXT: i32 = LEFT + 54;
 pub(super) const LEGEND_TEXT_WIDTH: u32 = WIDTH - 10 - LEGEND_TEXT as u32 - 8;
 
 fn legend_height(panel: &Panel) -> u32 {
-    let rows: usize = panel.series.iter().map(|s| legend_lines(panel.view, s).len()).sum();
+    let rows: usize = legend::rows(panel, LEGEND_TEXT_WIDTH).iter().map(Row::height).sum();
     16 + LEGEND_ROW * rows as u32
-}
-
-/// One legend entry, `source | strategy | verdict ...`, as the lines it
-/// takes: wrapped between words so that every line fits the legend box
-/// (a word longer than the box gets a line of its own).
-pub(super) fn legend_lines(view: View, series: &Series) -> Vec<String> {
-    let run = &series.run;
-    let text = match view {
-        View::MapEntries => {
-            let per_fork = run
-                .entries_per_fork()
-                .map_or_else(|| "-".to_string(), |g| format!("{g:+.2}"));
-            format!("{} | {} | {per_fork} vm_map_entries per fork", run.source, run.strategy)
-        }
-        View::Chunks => match attribution_text(run, 1).as_str() {
-            "-" => format!("{} | {} | {}", run.source, run.strategy, verdict_text(run)),
-            grows => format!(
-                "{} | {} | {} | grows with: {grows}",
-                run.source,
-                run.strategy,
-                verdict_text(run)
-            ),
-        },
-    };
-    wrap(&svg_text(&text), LEGEND_TEXT_WIDTH)
-}
-
-/// Width in pixels of `text` in the legend's font (0 when the font cannot
-/// lay it out, which the embedded font always can).
-fn text_width(text: &str) -> u32 {
-    (FONT, LEGEND_FONT).into_font().box_size(text).map_or(0, |(w, _)| w)
-}
-
-/// `text` in lines of at most `width` pixels, broken at spaces.
-pub(super) fn wrap(text: &str, width: u32) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if !line.is_empty() && text_width(&candidate) > width {
-            lines.push(std::mem::replace(&mut line, word.to_string()));
-        } else {
-            line = candidate;
-        }
-    }
-    lines.push(line);
-    lines
 }
 
 /// Width and height of the whole figure.
@@ -98,6 +46,11 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
         Some(name) => format!("The parent's {name} after each chunk"),
     };
     let heading = match figure.panels.first().map(|p| p.view) {
+        Some(View::MapEntries) if figure.timing_left_out => format!(
+            "The leak's picture only: the timing panel is left out, no run has the {} chunks of 100 calls \
+             a verdict needs",
+            drift::MIN_CHUNKS
+        ),
         Some(View::MapEntries) => format!(
             "First the leak's picture; then {}, chunk after chunk across bar() calls (dotted lines: a new bar())",
             what.to_lowercase()
@@ -105,10 +58,14 @@ pub(super) fn figure<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB,
         _ => format!("{what}, chunk after chunk across bar() calls (dotted lines: a new bar())"),
     };
     title.draw(&text(&heading, 10, 18))?;
-    let key = format!(
-        "{}; slope per 1000 calls with its 95 % interval, Mann-Kendall p",
-        figure.key
-    );
+    let key = if figure.panels.iter().any(|p| p.view == View::Chunks) {
+        format!(
+            "{}; slope per 1000 calls with its 95 % interval, Mann-Kendall p",
+            figure.key
+        )
+    } else {
+        figure.key.to_string()
+    };
     title.draw(&text(&key, 34, 14))?;
     if figure.panels.is_empty() {
         rest.draw(&text("no chunk to plot", 10, 14))?;
@@ -182,11 +139,10 @@ fn draw_chart<DB: DrawingBackend>(
             .into_iter()
             .enumerate()
             .map(|(i, y)| ((i + 1) as f64, y));
-        if series.dashed {
-            chart.draw_series(DashedLineSeries::new(xy, 9, 5, style))?;
-        } else {
-            chart.draw_series(LineSeries::new(xy, style))?;
-        }
+        match series.stroke.dashes() {
+            Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(xy, dash, gap, style))?,
+            None => chart.draw_series(LineSeries::new(xy, style))?,
+        };
         let thin = series.colour.stroke_width(1);
         for x in boundaries(series) {
             chart.draw_series(DashedLineSeries::new([(x, 0.0), (x, ymax)], 3, 3, thin))?;
@@ -244,41 +200,56 @@ fn draw_map<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) ->
     )))?;
     for (series, xy) in panel.series.iter().zip(lines) {
         let style = series.colour.stroke_width(2);
-        if series.dashed {
-            chart.draw_series(DashedLineSeries::new(xy, 9, 5, style))?;
-        } else {
-            chart.draw_series(LineSeries::new(xy, style))?;
-        }
+        match series.stroke.dashes() {
+            Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(xy, dash, gap, style))?,
+            None => chart.draw_series(LineSeries::new(xy, style))?,
+        };
     }
     Ok(())
 }
 
-/// A box under the chart, one entry per run: a line sample (solid or
-/// dashed, in the run's colour) and its [`legend_lines`].
+/// A box under the chart, its rows ([`legend::rows`]): an entry is a line
+/// sample (in the group's colour and the run's stroke) and its lines of
+/// text; the strokes' row a sample of each with its meaning.
 fn legend<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     let (w, h) = area.dim_in_pixel();
     let frame = [(LEFT, 4), (w as i32 - 10, h as i32 - 4)];
     area.draw(&Rectangle::new(frame, LEGEND_BG.filled()))?;
     area.draw(&Rectangle::new(frame, RGBColor(160, 160, 160).stroke_width(1)))?;
-    let font = TextStyle::from((FONT, LEGEND_FONT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut row = 0;
-    for series in &panel.series {
-        let y = |row: i32| 4 + 8 + LEGEND_ROW as i32 * row + LEGEND_ROW as i32 / 2;
-        let style = series.colour.stroke_width(3);
-        let dashes: &[(i32, i32)] = if series.dashed {
-            &[(0, 8), (13, 21), (26, 34)]
-        } else {
-            &[(0, 34)]
-        };
-        for &(a, b) in dashes {
+    let font = TextStyle::from((FONT, legend::FONT_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let y = |row: i32| 4 + 8 + LEGEND_ROW as i32 * row + LEGEND_ROW as i32 / 2;
+    let sample = |x: i32, row: i32, stroke: Stroke, colour: RGBColor| -> DrawResult<DB> {
+        for &(a, b) in stroke.sample() {
             area.draw(&PathElement::new(
-                [(LEFT + 10 + a, y(row)), (LEFT + 10 + b, y(row))],
-                style,
+                [(x + a, y(row)), (x + b, y(row))],
+                colour.stroke_width(3),
             ))?;
         }
-        for line in legend_lines(panel.view, series) {
-            area.draw(&Text::new(line, (LEGEND_TEXT, y(row)), font.clone()))?;
-            row += 1;
+        Ok(())
+    };
+    let mut row = 0;
+    for r in legend::rows(panel, LEGEND_TEXT_WIDTH) {
+        match r {
+            Row::Entry { colour, stroke, lines } => {
+                sample(LEFT + 10, row, stroke, colour)?;
+                for line in lines {
+                    area.draw(&Text::new(line, (LEGEND_TEXT, y(row)), font.clone()))?;
+                    row += 1;
+                }
+            }
+            Row::More(text) => {
+                area.draw(&Text::new(text, (LEGEND_TEXT, y(row)), font.clone()))?;
+                row += 1;
+            }
+            Row::Strokes(strokes) => {
+                let mut x = LEFT + 10;
+                for (stroke, meaning) in strokes {
+                    sample(x, row, stroke, RGBColor(90, 90, 90))?;
+                    area.draw(&Text::new(meaning, (x + 44, y(row)), font.clone()))?;
+                    x += 44 + legend::text_width(meaning) as i32 + 24;
+                }
+                row += 1;
+            }
         }
     }
     Ok(())

@@ -1,10 +1,10 @@
 //! Tests of the figure's layout helpers.
 
 use super::axis::ticks;
-use super::draw::{boundaries, legend_lines, wrap, LEGEND_TEXT_WIDTH};
-use super::{panel_of, Figure, Series, View};
-use plotters::prelude::IntoFont;
-use report_read::run::{Point, Run, SourceKind, StrategyKind};
+use super::draw::{boundaries, LEGEND_TEXT_WIDTH};
+use super::legend::{fit, rows, text_width, wrap, Row, MAX_CHARS, MAX_ENTRIES, MAX_LINES};
+use super::{panel_of, Figure, Series, Stroke, View};
+use report_read::run::{Factors, Point, Run, SourceKind, StrategyKind};
 
 fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) -> Run {
     let points = repeats
@@ -32,6 +32,18 @@ fn run(strategy: &str, sleep: Option<f64>, repeats: &[usize], kind: SourceKind) 
     }
 }
 
+/// `run` drawn alone in its group, solid.
+fn alone(run: Run) -> Series {
+    Series {
+        group: run.source.clone(),
+        run,
+        colour: super::COLOURS[0],
+        stroke: Stroke::Solid,
+        variant: "real",
+        grouped: false,
+    }
+}
+
 #[test]
 fn ticks_are_integers_and_few() {
     assert_eq!(ticks(2), vec![1.0, 2.0]);
@@ -49,12 +61,7 @@ fn ticks_are_integers_and_few() {
 #[test]
 fn bar_boundaries_sit_between_chunks() {
     let r = run("fork-per-job/pipe (t)", Some(0.001), &[3, 2, 1], SourceKind::Record);
-    let s = Series {
-        run: r,
-        colour: super::COLOURS[0],
-        dashed: false,
-    };
-    assert_eq!(boundaries(&s), vec![3.5, 5.5]);
+    assert_eq!(boundaries(&alone(r)), vec![3.5, 5.5]);
 }
 
 /// The chunk panel's title of a run (as `Figure::new` places it).
@@ -275,11 +282,11 @@ fn every_original_as_the_compare_harness_prints_it_goes_to_the_panel_of_its_kind
 #[test]
 fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters() {
     let with_entries = |strategy: &str, step: f64, kind: SourceKind| {
-        let mut r = run(strategy, Some(0.001), &[4], kind);
+        let mut r = run(strategy, Some(0.001), &[6], kind);
         r.strategy_kind = StrategyKind::ForkPerJob;
         r.counters = vec![(
             "vm_map_entries".into(),
-            (0..4).map(|i| 300.0 + step * f64::from(i)).collect(),
+            (0..6).map(|i| 300.0 + step * f64::from(i)).collect(),
         )];
         r
     };
@@ -295,7 +302,7 @@ fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters()
     );
     let mut pool = with_entries("pool/fork", 0.0, SourceKind::Record);
     pool.strategy_kind = StrategyKind::Pool;
-    let mut bare = run("fork-per-job (b)", Some(0.001), &[4], SourceKind::Transcript);
+    let mut bare = run("fork-per-job (b)", Some(0.001), &[6], SourceKind::Transcript);
     bare.strategy_kind = StrategyKind::ForkPerJob;
     let inputs = vec![vec![leak.clone(), control.clone()], vec![pool], vec![bare]];
     let fig = Figure::new(&inputs, false, None);
@@ -308,7 +315,14 @@ fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters()
     // 100 calls x 2 forks a chunk: 200 entries a chunk is one per fork.
     assert_eq!(
         leak.map_growth().unwrap(),
-        [(0.0, 0.0), (200.0, 200.0), (400.0, 400.0), (600.0, 600.0)]
+        [
+            (0.0, 0.0),
+            (200.0, 200.0),
+            (400.0, 400.0),
+            (600.0, 600.0),
+            (800.0, 800.0),
+            (1000.0, 1000.0)
+        ]
     );
     assert_eq!(leak.entries_per_fork(), Some(1.0));
     assert_eq!(control.entries_per_fork(), Some(0.0));
@@ -319,7 +333,7 @@ fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters()
             .iter()
             .find(|t| t.run.strategy == s.run.strategy)
             .unwrap();
-        assert_eq!((s.colour, s.dashed), (same.colour, same.dashed));
+        assert_eq!((s.colour, s.stroke), (same.colour, same.stroke));
     }
     // No run with the counter: no map panel.
     let fig = Figure::new(
@@ -331,31 +345,147 @@ fn the_map_panel_comes_first_with_the_fork_per_job_runs_that_read_the_counters()
 }
 
 #[test]
-fn long_legend_entries_wrap_to_the_legend_box() {
+fn long_legend_entries_wrap_to_the_legend_box_and_are_cut_with_an_ellipsis() {
     super::register_font().unwrap();
-    let long = run(
+    let mut long = run(
         "fork-per-job (pure-Python @parallel emulation) @python3.12, fork without thread count, stand-in leak",
         Some(0.001),
         &[30],
         SourceKind::Transcript,
     );
-    let mut long = long;
     long.source = "test_pyparallel_sleep.py@python3.12+standin+control.txt:1-95 (transcript)".into();
     long.strategy_kind = StrategyKind::ForkPerJob;
-    let series = Series {
-        run: long,
-        colour: super::COLOURS[0],
-        dashed: false,
+    let fig = Figure::new(&[vec![long.clone()]], false, None);
+    let [Row::Entry { lines, .. }] = &rows(&fig.panels[0], LEGEND_TEXT_WIDTH)[..] else {
+        panic!("one entry")
     };
-    let lines = legend_lines(View::Chunks, &series);
-    assert!(lines.len() >= 2, "{lines:?}");
-    let width = |t: &str| ("sans-serif", 14).into_font().box_size(t).unwrap().0;
-    assert!(lines.iter().all(|l| width(l) <= LEGEND_TEXT_WIDTH), "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| text_width(l) <= LEGEND_TEXT_WIDTH), "{lines:?}");
     // Nothing lost: the lines joined are the one entry.
     assert!(lines
         .join(" ")
-        .starts_with(&format!("{} | {} | ", series.run.source, series.run.strategy)));
+        .starts_with(&format!("{} | {} | ", long.source, long.strategy)));
+    assert!(!lines[1].ends_with('…'), "{lines:?}");
     assert_eq!(wrap("short", LEGEND_TEXT_WIDTH), ["short"]);
+    // A label of a megabyte, of words or of one word: two lines at most,
+    // the last ending with an ellipsis, of a few hundred characters.
+    for label in ["word ".repeat(200_000), "x".repeat(1 << 20)] {
+        let lines = fit(&label, LEGEND_TEXT_WIDTH);
+        assert_eq!(lines.len(), MAX_LINES, "{lines:?}");
+        assert!(lines[1].ends_with('…'), "{lines:?}");
+        assert!(lines.iter().all(|l| text_width(l) <= LEGEND_TEXT_WIDTH), "{lines:?}");
+        assert!(lines.iter().map(|l| l.chars().count()).sum::<usize>() <= MAX_CHARS + 1);
+    }
+}
+
+/// A run of the compare harness: `test_pyparallel_sleep.py` under
+/// `python`, with the real os.fork or the control, the stand-in or not, of
+/// `chunks` chunks whose map entries grow by `per_fork` a fork.
+fn harness_run(python: &str, control: bool, standin: bool, chunks: usize) -> Run {
+    let factors = Factors {
+        python: Some(python.into()),
+        os_fork: Some(if control { "without thread count" } else { "real" }.into()),
+        standin_leak: Some(standin),
+        post_fork_check: None,
+    };
+    let base = "fork-per-job (pure-Python @parallel emulation)";
+    let mut r = run(
+        &format!("{base}{}", factors.label()),
+        Some(0.001),
+        &[chunks],
+        SourceKind::Transcript,
+    );
+    r.source = format!("{python} {control} {standin}");
+    r.base = base.into();
+    r.factors = factors;
+    r.strategy_kind = StrategyKind::ForkPerJob;
+    let per_fork = if standin && !control { 200.0 } else { 0.0 };
+    r.counters = vec![(
+        "vm_map_entries".into(),
+        (0..chunks).map(|i| 300.0 + per_fork * i as f64).collect(),
+    )];
+    r
+}
+
+#[test]
+fn the_harness_runs_of_a_script_share_a_colour_and_an_entry_told_apart_by_their_line() {
+    super::register_font().unwrap();
+    let mut runs = Vec::new();
+    for python in ["3.11.7", "3.12.1", "3.13.0"] {
+        // In no order: the legend names them real, control, stand-in, both.
+        for (control, standin) in [(true, true), (false, false), (false, true), (true, false)] {
+            runs.push(harness_run(python, control, standin, 2));
+        }
+    }
+    let fig = Figure::new(&[runs], false, None);
+    // Two chunks a run: the leak's picture only, the timing left out.
+    assert!(fig.timing_left_out);
+    assert_eq!(fig.panels.len(), 1);
+    let map = &fig.panels[0];
+    assert_eq!(map.view, View::MapEntries);
+    assert_eq!(map.series.len(), 12);
+    let colours = |python: &str| {
+        let mut c: Vec<_> = map
+            .series
+            .iter()
+            .filter(|s| s.run.factors.python.as_deref() == Some(python))
+            .map(|s| s.colour)
+            .collect();
+        c.dedup();
+        c
+    };
+    assert_eq!(colours("3.12.1").len(), 1);
+    assert_ne!(colours("3.11.7"), colours("3.12.1"));
+    let strokes: Vec<Stroke> = map.series[..4].iter().map(|s| s.stroke).collect();
+    assert_eq!(
+        strokes,
+        [Stroke::LongDash, Stroke::Solid, Stroke::Dashed, Stroke::Dotted]
+    );
+    // One entry per interpreter, then the strokes' key.
+    let legend = rows(map, LEGEND_TEXT_WIDTH);
+    assert_eq!(legend.len(), 4, "three entries and the strokes");
+    let Row::Entry { lines, .. } = &legend[1] else {
+        panic!("an entry")
+    };
+    assert_eq!(
+        lines.join(" "),
+        "fork-per-job (pure-Python @parallel emulation) @python3.12: real +0.00, control +0.00, stand-in \
+         +1.00, stand-in + control +0.00 vm_map_entries per fork"
+    );
+    let Row::Strokes(key) = &legend[3] else {
+        panic!("the strokes")
+    };
+    assert_eq!(
+        key.iter().map(|k| k.1).collect::<Vec<_>>(),
+        ["real", "control", "stand-in", "stand-in + control"]
+    );
+    // Six chunks: the timing panel is drawn.
+    let long: Vec<Run> = (0..2).map(|k| harness_run("3.12.1", k == 1, false, 6)).collect();
+    let fig = Figure::new(&[long], false, None);
+    assert!(!fig.timing_left_out);
+    assert_eq!(fig.panels.len(), 2);
+    // Two chunks and --counter: the counter's panels, as asked.
+    let short: Vec<Run> = (0..2).map(|k| harness_run("3.12.1", k == 1, false, 2)).collect();
+    assert_eq!(Figure::new(&[short], false, Some("vm_map_entries")).panels.len(), 2);
+}
+
+#[test]
+fn a_legend_has_a_dozen_entries_then_k_more() {
+    super::register_font().unwrap();
+    let runs: Vec<Run> = (0..500)
+        .map(|i| {
+            let mut r = harness_run(&format!("3.{i}.0"), false, false, 2);
+            r.source = format!("run {i}");
+            r
+        })
+        .collect();
+    let fig = Figure::new(&[runs], false, None);
+    let legend = rows(&fig.panels[0], LEGEND_TEXT_WIDTH);
+    assert_eq!(legend.len(), MAX_ENTRIES + 1);
+    let Row::More(more) = &legend[MAX_ENTRIES] else {
+        panic!("+k more")
+    };
+    assert_eq!(more, "+488 more (488 runs; every run is in the report's tables)");
 }
 
 #[test]
@@ -377,18 +507,16 @@ fn originals_and_ports_share_a_colour() {
     for p in &fig.panels {
         let [a, b] = &p.series[..] else { panic!("two series") };
         assert_eq!(
-            (a.colour, a.dashed, b.colour, b.dashed),
-            (a.colour, false, a.colour, true)
+            (a.colour, a.stroke, b.colour, b.stroke),
+            (a.colour, Stroke::Solid, a.colour, Stroke::Dashed)
         );
     }
     assert_ne!(fig.panels[0].series[0].colour, fig.panels[1].series[0].colour);
-    // Without --pairs every run of a panel has its own colour; records are dashed.
+    // Without --pairs every run of a panel has its own colour; a run the
+    // compare harness did not make is solid, record or transcript.
     let fig = Figure::new(&inputs, false, None);
     let all: Vec<&Series> = fig.panels.iter().flat_map(|p| &p.series).collect();
-    assert_eq!(
-        all.iter().map(|s| s.dashed).collect::<Vec<_>>(),
-        vec![false, true, false, true]
-    );
+    assert!(all.iter().all(|s| s.stroke == Stroke::Solid));
     for p in &fig.panels {
         for (i, a) in p.series.iter().enumerate() {
             assert!(p.series[i + 1..].iter().all(|b| b.colour != a.colour));

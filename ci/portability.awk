@@ -151,6 +151,13 @@ function dq(hd,   s, c) {
   }
   return s
 }
+# Shell code in a string (trap's action): read as a script of its own.
+function as_script(text, line,   t0, p0, l0, ln0, nhd0) {
+  t0 = T; p0 = P; l0 = L; ln0 = LN; nhd0 = NHD
+  T = text "\n"; P = 1; L = length(T); LN = line; NHD = 0
+  sub_seq("")
+  T = t0; P = p0; L = l0; LN = ln0; NHD = nhd0
+}
 function sub_seq(term) { D++; N[D] = 0; PD[D] = 0; SKIP[D] = 0; seq(term); D-- }
 
 # One word at P: its text with the quotes removed. WKIND tells how it starts:
@@ -293,7 +300,7 @@ function getopt_cmd(t, k, e,   i, w, j, c, n, name, seen, query, bundle) {
     w = W[D, i]
     if (WK[D, i] == "dyn") continue
     if (w == "--" && WK[D, i] == "lit") { i++; break }
-    if (WK[D, i] == "lit" && w ~ /^-./ && !(NUMBERS[t] && w ~ /^-[0-9.]+$/) && !(THEN[t] == "data" && seen != "")) {
+    if (WK[D, i] == "lit" && w ~ /^-./ && !(NUMBERS[t] && w ~ /^-[0-9.]+$/) && !((THEN[t] == "data" || THEN[t] == "code") && seen != "")) {
       if (seen != "" && ORDER[t] != "permute") {
         finding("@order", WL[D, i], t " " w " after the operand " seen); continue
       }
@@ -332,6 +339,7 @@ function getopt_cmd(t, k, e,   i, w, j, c, n, name, seen, query, bundle) {
       i += bundle; continue
     }
     if (THEN[t] == "command") { if (!query) check(i, e); return }
+    if (THEN[t] == "code" && seen == "" && WK[D, i] == "lit") as_script(w, WL[D, i])
     if (seen == "") seen = w
   }
   if (THEN[t] == "command" && i <= e && !query) check(i, e)

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Fails when a CI script uses what a stock Mac lacks: macOS runs
 # `#!/usr/bin/env bash` with bash 3.2 and has BSD commands
-# (docs/development.md). The forbidden constructs and commands, each with a
-# line it must catch and one it must pass, are in ci/portability.rules.
+# (docs/development.md). ci/portability.rules holds the rules (each with a
+# line it must catch and one it must pass) and, for each BSD command the
+# scripts call, the options macOS's own manual page gives it; any other
+# option, short or long, is a finding, and so is a command a stock Mac
+# lacks. ci/portability.awk does every check in one pass.
 #
 # Usage: ci/portability.sh              checks ci/**/*.sh and .ci/run
 #        ci/portability.sh FILE...      checks these files
-#        ci/portability.sh --self-test  proves every rule catches its bad line
-#                                       (in scripts made in a temporary
-#                                       directory) and passes its good one
+#        ci/portability.sh --self-test  proves every rule catches its bad lines
+#                                       and passes its good ones, and that a
+#                                       line of every option of every command's
+#                                       table passes (in scripts made in a
+#                                       temporary directory)
 # Prints FILE:LINE: WHY for each finding; exits 1 if any, 0 if none, 2 on a
 # bad flag. A line that must keep a match carries "# portability: ok REASON".
 #
@@ -17,95 +22,110 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd -P)
 rules_file=$here/portability.rules
-
-# --- the rules -------------------------------------------------------------
-# A rule starts at its why: line; its bad: and ok: lines (one or more each)
-# go into flat lists that remember their rule.
-n_rules=0 n_bad=0 n_ok=0
-why=() re=() bad=() bad_rule=() ok=() ok_rule=()
-trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "$s"; }
-while IFS= read -r line || [ -n "$line" ]; do
-  case $line in
-    'why:'*) why[n_rules]=$(trim "${line#why:}"); n_rules=$((n_rules + 1)) ;;
-    're:'*) re[n_rules - 1]=$(trim "${line#re:}") ;;
-    'bad:'*) bad[n_bad]=$(trim "${line#bad:}"); bad_rule[n_bad]=$((n_rules - 1)); n_bad=$((n_bad + 1)) ;;
-    'ok:'*) ok[n_ok]=$(trim "${line#ok:}"); ok_rule[n_ok]=$((n_rules - 1)); n_ok=$((n_ok + 1)) ;;
-  esac
-done <"$rules_file"
-[ "$n_rules" -gt 0 ] || { echo "portability.sh: no rules in $rules_file" >&2; exit 2; }
+checker=$here/portability.awk
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/portability.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# The code of FILE with comments blanked (line numbers kept) and the lines
-# marked "# portability: ok" emptied, into $work/code.
-strip() {
-  awk -v q="'" '
-    index($0, "# portability: ok") { print ""; next }
-    { sub(/^[ \t]*#.*/, ""); sub("[ \t]+#[^\"" q "]*$", ""); print }
-  ' "$1" >"$work/code"
+# Every finding in the files named in $work/files, on stdout, unsorted.
+check() { # LISTFILE
+  local list=() f
+  while IFS= read -r f; do list[${#list[@]}]=$f; done <"$1"
+  [ "${#list[@]}" -gt 0 ] || return 0
+  awk -v rules="$rules_file" -f "$checker" ${list[@]+"${list[@]}"}
 }
 
-# Arrays that may be empty (NAME=(), NAME=($...), NAME=("$@")) expanded as
-# ${NAME[@]} or ${NAME[*]} in a script under set -u: bash before 4.4 calls
-# that an unbound variable. The guarded form ${NAME[@]+"${NAME[@]}"} passes.
-empty_arrays() { # FILE WHY: findings on stdout
-  grep -qE '(^|[&;[:space:]])set[[:space:]]+(-[[:alpha:]]*u|-o[[:space:]]+nounset)' "$work/code" || return 0
-  grep -oE '(^|[^[:alnum:]_])[[:alpha:]_][[:alnum:]_]*=[(]([)]|"?[$])' "$work/code" \
-    | sed -E 's/^[^[:alpha:]_]//; s/=.*//' | sort -u | while IFS= read -r name; do
-      sed -E "s/[$][{]${name}[[][@*][]]:?[+]\"[$][{]${name}[[][@*][]][}]\"[}]//g" "$work/code" \
-        | grep -nE "[$][{]${name}[[][@*][]]" | cut -d: -f1 | while IFS= read -r n; do
-          echo "$1:$n: $2"
-        done
-    done
-}
-
-# Findings of every rule in FILE, on stdout.
-scan() {
-  strip "$1"
-  local i=0
-  while [ "$i" -lt "$n_rules" ]; do
-    if [ "${re[i]}" = @empty-array ]; then
-      empty_arrays "$1" "${why[i]}"
-    else
-      grep -nE -e "${re[i]}" "$work/code" | cut -d: -f1 | while IFS= read -r n; do
-        echo "$1:$n: ${why[i]}"
-      done
-    fi
-    i=$((i + 1))
-  done
-}
-
-# Every bad line in a one-line script (must be caught, by its rule) and
-# every good line (must pass every rule); then this script as a command on
-# all bad lines at once (exit 1) and on all good ones (exit 0).
+# Every bad line in a script of its own (its rule must name its line), every
+# good line (no rule may flag it), a line of every option of every command's
+# table (neither @options nor @order may flag it), all in one run of the
+# checker; then this script as a command on all bad lines at once (exit 1)
+# and on all good ones (exit 0).
 self_test() {
-  local i=0 failed=0 out w
+  local n_rules=0 n_bad=0 n_ok=0 n_gen=0 failed=0 why='' line key val i out findings
+  local bad=() bad_why=() ok=() nl='{NL}' newline=$'\n' mark='# <-' lines ln k rest gline
+  local w_options='' w_order=''
+  while IFS= read -r line || [ -n "$line" ]; do
+    key=${line%%:*}
+    val=${line#*:}
+    val=${val#"${val%%[![:space:]]*}"}
+    case $key in
+      why) why=$val; n_rules=$((n_rules + 1)) ;;
+      re)
+        [ "$val" = @options ] && w_options=$why
+        [ "$val" = @order ] && w_order=$why
+        ;;
+      bad) bad[n_bad]=$val; bad_why[n_bad]=$why; n_bad=$((n_bad + 1)) ;;
+      ok) ok[n_ok]=$val; n_ok=$((n_ok + 1)) ;;
+    esac
+  done <"$rules_file"
+  [ -n "$w_options" ] && [ -n "$w_order" ] || { echo "self-test: no @options or @order rule in $rules_file" >&2; exit 1; }
   mkdir "$work/t"
   printf '#!/usr/bin/env bash\n' >"$work/t/all-bad.sh"
   printf '#!/usr/bin/env bash\nset -u\n' >"$work/t/all-ok.sh"
+  i=0
   while [ "$i" -lt "$n_bad" ]; do
-    w=${why[${bad_rule[i]}]}
-    printf '#!/usr/bin/env bash\n%s\n' "${bad[i]}" >"$work/t/bad$i.sh"
-    printf '%s\n' "${bad[i]}" >>"$work/t/all-bad.sh"
-    out=$(scan "$work/t/bad$i.sh")
-    case $out in
-      *"bad$i.sh:2: $w"*) ;;
-      *) echo "self-test: rule '$w' missed its bad line: ${bad[i]}" >&2; failed=1 ;;
+    lines=${bad[i]//"$nl"/$newline}
+    printf '#!/usr/bin/env bash\n%s\n' "$lines" >"$work/t/bad$i.sh"
+    printf '%s\n' "$lines" >>"$work/t/all-bad.sh"
+    echo "$work/t/bad$i.sh" >>"$work/list"
+    i=$((i + 1))
+  done
+  i=0
+  while [ "$i" -lt "$n_ok" ]; do
+    lines=${ok[i]//"$nl"/$newline}
+    printf '#!/usr/bin/env bash\n%s\n' "$lines" >"$work/t/ok$i.sh"
+    printf '%s\n' "$lines" >>"$work/t/all-ok.sh"
+    echo "$work/t/ok$i.sh" >>"$work/list"
+    i=$((i + 1))
+  done
+  awk -v rules="$rules_file" -v gen=1 -f "$checker" >"$work/gen"
+  while IFS= read -r gline; do
+    printf '#!/usr/bin/env bash\n%s\n' "$gline" >"$work/t/gen$n_gen.sh"
+    echo "$work/t/gen$n_gen.sh" >>"$work/list"
+    n_gen=$((n_gen + 1))
+  done <"$work/gen"
+  findings=$(check "$work/list")
+
+  i=0
+  while [ "$i" -lt "$n_bad" ]; do
+    # The expected line: the one ending in "# <-", else the first.
+    ln=2 rest=${bad[i]}
+    case $rest in
+      *"$mark"*)
+        rest=${rest%%"$mark"*}
+        k=2
+        while :; do
+          case $rest in *"$nl"*) rest=${rest#*"$nl"}; k=$((k + 1)) ;; *) break ;; esac
+        done
+        ln=$k
+        ;;
+    esac
+    case $findings in
+      *"/bad$i.sh:$ln: ${bad_why[i]}"*) ;;
+      *) echo "self-test: rule '${bad_why[i]}' missed its bad line (line $ln): ${bad[i]}" >&2; failed=1 ;;
     esac
     i=$((i + 1))
   done
   i=0
   while [ "$i" -lt "$n_ok" ]; do
-    w=${why[${ok_rule[i]}]}
-    printf '#!/usr/bin/env bash\n%s\n' "${ok[i]}" >"$work/t/ok$i.sh"
-    printf '%s\n' "${ok[i]}" >>"$work/t/all-ok.sh"
-    out=$(scan "$work/t/ok$i.sh")
-    if [ -n "$out" ]; then
-      echo "self-test: the good line of rule '$w' was flagged: ${ok[i]}" >&2
-      echo "$out" >&2
-      failed=1
-    fi
+    case $findings in
+      *"/ok$i.sh:"*)
+        echo "self-test: a good line was flagged: ${ok[i]}" >&2
+        printf '%s\n' "$findings" | grep -F "/ok$i.sh:" >&2
+        failed=1
+        ;;
+    esac
+    i=$((i + 1))
+  done
+  i=0
+  while [ "$i" -lt "$n_gen" ]; do
+    case $findings in
+      *"/gen$i.sh:2: $w_options"* | *"/gen$i.sh:2: $w_order"*)
+        echo "self-test: an option of a command's own table was flagged: $(sed -n 2p "$work/t/gen$i.sh")" >&2
+        printf '%s\n' "$findings" | grep -F "/gen$i.sh:" >&2
+        failed=1
+        ;;
+    esac
     i=$((i + 1))
   done
   out=$("$0" "$work/t/all-bad.sh" 2>&1) && { echo "self-test: a script of every bad line passed" >&2; failed=1; }
@@ -113,7 +133,8 @@ self_test() {
     || { echo "self-test: fewer findings than rules in the all-bad script:" >&2; echo "$out" >&2; failed=1; }
   out=$("$0" "$work/t/all-ok.sh" 2>&1) || { echo "self-test: a script of every good line failed:" >&2; echo "$out" >&2; failed=1; }
   [ "$failed" = 0 ] || exit 1
-  echo "portability self-test: $n_rules rules caught each of their $n_bad bad lines and passed their $n_ok good ones"
+  echo "portability self-test: $n_rules rules caught each of their $n_bad bad lines and passed their $n_ok good ones;" \
+    "$(grep -c '^tool:' "$rules_file") commands' tables passed $n_gen lines of every option they give"
 }
 
 case ${1:-} in
@@ -129,10 +150,10 @@ else
 fi
 while IFS= read -r f; do
   [ -f "$f" ] || { echo "portability.sh: $f: no such file" >&2; exit 2; }
-  scan "$f"
-done <"$work/files" >"$work/findings"
+done <"$work/files"
+check "$work/files" | sort -t: -k1,1 -k2,2n | uniq >"$work/findings"
 if [ -s "$work/findings" ]; then
-  sort -t: -k1,1 -k2,2n "$work/findings" | uniq
+  cat "$work/findings"
   echo "portability: $(wc -l <"$work/findings" | tr -d ' ') finding(s): a stock Mac has bash 3.2 and BSD tools (see ci/portability.rules)" >&2
   exit 1
 fi

@@ -89,7 +89,9 @@ awk -v x="$per_fork" 'BEGIN { exit !(x >= 0.9 && x <= 1.1) }' || fail "vm_map_en
 # The exact evidence decides first: both rows' map entries as predicted.
 [ "$(field "$real" 6)" = "as predicted" ] && [ "$(field "$control" 6)" = "as predicted" ] \
   || fail "mechanism per row: $real / $control"
-grep -q '^Mechanism: \*\*confirmed' "$tmp/report.md" || fail "no confirmed mechanism: $(cat "$tmp/report.md")"
+# Off macOS the stand-in's leak and no real one is "as predicted off macOS"
+# ("confirmed" needs a Mac's runs).
+grep -Eq '^Mechanism: \*\*(confirmed|as predicted off macOS \(the stand-in leaks)' "$tmp/report.md" || fail "no confirmed mechanism: $(cat "$tmp/report.md")"
 [ "$(field "$real" 3)" = yes ] && [ "$(field "$control" 3)" = no ] || fail "predicted leaks: $real / $control"
 grep "real.txt.*DRIFT" "$tmp/report.md" | grep -q 'vm_map_entries (tau' || fail "not attributed to vm_map_entries"
 # The control's failed fork raises what os.fork raises: the OSError of the

@@ -28,11 +28,11 @@ trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
 mkdir "$tmp/here"
 
 # The witness cell of the run's row in report --hypothesis's table: its
-# eighth (machine, OS, run, predicted leak, the two counters per fork, the
-# mechanism, the witness).
+# sixth (run, predicted leak, the two counters per fork, the mechanism, the
+# witness; one machine is named above the table, not in a column).
 cell() {
   "$bin/report" --hypothesis "$@" | sed -n '/^## The hypothesis/,/^Mechanism: /p' | grep -E 'fork-per-job' \
-    | awk -F' \\| ' '{ c = $8; sub(/ \|$/, "", c); print c }'
+    | awk -F' \\| ' '{ c = $6; sub(/ \|$/, "", c); print c }'
 }
 
 "$bin/test_fork_sleep" --numcalls 400 --ncpus 2 --sleep 0 --map-churn 2 --witness on --json "$tmp/here/churn.json" >/dev/null \

@@ -102,7 +102,7 @@ done
 sage_line="Sage: ${SAGE_PYTHON:-none found (the .sage and RealField originals are skipped; set SAGE_PYTHON to a python with passagemath)}"
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 if [ $quick = 1 ]; then
-  steps=4
+  steps=5
   sage_seconds=0
   [ -n "${SAGE_PYTHON:-}" ] && sage_seconds=30
   cat <<EOF
@@ -111,11 +111,13 @@ diagnose --quick: will run, on $(uname -sm), the exact evidence only (map entrie
   2. test_pyparallel_sleep.py for $N calls under$versions ($count runs, with the control under 3.12+)
      $sage_line
   3. the port, test_fork_sleep --post-fork-check off, leak and free, $N calls each
-  4. report: $out/diagnose.md and diagnose.png, the mechanism table first
-  Expect about $((20 + count * 5 + sage_seconds)) s after the build; progress below.
+  4. the fork cost of one more map entry here (test_fork_sleep --calibrate, at most 10 s)
+  5. report: $out/diagnose.md and diagnose.png, the mechanism table first, then
+     what a full session would show on this machine
+  Expect about $((30 + count * 5 + sage_seconds)) s after the build; progress below.
 EOF
 else
-  steps=3
+  steps=4
   sage_minutes=0
   [ -n "${SAGE_PYTHON:-}" ] && sage_minutes=10
   cat <<EOF
@@ -124,7 +126,9 @@ diagnose: will run, on $(uname -sm):
   2. ci/compare.sh $orig: the originals beside their ports, NUMCALLS=$N REPEAT=$K,
      test_pyparallel_sleep.py under$versions ($count runs, with the control under 3.12+)
      $sage_line
-  3. report: $out/diagnose.md and diagnose.png, the mechanism table and Findings first
+  3. the fork cost of one more map entry here (test_fork_sleep --calibrate, at most 10 s)
+  4. report: $out/diagnose.md and diagnose.png, the mechanism table and Findings first,
+     then how much of each run's drift its leak explains
   Expect about $((3 + count * N * K / 600 + sage_minutes)) minutes (more on a busy machine); progress below.
 EOF
 fi
@@ -176,6 +180,14 @@ if [ $quick = 1 ]; then
       || echo "diagnose: test_fork_sleep --post-fork-check $c failed (see $out/test_fork_sleep-post-fork-check-$c.txt)" >&2
   done
 fi
+
+# One calibration for the machine (docs/model.md): what one more map entry
+# costs fork() here, up to the 24,000 entries a full session of 3 x 1000
+# calls of 8 jobs reaches, so that report prices every run with it.
+step $((steps - 1)) "the fork cost of one more map entry (test_fork_sleep --calibrate)"
+"$bin/test_fork_sleep" --calibrate --calibrate-max 24000 --json "$out/calibration.json" >"$out/calibration.txt" 2>&1 \
+  && sed 's/^/  /' "$out/calibration.txt" \
+  || { echo "diagnose: test_fork_sleep --calibrate failed (see $out/calibration.txt); the report says 'not calibrated'" >&2; rm -f "$out/calibration.json"; }
 
 step "$steps" "the report"
 set --

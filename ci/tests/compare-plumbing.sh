@@ -252,4 +252,14 @@ case $machine in
   *", $(uname -m)"*) ;;
   *) fail "the machine label lacks the arch: $machine" ;;
 esac
+# One calibration of this machine (its record among the inputs), which
+# prices every row: the cost model's table, no row "not calibrated", and
+# the short runs' full session predicted.
+[ -s "$diag/calibration.json" ] || { cat "$tmp/log3"; fail "diagnose.sh wrote no calibration.json"; }
+grep -q '^  fork cost: +[0-9.]* µs per extra map entry (95 % .*), 0–24,000 entries, fork() in the parent$' "$tmp/log3" \
+  || { cat "$tmp/log3"; fail "diagnose.sh did not show the calibration line"; }
+grep -q '^## Cost model$' "$diag/diagnose.md" || { cat "$diag/diagnose.md"; fail "no cost model in diagnose.md"; }
+grep -q 'not calibrated' "$diag/diagnose.md" && { cat "$diag/diagnose.md"; fail "a row of this machine is not calibrated"; }
+grep -q '^### What a full session would show (3 × 1000 calls of bar())$' "$diag/diagnose.md" \
+  || { cat "$diag/diagnose.md"; fail "no full session predicted from the short runs"; }
 echo "compare-plumbing: diagnose.sh from a path with blanks, the one machine named once: ${machine#One machine: } ($((SECONDS - t0)) s)"

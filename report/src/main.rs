@@ -26,6 +26,13 @@ use std::process::ExitCode;
 ///
 /// Findings: see the rule after the options.
 ///
+/// Cost model: a calibration among the inputs (test_fork_sleep --calibrate --json FILE, or
+/// fork_repro.py's `fork cost:` lines) prices every fork-per-job run of the same machine: map
+/// entries per fork × what one more entry costs a fork there predicts the growth in µs per job
+/// per earlier fork, held against the measured one (the leak accounts for the drift when their
+/// ratio is within 0.5-2; docs/model.md). Runs too short for a verdict get what a full session
+/// of 3 x 1000 calls would show. A run of a machine without a calibration is "not calibrated".
+///
 /// Many machines, one table: a document that ends with a pasted block (--paste-block;
 /// ci/diagnose.sh ends diagnose.md with one) is read back into the runs of its inputs, and only
 /// those: give it one diagnose.md, several, or the whole text of an issue thread where several
@@ -36,7 +43,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, after_help = format!("{}\n\n{}\n\n{}", report_judge::findings::RULE, report_judge::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
-    /// JSON records, transcripts, the reproducer's output, pasted documents (any mix).
+    /// JSON records, calibrations, transcripts, the reproducer's output, pasted documents (any mix).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write the Markdown table here instead of stdout (a device or FIFO is
@@ -122,6 +129,25 @@ fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--pairs`: the first run of each input, two by two (ORIGINAL PORT); an
+/// input that holds no run (a calibration record) cannot be one of a pair.
+fn pairs_of(paths: &[PathBuf], per_input: &[Vec<Run>]) -> Result<Vec<(Run, Run)>, String> {
+    let first = |k: usize| {
+        per_input[k].first().cloned().ok_or_else(|| {
+            let name = paths[k]
+                .file_name()
+                .map_or_else(|| paths[k].display().to_string(), |n| n.to_string_lossy().into());
+            format!(
+                "--pairs: {} holds no run (a calibration record); --pairs takes runs only",
+                escape::terminal(&name)
+            )
+        })
+    };
+    (0..per_input.len() / 2)
+        .map(|k| Ok((first(2 * k)?, first(2 * k + 1)?)))
+        .collect()
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::args::parse::<Cli>()?;
     if cli.paste_block {
@@ -144,13 +170,13 @@ fn run() -> anyhow::Result<ExitCode> {
         (Ok(m), Ok(s), Ok(p)) => (m, s, p),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(usage(e)),
     };
-    let per_input = load_all(&cli.inputs)?;
-    let pairs: Option<Vec<(Run, Run)>> = cli.pairs.then(|| {
-        per_input
-            .chunks(2)
-            .map(|two| (two[0][0].clone(), two[1][0].clone()))
-            .collect()
-    });
+    let inputs = load_all(&cli.inputs)?;
+    let calibrations = report_read::calibrations(&inputs);
+    let per_input: Vec<Vec<Run>> = inputs.into_iter().map(|i| i.runs).collect();
+    let pairs = match cli.pairs.then(|| pairs_of(&cli.inputs, &per_input)).transpose() {
+        Ok(p) => p,
+        Err(e) => return Err(usage(e)),
+    };
     // With --pairs the picture pairs each original with its port, input by
     // input; otherwise it draws each run once, as the tables count them.
     let pairs_figure = cli
@@ -170,7 +196,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         return finish(&figure, svg.as_ref(), png.as_ref());
     }
-    let tables = report_write::tables(&runs, &machines, pairs.as_deref(), cli.hypothesis);
+    let tables = report_write::tables(&runs, &machines, pairs.as_deref(), cli.hypothesis, &calibrations);
     match &markdown {
         Some(sink) => {
             sink.write(tables.text.as_bytes())?;

@@ -19,6 +19,7 @@
 //! (write -> judge -> read).
 
 pub mod findings;
+pub mod model;
 pub mod upstream;
 pub mod verdict;
 pub mod witness;

@@ -12,12 +12,14 @@
 //! itself (its points, counters, growth of a counter per fork) is here; its
 //! verdict is judged in `report_judge`.
 
+pub mod calibration;
 pub mod pasted;
 pub mod repro;
 pub mod run;
 pub mod same_run;
 pub mod transcript;
 
+pub use calibration::Calibration;
 pub use run::{Os, Point, Run, SourceKind, StrategyKind};
 
 use anyhow::{bail, Context};
@@ -30,6 +32,9 @@ pub struct Input {
     /// The runs came from pasted documents (`pasted`): each run's
     /// `machine` is its document's.
     pub pasted: bool,
+    /// The fork-cost calibrations it held (a `--calibrate --json` record,
+    /// fork_repro.py's `fork cost:` lines), machines named as its runs'.
+    pub calibrations: Vec<Calibration>,
 }
 
 /// Reads one input file's runs (see [`load_input`]).
@@ -50,9 +55,14 @@ pub fn load_input(path: &Path) -> anyhow::Result<Input> {
     let documents = pasted::documents(&text).with_context(|| format!("{}", path.display()))?;
     if documents.is_empty() {
         let runs = load_text(&name, &text).with_context(|| format!("{}", path.display()))?;
-        return Ok(Input { runs, pasted: false });
+        let calibrations = calibration::parse(&name, &text).with_context(|| format!("{}", path.display()))?;
+        return Ok(Input {
+            runs,
+            pasted: false,
+            calibrations,
+        });
     }
-    let mut runs = Vec::new();
+    let (mut runs, mut calibrations) = (Vec::new(), Vec::new());
     for (k, doc) in documents.iter().enumerate() {
         let machine = doc
             .machine
@@ -65,14 +75,29 @@ pub fn load_input(path: &Path) -> anyhow::Result<Input> {
                 machine: machine.clone(),
                 ..r
             }));
+            let got = calibration::parse(&input.name, &input.text)
+                .with_context(|| format!("{}: block {}: {}", path.display(), k + 1, input.name))?;
+            calibrations.extend(got.into_iter().map(|c| Calibration {
+                machine: machine.clone(),
+                ..c
+            }));
         }
     }
-    Ok(Input { runs, pasted: true })
+    Ok(Input {
+        runs,
+        pasted: true,
+        calibrations,
+    })
 }
 
 /// One input's text, `name` its file name: a JSON record when it starts
-/// with `{`, the reproducer's output (`repro`), else a transcript.
+/// with `{` (a calibration record holds no run: it is read by
+/// [`calibration::parse`]), the reproducer's output (`repro`), else a
+/// transcript.
 pub fn load_text(name: &str, text: &str) -> anyhow::Result<Vec<Run>> {
+    if calibration::is_record(text) {
+        return Ok(Vec::new());
+    }
     if text.trim_start().starts_with('{') {
         let rec: timing::RunRecord = serde_json::from_str(text).context("not a run record of this suite")?;
         return Ok(vec![Run::from_record(&format!("{name} (json)"), &rec)]);
@@ -88,13 +113,14 @@ pub fn load_text(name: &str, text: &str) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-/// Every input's runs, one list per input in the order given ([`load_input`]).
-pub fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<Run>>> {
-    let mut per_input: Vec<Vec<Run>> = Vec::new();
-    for path in paths {
-        per_input.push(load_input(path)?.runs);
-    }
-    Ok(per_input)
+/// Every input, in the order given ([`load_input`]).
+pub fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    paths.iter().map(|p| load_input(p)).collect()
+}
+
+/// The calibrations of every input, in the order given.
+pub fn calibrations(inputs: &[Input]) -> Vec<Calibration> {
+    inputs.iter().flat_map(|i| i.calibrations.iter().cloned()).collect()
 }
 
 /// The runs of [`load_all`], each input once, with the machine each run

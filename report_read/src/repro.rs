@@ -18,9 +18,12 @@
 //! apart and never compared as one setup.
 //!
 //! Its `fork cost:` lines (what one more map entry costs the parent's
-//! `fork()` on that machine) are read apart, by [`fork_costs`].
+//! `fork()` on that machine) are read apart, by [`fork_costs`], as the
+//! machine's calibration (`crate::calibration`).
 
+use crate::calibration::Calibration;
 use crate::run::{Factors, Os, Point, Run, SourceKind, StrategyKind};
+use drift::Estimate;
 use probes::witness::{Regions, Tool, Witness};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -77,29 +80,6 @@ fn patterns() -> &'static Patterns {
         .expect("valid regex"),
         points: Regex::new(r"^fork cost points \(.*\): ((?:-?\d+:\d+(?:\.\d+)? ?)+)$").expect("valid regex"),
     })
-}
-
-/// What the reproducer measured of `fork()` on one machine: the parent's
-/// call time per extra map entry (Theil–Sen, µs) with its 95 % interval,
-/// over the range of extra entries it reached, and the median call time at
-/// each count (µs), to predict from the cost at the counts a run reaches.
-//
-// TODO(lead): `Run` has no field for a machine's calibration; issue 35 §2
-// (predicted drift = entries per fork × cost per entry) reads these beside
-// the runs of the same `machine`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ForkCost {
-    /// `FILE:LINE (fork_repro.py fork cost)`.
-    pub source: String,
-    /// The machine as the runs of the same output name it (`Run::machine`).
-    pub machine: String,
-    pub us_per_entry: f64,
-    pub low: f64,
-    pub high: f64,
-    /// Extra map entries, the least and the most the calibration reached.
-    pub entries: (i64, i64),
-    /// `(extra map entries, median µs of fork() in the parent)`.
-    pub points: Vec<(f64, f64)>,
 }
 
 /// One output under way: its two runs, their counters so far (`None` once a
@@ -308,9 +288,9 @@ pub fn parse(file: &str, text: &str) -> Vec<Run> {
 
 /// The `fork cost:` measurements in `text`, each with its `fork cost
 /// points` and the machine of the output it belongs to.
-pub fn fork_costs(file: &str, text: &str) -> Vec<ForkCost> {
+pub fn fork_costs(file: &str, text: &str) -> Vec<Calibration> {
     let p = patterns();
-    let (mut out, mut machine): (Vec<ForkCost>, String) = (Vec::new(), String::new());
+    let (mut out, mut machine): (Vec<Calibration>, String) = (Vec::new(), String::new());
     let int = |s: &str| s.replace(',', "").parse::<i64>().ok();
     for (k, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -322,13 +302,11 @@ pub fn fork_costs(file: &str, text: &str) -> Vec<ForkCost> {
             else {
                 continue;
             };
-            out.push(ForkCost {
+            out.push(Calibration {
                 source: format!("{file}:{} (fork_repro.py fork cost)", k + 1),
                 machine: machine.clone(),
-                us_per_entry: us,
-                low,
-                high,
-                entries: (lo, hi),
+                us_per_entry: Estimate { value: us, low, high },
+                entries: (lo as f64, hi as f64),
                 points: Vec::new(),
             });
         } else if let (Some(c), Some(cost)) = (p.points.captures(line), out.last_mut()) {
@@ -489,13 +467,15 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
         let costs = fork_costs("linux.txt", LINUX);
         assert_eq!(
             costs,
-            [ForkCost {
+            [Calibration {
                 source: "linux.txt:14 (fork_repro.py fork cost)".into(),
                 machine: "Linux, x86_64".into(),
-                us_per_entry: 3.82,
-                low: 3.54,
-                high: 4.11,
-                entries: (0, 16000),
+                us_per_entry: Estimate {
+                    value: 3.82,
+                    low: 3.54,
+                    high: 4.11
+                },
+                entries: (0.0, 16000.0),
                 points: vec![(0.0, 424.6), (8000.0, 33382.9), (16000.0, 60234.7)],
             }]
         );
@@ -503,8 +483,8 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
         let ascii = "fork cost: +0.62 us per extra map entry (95 % -0.05-0.66), 0-16,000 entries, fork() in the parent";
         let c = &fork_costs("a", ascii)[0];
         assert_eq!(
-            (c.us_per_entry, c.low, c.high, c.entries),
-            (0.62, -0.05, 0.66, (0, 16000))
+            (c.us_per_entry.value, c.us_per_entry.low, c.us_per_entry.high, c.entries),
+            (0.62, -0.05, 0.66, (0.0, 16000.0))
         );
         assert!(c.points.is_empty() && c.machine.is_empty());
         assert!(fork_costs("x", "fork cost: not measured (too few samples)").is_empty());

@@ -218,6 +218,20 @@ pub fn machine_label(os_version: &str, build: Option<&str>, arch: &str, cpu: Opt
     format!("{os_version}{build}, {arch}, {}", cpu.unwrap_or(arch))
 }
 
+/// The machine a record of this suite names (a run's or a calibration's,
+/// by one rule, so that a calibration is held against the runs of its
+/// machine): the OS version (else its name), the build, the architecture
+/// and the CPU model.
+pub fn machine_of(sys: &timing::system::SystemInfo) -> String {
+    let os = if sys.os_version.is_empty() {
+        &sys.os
+    } else {
+        &sys.os_version
+    };
+    let build = sys.os_build.as_deref().map_or(String::new(), |b| format!(" ({b})"));
+    format!("{os}{build}, {}, {}", sys.arch, sys.cpu_model)
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// `FILE (json)` for a record, `FILE:FIRST-LAST (transcript)` for a run of a transcript.
@@ -328,7 +342,6 @@ impl Run {
             })
             .collect();
         let sys = &rec.system;
-        let build = sys.os_build.as_deref().map_or(String::new(), |b| format!(" ({b})"));
         Run {
             source: source.to_string(),
             kind: SourceKind::Record,
@@ -344,7 +357,7 @@ impl Run {
                 Os::Unknown => Os::of_name(&sys.os_version),
                 known => known,
             },
-            machine: format!("{os}{build}, {arch}, {}", sys.cpu_model),
+            machine: machine_of(sys),
             ncpus: Some(rec.line_format.workers()),
             sleep,
             points,

@@ -10,7 +10,7 @@ use report_judge::findings::{
     Symptom, CLEAN_PER_FORK, LEAK_PER_FORK, MIN_FORKS,
 };
 use report_judge::{too_short_for_timing, Judged};
-use report_read::Run;
+use report_read::{Calibration, Run};
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -198,8 +198,10 @@ fn machine_line(machine: &str) -> String {
 /// empty when no runs differ in one factor only. `machines[i]` names the
 /// machine of `runs[i]`: one machine is named once, above the groups;
 /// machines that differ are named in each group's heading. Runs all too
-/// short for a timing verdict get the mechanism's columns only.
-pub fn section(runs: &[Run], machines: &[String]) -> String {
+/// short for a timing verdict get the mechanism's columns only. With
+/// `calibrations`, each group ends with the cost model's sentence of every
+/// run it prices (`crate::model`).
+pub fn section(runs: &[Run], machines: &[String], calibrations: &[Calibration]) -> String {
     let found = findings(runs);
     if found.is_empty() {
         return String::new();
@@ -257,6 +259,14 @@ pub fn section(runs: &[Run], machines: &[String]) -> String {
         }
         if let Some(s) = entries_without_drift(f) {
             out += &format!("{s}\n");
+        }
+        if !calibrations.is_empty() {
+            let members: Vec<(&Run, &String)> = f
+                .runs
+                .iter()
+                .filter_map(|(_, r)| Some((*r, &machines[runs.iter().position(|x| std::ptr::eq(x, *r))?])))
+                .collect();
+            out += &crate::model::lines(&members, calibrations);
         }
     }
     out + "\n"

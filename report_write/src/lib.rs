@@ -13,12 +13,13 @@ pub mod escape;
 pub mod findings;
 pub mod mapgrowth;
 pub mod markdown;
+pub mod model;
 pub mod paste_block;
 pub mod plot;
 pub mod upstream;
 pub mod witness;
 
-use report_read::Run;
+use report_read::{Calibration, Run};
 
 /// The text of `report` without `--upstream`: the Findings (opened with
 /// the leak's picture and the hypothesis table under `--hypothesis`), then
@@ -31,14 +32,22 @@ pub struct Tables {
 }
 
 /// [`Tables`] of `runs` (`machines[i]` names the machine of `runs[i]`);
-/// `pairs` the runs of `--pairs`.
-pub fn tables(runs: &[Run], machines: &[String], pairs: Option<&[(Run, Run)]>, hypothesis: bool) -> Tables {
+/// `pairs` the runs of `--pairs`; `calibrations` the machines' fork costs,
+/// for the cost model (its section follows the hypothesis table, or opens
+/// the Findings).
+pub fn tables(
+    runs: &[Run],
+    machines: &[String],
+    pairs: Option<&[(Run, Run)]>,
+    hypothesis: bool,
+    calibrations: &[Calibration],
+) -> Tables {
     let mut text = String::new();
     if let Some(pairs) = pairs {
         text += &markdown::pairs_table(pairs);
         text += "\n";
     }
-    let mut found = findings::section(runs, machines);
+    let mut found = model::section(runs, machines, calibrations) + &findings::section(runs, machines, calibrations);
     if hypothesis {
         // The hypothesis table ends with the timing line of runs too short
         // for a verdict.

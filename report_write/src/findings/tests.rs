@@ -72,7 +72,7 @@ fn groups_runs_that_differ_in_one_factor_and_concludes() {
     // Every run's map entries as predicted: the stand-in's +1 per fork,
     // the others flat.
     assert!(f.iter().all(|f| f.mechanism == Mechanism::Confirmed), "{f:?}");
-    let text = section(&runs, &here(&runs));
+    let text = section(&runs, &here(&runs), &[]);
     assert!(text.starts_with("## Findings"), "{text}");
     // 400 entries a chunk of 100 calls x 4 forks: +1 per fork.
     assert!(
@@ -101,7 +101,7 @@ fn groups_runs_that_differ_in_one_factor_and_concludes() {
     let mac: Vec<Run> = runs.into_iter().map(on_mac).collect();
     let f = findings(&mac);
     assert!(f.iter().any(|f| f.reach == Reach::Mac), "{f:?}");
-    let text = section(&mac, &here(&mac));
+    let text = section(&mac, &here(&mac), &[]);
     assert!(
         text.contains("\nMechanism: **confirmed (map entries per fork as predicted in every run)**.\n"),
         "{text}"
@@ -135,7 +135,7 @@ fn a_run_predicted_to_leak_that_gains_nothing_refutes_the_mechanism_whatever_the
         f[0].mechanism,
         Mechanism::Refuted("3.12 gains +0.00 map entries per fork over 7600 forks, predicted at least +0.9".into())
     );
-    let text = section(&runs, &here(&runs));
+    let text = section(&runs, &here(&runs), &[]);
     assert!(
         text.contains("| **against** (at least +0.9 predicted) | - | DRIFT |"),
         "{text}"
@@ -208,7 +208,7 @@ fn a_quick_check_too_short_for_timing_gets_the_mechanism_columns_only() {
     assert_eq!(findings(&runs)[0].mechanism, Mechanism::Confirmed);
     // The Findings of a quick check: the mechanism's columns only, and no
     // "too few chunks" anywhere; the timing is said once, in the table.
-    let text = section(&runs, &here(&runs));
+    let text = section(&runs, &here(&runs), &[]);
     assert!(
         text.contains("| real os.fork vs the control | run | predicted leak |"),
         "{text}"
@@ -237,7 +237,7 @@ fn one_machine_is_named_once_and_machines_that_differ_in_columns() {
         "{table}"
     );
     assert_eq!(table.matches("AMD EPYC").count(), 1, "{table}");
-    let text = section(&runs, &one);
+    let text = section(&runs, &one, &[]);
     assert!(text.starts_with("## Findings\n\nOne machine: Debian 12, x86_64, AMD EPYC (every run below).\n"));
     assert_eq!(text.matches("AMD EPYC").count(), 1, "{text}");
     assert!(!text.contains(linux), "the heading leaves the OS to the line: {text}");
@@ -255,7 +255,7 @@ fn one_machine_is_named_once_and_machines_that_differ_in_columns() {
     }
     let all: Vec<Run> = runs.into_iter().chain(other).collect();
     let machines = vec!["Mac A".into(), "Mac A".into(), "Mac B".into(), "Mac B".into()];
-    let text = section(&all, &machines);
+    let text = section(&all, &machines, &[]);
     assert!(!text.contains("One machine"), "{text}");
     assert!(text.contains(", Mac B\n"), "{text}");
     assert!(
@@ -284,7 +284,7 @@ fn entries_as_predicted_without_the_drift_is_said_in_one_sentence() {
              and does not drift, so here the extra entries did not make its forks measurably slower."
         )
     );
-    assert!(section(&runs, &here(&runs)).contains("The mechanism holds without the symptom"));
+    assert!(section(&runs, &here(&runs), &[]).contains("The mechanism holds without the symptom"));
     // Not said when the mechanism itself is not as predicted: the
     // stand-in's entries flat.
     let mut flat = runs;

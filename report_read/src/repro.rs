@@ -240,6 +240,15 @@ impl Open {
     }
 }
 
+/// The build a reproducer run's output names (`--build-label TEXT`, as
+/// `ci/cpython-fix.sh` passes `unpatched, REPO REF at COMMIT` or `patched,
+/// …`); `None` for another run or an output without the line.
+pub fn build(run: &Run) -> Option<&str> {
+    run.base
+        .strip_prefix("fork-per-job (fork_repro.py, build: ")
+        .and_then(|b| b.strip_suffix(')'))
+}
+
 /// A reproducer run's fork in a table cell: `os.fork` or `control`, and
 /// the build its output names (`--build-label`).
 pub fn fork_label(run: &Run) -> String {
@@ -248,11 +257,7 @@ pub fn fork_label(run: &Run) -> String {
     } else {
         "os.fork"
     };
-    match run
-        .base
-        .strip_prefix("fork-per-job (fork_repro.py, build: ")
-        .and_then(|b| b.strip_suffix(')'))
-    {
+    match build(run) {
         Some(build) => format!("{fork}, build: {build}"),
         None => fork.to_string(),
     }
@@ -439,6 +444,9 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
             real.strategy,
             "fork-per-job (fork_repro.py, build: unpatched, python/cpython v3.13.3 at 1a2b3c4) @python3.13"
         );
+        assert_eq!(build(real), Some("unpatched, python/cpython v3.13.3 at 1a2b3c4"));
+        assert_eq!(build(control), build(real));
+        assert_eq!(build(&parse("linux.txt", LINUX)[0]), None);
         let w = real.witness.as_ref().expect("the vmmap witness");
         assert_eq!(w.forks, Some(1200));
         let (b, a) = (w.before.as_ref().unwrap(), w.after.as_ref().unwrap());

@@ -11,38 +11,10 @@
 use crate::findings::{mechanism_counts, on_macos, predicts_leak};
 use crate::verdict::Judged;
 use drift::Trend;
-use report_read::repro;
 use report_read::run::{Run, SourceKind};
 
-/// The CPython build a run ran on. Only `ci/cpython-fix.sh` builds CPython,
-/// and it labels the reproducer's output with the build
-/// (`fork_repro.py --build-label "unpatched, …"` or `"patched, …"`): a label
-/// whose first word is `patched` is the patched build, any other run ran on
-/// CPython as it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Build {
-    /// No label: an interpreter as found (a release, a distribution's).
-    AsFound,
-    /// `ci/cpython-fix.sh`'s build from the same commit without the patch.
-    Unpatched,
-    /// The same commit with `upstream/cpython/*.patch` applied.
-    Patched,
-}
-
-impl Build {
-    pub fn of(run: &Run) -> Build {
-        let first = repro::build(run).and_then(|l| l.split([',', ' ']).next());
-        match first {
-            Some("patched") => Build::Patched,
-            Some("unpatched") => Build::Unpatched,
-            _ => Build::AsFound,
-        }
-    }
-
-    pub fn is_patched(self) -> bool {
-        self == Build::Patched
-    }
-}
+/// The CPython build a run ran on, as its input names it.
+pub use report_read::repro::Build;
 
 /// One fork-per-job run of the input, with the machine it ran on.
 pub struct Row<'a> {
@@ -371,27 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn the_build_is_the_first_word_of_the_reproducers_label() {
-        let of = |base: &str| Build::of(&labelled(base));
-        assert_eq!(
-            of("fork-per-job (fork_repro.py, build: patched, python/cpython main at 1a2b3c4)"),
-            Build::Patched
-        );
-        assert_eq!(
-            of("fork-per-job (fork_repro.py, build: unpatched, python/cpython v3.13.3 at 1a2b3c4)"),
-            Build::Unpatched
-        );
-        // Only a label that says it is patched is: CPython as found otherwise.
-        assert_eq!(
-            of("fork-per-job (fork_repro.py, build: patched-by-hand)"),
-            Build::AsFound
-        );
-        assert_eq!(
-            of("fork-per-job (fork_repro.py, build: my patched build)"),
-            Build::AsFound
-        );
-        assert_eq!(of("fork-per-job (fork_repro.py)"), Build::AsFound);
-        assert_eq!(of("fork-per-job (Sage @parallel, patched)"), Build::AsFound);
+    fn what_ran_is_the_setup_without_the_build() {
         assert_eq!(
             what_ran(&labelled("fork-per-job (fork_repro.py, build: patched, x)")),
             "fork_repro.py"

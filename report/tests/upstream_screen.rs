@@ -231,6 +231,54 @@ fn the_patched_build_is_told_from_the_unpatched_one() {
 }
 
 #[test]
+fn the_originals_under_the_two_builds_are_one_row_with_both_columns() {
+    // As ci/cpython-fix.sh writes them: a `Build (extra):` line, then the
+    // harness's output (here the quick run's, edited for a Mac).
+    let dir = tempfile::tempdir().unwrap();
+    let quick = quick_as_a_mac(dir.path());
+    let original = quick
+        .iter()
+        .find(|p| p.ends_with("test_pyparallel_sleep.py@python3.12.txt"))
+        .unwrap();
+    let text = std::fs::read_to_string(original).unwrap();
+    let inputs: Vec<PathBuf> = ["unpatched", "patched"]
+        .iter()
+        .map(|build| {
+            let path = dir.path().join(format!("{build}-test_pyparallel_sleep.txt"));
+            let label = format!("{build}, python/cpython main at 1a2b3c4d5e");
+            std::fs::write(&path, format!("Build (extra): {label}\n{text}")).unwrap();
+            path
+        })
+        .collect();
+    let issue = upstream("cpython", &inputs);
+    let screen = first_screen(&issue);
+    let rows: Vec<&str> = screen
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("| pure-Python"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", screen.join("\n"));
+    let cells: Vec<&str> = rows[0].trim_matches('|').split(" | ").map(str::trim).collect();
+    assert_eq!(
+        cells[..2],
+        ["pure-Python @parallel emulation, CPython 3.12.1", "`os.fork`"],
+        "{}",
+        rows[0]
+    );
+    // Both builds' columns filled, each from its own transcript.
+    assert!(cells[2..].iter().all(|c| *c != "-"), "{}", rows[0]);
+    let below = &issue[issue.find("<summary>Measurements").unwrap()..];
+    for build in ["unpatched", "patched"] {
+        assert!(
+            below.contains(&format!(
+                "build: {build}, python/cpython main at 1a2b3c4d5e) ({build}-test_pyparallel_sleep.txt:"
+            )),
+            "{below}"
+        );
+    }
+}
+
+#[test]
 fn no_clause_is_empty_and_every_reference_is_qualified_whatever_the_input() {
     let quick = all_in(&data("quick-linux"));
     let seeds = vec![data("seed_sage_parallel_v2.txt"), data("seed_ipython_pyparallel.txt")];

@@ -150,7 +150,7 @@ impl Open {
     /// `--build-label TEXT`: part of both runs' labels and setups.
     fn build(&mut self, label: &str) {
         for r in &mut self.runs {
-            r.base = format!("fork-per-job (fork_repro.py, build: {label})");
+            r.base = with_build(STRATEGY, label);
             r.strategy = format!("{}{}", r.base, r.factors.label());
         }
     }
@@ -241,20 +241,31 @@ impl Open {
     }
 }
 
-/// The build a reproducer run's output names (`--build-label TEXT`, as
-/// `ci/cpython-fix.sh` passes `unpatched, REPO REF at COMMIT` or `patched,
-/// …`); `None` for another run or an output without the line.
+/// The build a run's output names: the reproducer's `--build-label TEXT`
+/// and a transcript's `Build (extra): TEXT` (as `ci/cpython-fix.sh` passes
+/// `unpatched, REPO REF at COMMIT` or `patched, …`), the end of its setup's
+/// name ([`with_build`]); `None` for a run without one.
 pub fn build(run: &Run) -> Option<&str> {
-    run.base
-        .strip_prefix("fork-per-job (fork_repro.py, build: ")
-        .and_then(|b| b.strip_suffix(')'))
+    let (head, label) = run.base.split_once("build: ")?;
+    (head.ends_with(", ") || head.ends_with(" (")).then_some(())?;
+    label.strip_suffix(')')
+}
+
+/// A setup's name with its build: `fork-per-job (SCRIPT)` becomes
+/// `fork-per-job (SCRIPT, build: TEXT)`, so that two builds are two setups.
+pub fn with_build(base: &str, build: &str) -> String {
+    match base.strip_suffix(')') {
+        Some(open) => format!("{open}, build: {build})"),
+        None => format!("{base} (build: {build})"),
+    }
 }
 
 /// The CPython build a run ran on, as its output names it. Only
-/// `ci/cpython-fix.sh` builds CPython, and it labels the reproducer's output
-/// with the build (`fork_repro.py --build-label "unpatched, …"` or
-/// `"patched, …"`): a label whose first word is `patched` is the patched
-/// build; any other run ran on CPython as it is.
+/// `ci/cpython-fix.sh` builds CPython, and it labels what runs under each
+/// build (`fork_repro.py --build-label "unpatched, …"` or `"patched, …"`,
+/// and a `Build (extra): …` line before the originals' output): a label
+/// whose first word is `patched` is the patched build; any other run ran on
+/// CPython as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Build {
     /// No label, or one that is neither: an interpreter as found (a

@@ -169,8 +169,9 @@ pub struct Headline<'a> {
     pub symptom: Option<&'a Run>,
     pub patched: Option<&'a Run>,
     pub control: Option<&'a Run>,
-    /// The port's `--post-fork-check free` from a Mac, where no patched
-    /// CPython build ran.
+    /// The port's `--post-fork-check leak` and `free` from a Mac, for where
+    /// no CPython build of that kind ran.
+    pub port_leak: Option<&'a Run>,
     pub port_free: Option<&'a Run>,
 }
 
@@ -195,15 +196,17 @@ impl<'a> Headline<'a> {
                 .and_then(|c| c.unpatched)
         });
         let patched = pick.and_then(|p| p.patched).or_else(|| real().find_map(|p| p.patched));
-        let port_free = mac
-            .iter()
-            .map(|r| r.run)
-            .find(|r| r.factors.post_fork_check.as_deref() == Some("free"));
+        let port = |check: &str| {
+            mac.iter()
+                .map(|r| r.run)
+                .find(|r| r.factors.post_fork_check.as_deref() == Some(check))
+        };
         Headline {
             symptom,
             patched,
             control,
-            port_free,
+            port_leak: port("leak"),
+            port_free: port("free"),
         }
     }
 }

@@ -228,3 +228,35 @@ fn the_patch_inline_is_the_one_patch_of_upstream_cpython() {
         "{issue}"
     );
 }
+
+#[test]
+fn with_only_the_ports_rows_from_a_mac_the_leak_line_says_so() {
+    let mac = "macOS 15.5, arm64";
+    let port = |check: &str, drift: bool| {
+        let mut r = run("3.12.5", "real", mac, drift);
+        r.factors.python = None;
+        r.factors.os_fork = None;
+        r.factors.post_fork_check = Some(check.into());
+        r
+    };
+    let runs = vec![port("leak", true), port("free", false)];
+    let machines: Vec<String> = ["M2", "M2"].map(String::from).to_vec();
+    let text = cpython(&runs, &machines);
+    let screen = first_screen(&text);
+    assert!(
+        screen.contains(
+            "- **Leak:** +1.00 VM map entry per fork with CPython's calls in a port of the fork loop, +0.00 with \
+             the diff's calls.\n"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(no Mac run of CPython's `os.fork` in the input shows it)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("No run of CPython itself among the Mac rows"),
+        "{screen}"
+    );
+    assert_eq!(empty_clause(&text), None, "{text}");
+}

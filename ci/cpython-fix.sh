@@ -246,7 +246,7 @@ run_build() { # LABEL
   echo $? >"$work/$1-thread-count.rc"
   if [ -n "$orig" ]; then
     say "running test_pyparallel_sleep.py (numcalls=$N, ncpus=$W) under the $1 build, with the counters"
-    # The build on a labelled line of its own, first (report reads past it).
+    # The build on a labelled line of its own, first: report reads it as the build.
     echo "Build (extra): $label" >"$t-test_pyparallel_sleep.txt"
     (cd "$orig" && PYTHONPATH="$orig" PYTHONDONTWRITEBYTECODE=1 "$py" "$harness" py test_pyparallel_sleep \
       --repeat 1 --kw "numcalls=$N" --kw "ncpus=$W" --counters "$lib") \

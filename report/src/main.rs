@@ -83,14 +83,16 @@ struct Cli {
     /// only with a Mac's runs; off macOS, the measuring chain and no real leak, macOS untested.
     #[arg(long)]
     hypothesis: bool,
-    /// Write Markdown ready to file instead of the tables: `cpython`, an issue for CPython (title;
-    /// what happens; the reproducer upstream/cpython/fork_repro.py and its output from the
-    /// inputs; every fork-per-job row with µs per earlier fork, map entries and mach_msg_regions
-    /// per fork, the control, 3.11 beside 3.12+; where the code is per CPython version; the fix of
-    /// upstream/cpython/*.patch and the port's --post-fork-check free rows as its evidence);
-    /// `sage`, a comment for sagemath/sage#39960 (the cause, the Mac rows, the workaround and its
-    /// limits). Either says at its top which rows come from a Mac; with none, that it is not yet
-    /// confirmed on macOS, claiming nothing for it.
+    /// Write Markdown ready to file instead of the tables: `cpython`, an issue for CPython whose
+    /// first screen is a title, five lines (affected versions, symptom, map entries per fork
+    /// unpatched and patched, the ask, the command to reproduce), one table of the Mac rows (the
+    /// patched build beside the unpatched, the control beside os.fork) and the diff of
+    /// upstream/cpython/*.patch, with the rest folded below (what happens, the reproducer
+    /// upstream/cpython/fork_repro.py and its output, every fork-per-job row, where the code is
+    /// per CPython version, the fix's evidence, the workaround); `sage`, a comment for
+    /// sagemath/sage#39960 (the cause, the Mac rows and the patched build's, the workaround and its
+    /// limits). Either says which rows come from a Mac; with none, that it is not yet confirmed on
+    /// macOS, claiming nothing for it. A run's build is its fork_repro output's `build:` line.
     #[arg(long, value_enum, value_name = "TARGET")]
     upstream: Option<Upstream>,
     /// With --upstream sage: the CPython issue to link (its URL).

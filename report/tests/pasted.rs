@@ -132,8 +132,8 @@ fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() 
 
     // --upstream puts both machines in one table.
     let issue = stdout_of(report().args(["--upstream", "cpython"]).arg(&thread));
-    let measured = issue.split("#### Measurements").nth(1).unwrap();
-    let measured = measured.split("#### Where the code is").next().unwrap();
+    let measured = issue.split("<summary>Measurements").nth(1).unwrap();
+    let measured = measured.split("</details>").next().unwrap();
     for mac in ["Mac A", "Mac B"] {
         assert_eq!(
             measured

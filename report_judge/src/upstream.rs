@@ -13,6 +13,9 @@ use crate::verdict::Judged;
 use drift::Trend;
 use report_read::run::{Run, SourceKind};
 
+/// The CPython build a run ran on, as its input names it.
+pub use report_read::repro::Build;
+
 /// One fork-per-job run of the input, with the machine it ran on.
 pub struct Row<'a> {
     pub machine: &'a str,
@@ -69,6 +72,143 @@ pub fn rows<'a>(runs: &'a [Run], machines: &'a [String]) -> Vec<Row<'a>> {
 /// The rows that come from a Mac, in order.
 pub fn from_a_mac<'r, 'a>(rows: &'r [Row<'a>]) -> Vec<&'r Row<'a>> {
     rows.iter().filter(|r| r.mac == Some(true)).collect()
+}
+
+/// The rows of CPython as it is (not the patched build): those the leak's
+/// predictions are about.
+pub fn unpatched<'r, 'a>(rows: &[&'r Row<'a>]) -> Vec<&'r Row<'a>> {
+    rows.iter()
+        .copied()
+        .filter(|r| !Build::of(r.run).is_patched())
+        .collect()
+}
+
+/// The rows of the patched build.
+pub fn patched<'r, 'a>(rows: &[&'r Row<'a>]) -> Vec<&'r Row<'a>> {
+    rows.iter().copied().filter(|r| Build::of(r.run).is_patched()).collect()
+}
+
+/// What ran, as the run's setup names it without the build: `fork_repro.py`,
+/// `Sage @parallel, test_parallel_sleep_v2.sage`, `test_fork_sleep`.
+pub fn what_ran(run: &Run) -> &str {
+    let inner = run
+        .base
+        .split_once('(')
+        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .map_or(run.base.as_str(), |(inner, _)| inner);
+    inner.split(", build: ").next().unwrap_or(inner)
+}
+
+/// The control: `os.fork` without the thread count.
+pub fn is_control(run: &Run) -> bool {
+    run.factors.os_fork.as_deref() == Some("without thread count")
+}
+
+/// One line of the first screen's table: one setup on one Mac (what ran,
+/// the CPython version, the real `os.fork` or the control), its runs on
+/// CPython as it is and on the patched build.
+pub struct Pair<'a> {
+    pub machine: &'a str,
+    pub what: &'a str,
+    pub python: &'a str,
+    pub control: bool,
+    pub unpatched: Option<&'a Run>,
+    pub patched: Option<&'a Run>,
+}
+
+/// The Mac rows of CPython itself (the reproducer and the originals; not
+/// the port, not a stand-in leak), paired by setup: the patched build
+/// beside the unpatched, each setup's control after its real `os.fork`.
+/// The first run of a setup and build stands for it.
+pub fn pairs<'a>(mac: &[&Row<'a>]) -> Vec<Pair<'a>> {
+    let mut out: Vec<Pair<'a>> = Vec::new();
+    for row in mac {
+        let r = row.run;
+        let (Some(python), Some(_)) = (r.factors.python.as_deref(), r.factors.os_fork.as_deref()) else {
+            continue;
+        };
+        if r.factors.post_fork_check.is_some() || r.factors.standin_leak == Some(true) {
+            continue;
+        }
+        let (what, control) = (what_ran(r), is_control(r));
+        let at = out
+            .iter()
+            .position(|p| p.machine == row.machine && p.what == what && p.python == python && p.control == control);
+        let pair = match at {
+            Some(k) => &mut out[k],
+            None => {
+                out.push(Pair {
+                    machine: row.machine,
+                    what,
+                    python,
+                    control,
+                    unpatched: None,
+                    patched: None,
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        let slot = if Build::of(r).is_patched() {
+            &mut pair.patched
+        } else {
+            &mut pair.unpatched
+        };
+        slot.get_or_insert(r);
+    }
+    // The rows come sorted (each control after its real os.fork); the
+    // reproducer's first, as the issue's first lines quote it.
+    out.sort_by_key(|p| p.unpatched.or(p.patched).map(|r| r.kind) != Some(SourceKind::Reproducer));
+    out
+}
+
+/// What the first lines of the CPython issue state, from the Mac rows: the
+/// run that shows the symptom (CPython as it is, the real `os.fork`, the
+/// leak predicted; the reproducer's first), the map entries per fork it
+/// gains, the patched build's run of the same setup, and its control.
+pub struct Headline<'a> {
+    pub symptom: Option<&'a Run>,
+    pub patched: Option<&'a Run>,
+    pub control: Option<&'a Run>,
+    /// The port's `--post-fork-check leak` and `free` from a Mac, for where
+    /// no CPython build of that kind ran.
+    pub port_leak: Option<&'a Run>,
+    pub port_free: Option<&'a Run>,
+}
+
+impl<'a> Headline<'a> {
+    pub fn of(mac: &[&Row<'a>]) -> Headline<'a> {
+        let pairs = pairs(mac);
+        let leaky = |r: &&Run| predicts_leak(r) == Some(true) && r.points.len() >= 2;
+        let real = || pairs.iter().filter(|p| !p.control);
+        // The reproducer first, then the originals; among them the run
+        // with a patched build beside it.
+        let pick = real().filter(|p| p.unpatched.filter(leaky).is_some()).min_by_key(|p| {
+            (
+                p.unpatched.map(|r| r.kind) != Some(SourceKind::Reproducer),
+                p.patched.is_none(),
+            )
+        });
+        let symptom = pick.and_then(|p| p.unpatched);
+        let control = pick.and_then(|p| {
+            pairs
+                .iter()
+                .find(|c| c.control && (c.machine, c.what, c.python) == (p.machine, p.what, p.python))
+                .and_then(|c| c.unpatched)
+        });
+        let patched = pick.and_then(|p| p.patched).or_else(|| real().find_map(|p| p.patched));
+        let port = |check: &str| {
+            mac.iter()
+                .map(|r| r.run)
+                .find(|r| r.factors.post_fork_check.as_deref() == Some(check))
+        };
+        Headline {
+            symptom,
+            patched,
+            control,
+            port_leak: port("leak"),
+            port_free: port("free"),
+        }
+    }
 }
 
 /// Forks the run made: calls x jobs per call.
@@ -191,5 +331,33 @@ impl<'r, 'a> Evidence<'r, 'a> {
         } else {
             Evidence::FromAMac(mac)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labelled(base: &str) -> Run {
+        Run {
+            base: base.into(),
+            ..Run::default()
+        }
+    }
+
+    #[test]
+    fn what_ran_is_the_setup_without_the_build() {
+        assert_eq!(
+            what_ran(&labelled("fork-per-job (fork_repro.py, build: patched, x)")),
+            "fork_repro.py"
+        );
+        assert_eq!(
+            what_ran(&labelled("fork-per-job (Sage @parallel, test_parallel_sleep_v2.sage)")),
+            "Sage @parallel, test_parallel_sleep_v2.sage"
+        );
+        assert_eq!(
+            what_ran(&labelled("fork-per-job/pipe (test_fork_sleep)")),
+            "test_fork_sleep"
+        );
     }
 }

@@ -15,7 +15,8 @@
 //! port's or an original's does. A `fork_repro: build: TEXT` line (the
 //! script's `--build-label`, as `ci/cpython-fix.sh` passes `unpatched, …`)
 //! goes into both runs' labels, so that the runs of two builds are told
-//! apart and never compared as one setup.
+//! apart and never compared as one setup; its first word, as that script
+//! writes it, says which build ([`Build`]: `patched` or `unpatched`).
 //!
 //! Its `fork cost:` lines (what one more map entry costs the parent's
 //! `fork()` on that machine) are read apart, by [`fork_costs`], as the
@@ -129,7 +130,7 @@ impl Open {
     /// `--build-label TEXT`: part of both runs' labels and setups.
     fn build(&mut self, label: &str) {
         for r in &mut self.runs {
-            r.base = format!("fork-per-job (fork_repro.py, build: {label})");
+            r.base = with_build(STRATEGY, label);
             r.strategy = format!("{}{}", r.base, r.factors.label());
         }
     }
@@ -220,6 +221,57 @@ impl Open {
     }
 }
 
+/// The build a run's output names: the reproducer's `--build-label TEXT`
+/// and a transcript's `Build (extra): TEXT` (as `ci/cpython-fix.sh` passes
+/// `unpatched, REPO REF at COMMIT` or `patched, …`), the end of its setup's
+/// name ([`with_build`]); `None` for a run without one.
+pub fn build(run: &Run) -> Option<&str> {
+    let (head, label) = run.base.split_once("build: ")?;
+    (head.ends_with(", ") || head.ends_with(" (")).then_some(())?;
+    label.strip_suffix(')')
+}
+
+/// A setup's name with its build: `fork-per-job (SCRIPT)` becomes
+/// `fork-per-job (SCRIPT, build: TEXT)`, so that two builds are two setups.
+pub fn with_build(base: &str, build: &str) -> String {
+    match base.strip_suffix(')') {
+        Some(open) => format!("{open}, build: {build})"),
+        None => format!("{base} (build: {build})"),
+    }
+}
+
+/// The CPython build a run ran on, as its output names it. Only
+/// `ci/cpython-fix.sh` builds CPython, and it labels what runs under each
+/// build (`fork_repro.py --build-label "unpatched, …"` or `"patched, …"`,
+/// and a `Build (extra): …` line before the originals' output): a label
+/// whose first word is `patched` is the patched build; any other run ran on
+/// CPython as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// No label, or one that is neither: an interpreter as found (a
+    /// release, a distribution's, a build of one's own).
+    AsFound,
+    /// `ci/cpython-fix.sh`'s build from the same commit without the patch.
+    Unpatched,
+    /// The same commit with `upstream/cpython/*.patch` applied.
+    Patched,
+}
+
+impl Build {
+    pub fn of(run: &Run) -> Build {
+        let first = build(run).and_then(|l| l.split([',', ' ']).next());
+        match first {
+            Some("patched") => Build::Patched,
+            Some("unpatched") => Build::Unpatched,
+            _ => Build::AsFound,
+        }
+    }
+
+    pub fn is_patched(self) -> bool {
+        self == Build::Patched
+    }
+}
+
 /// A reproducer run's fork in a table cell: `os.fork` or `control`, and
 /// the build its output names (`--build-label`).
 pub fn fork_label(run: &Run) -> String {
@@ -228,11 +280,7 @@ pub fn fork_label(run: &Run) -> String {
     } else {
         "os.fork"
     };
-    match run
-        .base
-        .strip_prefix("fork-per-job (fork_repro.py, build: ")
-        .and_then(|b| b.strip_suffix(')'))
-    {
+    match build(run) {
         Some(build) => format!("{fork}, build: {build}"),
         None => fork.to_string(),
     }
@@ -417,6 +465,9 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
             real.strategy,
             "fork-per-job (fork_repro.py, build: unpatched, python/cpython v3.13.3 at 1a2b3c4) @python3.13"
         );
+        assert_eq!(build(real), Some("unpatched, python/cpython v3.13.3 at 1a2b3c4"));
+        assert_eq!(build(control), build(real));
+        assert_eq!(build(&parse("linux.txt", LINUX)[0]), None);
         let w = real.witness.as_ref().expect("the vmmap witness");
         assert_eq!(w.forks, Some(1200));
         let (b, a) = (w.before.as_ref().unwrap(), w.after.as_ref().unwrap());
@@ -435,6 +486,21 @@ fork_repro: os.fork +0.00 map entries per fork, control +0.00: no leak here
         );
         assert_eq!((refused.before.as_ref(), refused.forks), (None, None));
         // What is judged and written of it: report_write/tests/read_then_written.rs.
+    }
+
+    #[test]
+    fn the_build_is_the_first_word_of_the_label() {
+        let of = |label: &str| {
+            let text = mac(true).replacen("unpatched, python/cpython v3.13.3 at 1a2b3c4", label, 1);
+            Build::of(&parse("x", &text)[0])
+        };
+        assert_eq!(of("patched, python/cpython main at 1a2b3c4"), Build::Patched);
+        assert_eq!(of("unpatched, python/cpython v3.13.3 at 1a2b3c4"), Build::Unpatched);
+        // Only a label that says it is patched is: CPython as found otherwise.
+        assert_eq!(of("patched-by-hand"), Build::AsFound);
+        assert_eq!(of("my patched build"), Build::AsFound);
+        assert_eq!(Build::of(&parse("x", LINUX)[0]), Build::AsFound);
+        assert!(Build::Patched.is_patched() && !Build::Unpatched.is_patched());
     }
 
     #[test]

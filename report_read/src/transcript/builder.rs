@@ -95,7 +95,7 @@ impl Builder {
                 self.close_bar();
                 self.mark.get_or_insert(at);
             }
-            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } => {
+            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } | Line::Build(_) => {
                 self.mark.get_or_insert(at);
             }
             Line::Witness(w) => self.witness(at, w),
@@ -223,6 +223,9 @@ impl Builder {
             }
         };
         (open.run.strategy_kind, open.run.base) = session.strategy(&chunk.family);
+        if let Some(build) = session.build() {
+            open.run.base = crate::repro::with_build(&open.run.base, build);
+        }
         open.run.factors = session.factors();
         open.run.strategy = format!("{}{}", open.run.base, open.run.factors.label());
         open.run.os_arch = session.os().unwrap_or_else(|| "unknown".into());

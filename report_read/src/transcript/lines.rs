@@ -104,6 +104,11 @@ pub(super) enum Line {
         os_fork: String,
         standin_leak: bool,
     },
+    /// `Build (extra): LABEL`, which `ci/cpython-fix.sh` writes before the
+    /// harness's output: the CPython build the session ran on (`unpatched,
+    /// REPO REF at COMMIT` or `patched, …`), as fork_repro.py's
+    /// `fork_repro: build:` line.
+    Build(String),
     /// The harness's `Counters (extra): name=value ...` after a chunk line.
     Counters(probes::Reading),
     /// The harness's `Witness (extra): tool=pmap when=before regions=123`
@@ -222,13 +227,17 @@ pub(super) fn classify(raw: &str, in_fence: bool) -> Line {
         .unwrap_or(Line::Other)
 }
 
-/// The harness's own lines: its first line and the counters after a chunk.
+/// The harness's own lines: its first line, the counters after a chunk, the
+/// witness, and the build line written before it.
 fn harness(line: &str) -> Option<Line> {
     if let Some(words) = line.strip_prefix("Counters (extra): ") {
         return probes::resources::parse_words(words).map(Line::Counters);
     }
     if let Some(words) = line.strip_prefix("Witness (extra): ") {
         return witness(words).map(Line::Witness);
+    }
+    if let Some(label) = line.strip_prefix("Build (extra): ").map(str::trim) {
+        return Some(Line::Build(label.to_string())).filter(|_| !label.is_empty());
     }
     let c = patterns().harness.captures(line)?;
     let os = c[2].to_string();

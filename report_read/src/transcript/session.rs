@@ -33,6 +33,8 @@ pub(super) struct Session {
     os: Option<String>,
     /// The machine in words, where the compare harness's line names it.
     machine: Option<String>,
+    /// The CPython build, where a `Build (extra):` line names it.
+    build: Option<String>,
     /// A prompt or an original's line was seen: a banner or a shell command
     /// now starts another session (before that, `$ ipython` and the banners
     /// it prints are one start).
@@ -43,7 +45,9 @@ impl Session {
     /// Whether `line` ends this session and starts another.
     pub fn ends_at(&self, line: &Line) -> bool {
         match line {
-            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } | Line::Heading => self.active,
+            Line::Shell { .. } | Line::Banner(..) | Line::Harness { .. } | Line::Build(_) | Line::Heading => {
+                self.active
+            }
             Line::Prompt { style, number, script } => {
                 let other_style = self.prompt.is_some_and(|p| p != *style);
                 let renumbered = matches!((number, self.last_in), (Some(n), Some(last)) if *n <= last);
@@ -88,6 +92,7 @@ impl Session {
             Line::OsMention(os) if !self.active && self.os.is_none() => {
                 self.os = Some(format!("{os} (from the text)"));
             }
+            Line::Build(label) => self.build = Some(label.clone()),
             Line::OsMention(_) | Line::Counters(_) | Line::Witness(_) => {}
             Line::Prompt { style, number, script } => {
                 self.active = true;
@@ -134,6 +139,11 @@ impl Session {
     /// The machine, where the compare harness named it.
     pub fn machine(&self) -> Option<String> {
         self.machine.clone()
+    }
+
+    /// The build the session ran on, where a `Build (extra):` line names it.
+    pub fn build(&self) -> Option<&str> {
+        self.build.as_deref()
     }
 
     /// Starts the OS of a session from a prose mention made in the previous one.

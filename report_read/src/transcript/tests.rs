@@ -430,3 +430,41 @@ fn time_blocks_read_every_unit_ipython_prints() {
         assert!((back - t).abs() <= 0.005 * t, "{t} -> {back}");
     }
 }
+
+#[test]
+fn a_build_line_before_the_harness_names_the_build_of_its_session() {
+    // As ci/cpython-fix.sh writes the originals' output under each build.
+    let bar = bar_lines(8, 0.001, 2, 0.5);
+    let harness = "Harness (extra): Python 3.15.0a2+ (CPython) on macOS 15.5, arm64; build: 24F74; cpu: Apple M2; \
+                   os.fork: real; stand-in leak: off; counters: on\n\
+                   In [1]: from test_pyparallel_sleep import bar\nIn [2]: bar()\n";
+    let runs = |label: &str| parse("t", &format!("Build (extra): {label}\n{harness}{bar}"));
+    let patched = runs("patched, python/cpython main at 1a2b3c4");
+    let unpatched = runs("unpatched, python/cpython main at 1a2b3c4");
+    assert_eq!(
+        patched[0].base,
+        "fork-per-job (pure-Python @parallel emulation, build: patched, python/cpython main at 1a2b3c4)"
+    );
+    assert_eq!(
+        patched[0].source,
+        format!("t:1-{} (transcript)", 4 + bar.lines().count())
+    );
+    assert_eq!(crate::repro::Build::of(&patched[0]), crate::repro::Build::Patched);
+    assert_eq!(crate::repro::Build::of(&unpatched[0]), crate::repro::Build::Unpatched);
+    assert_ne!(patched[0].strategy, unpatched[0].strategy);
+    // Two such outputs one after the other: each session its own build.
+    let both = parse(
+        "t",
+        &format!("Build (extra): unpatched, x\n{harness}{bar}Build (extra): patched, x\n{harness}{bar}"),
+    );
+    let builds: Vec<_> = both.iter().map(crate::repro::Build::of).collect();
+    assert_eq!(
+        builds,
+        [crate::repro::Build::Unpatched, crate::repro::Build::Patched],
+        "{both:#?}"
+    );
+    // Without the line: CPython as found, the setup's name as before.
+    let found = parse("t", &format!("{harness}{bar}"));
+    assert_eq!(found[0].base, "fork-per-job (pure-Python @parallel emulation)");
+    assert_eq!(crate::repro::Build::of(&found[0]), crate::repro::Build::AsFound);
+}

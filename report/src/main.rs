@@ -189,7 +189,7 @@ fn run() -> anyhow::Result<ExitCode> {
         pairs_figure.unwrap_or_else(|| plot::Figure::new(std::slice::from_ref(&runs), false, cli.counter.as_deref()));
     if let Some(target) = cli.upstream {
         let text = match target {
-            Upstream::Cpython => upstream::cpython(&runs, &machines),
+            Upstream::Cpython => upstream::cpython(&runs, &machines, &calibrations),
             Upstream::Sage => upstream::sage(&runs, &machines, cli.cpython_issue.as_deref()),
         };
         match &markdown {

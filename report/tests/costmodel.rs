@@ -131,3 +131,41 @@ fn pairs_take_runs_only() {
     );
     assert!(err.starts_with("report: "), "{err}");
 }
+
+#[test]
+fn the_cpython_issue_prices_each_mac_run_with_fork_repros_own_calibration() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/mac-cpython-fix");
+    let text = stdout_of(
+        report()
+            .args(["--upstream", "cpython"])
+            .args([dir.join("unpatched-fork_repro.txt"), dir.join("patched-fork_repro.txt")]),
+    );
+    let sentence = |build: &str, fork: &str| {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "- `fork_repro.py`, CPython 3.15.0a2+, {fork}, build `{build},"
+                ))
+            })
+            .unwrap_or_else(|| panic!("no {build} {fork} sentence in:\n{text}"));
+        line.split_once(" Cost model: ")
+            .map(|(_, m)| m.to_string())
+            .unwrap_or_default()
+    };
+    let leak = sentence("unpatched", "`os.fork`");
+    assert!(
+        leak.starts_with("1.00 map entries per fork × +0.621 (95 % 0.581–0.662) µs per entry"),
+        "{leak}"
+    );
+    assert!(
+        leak.ends_with(", ratio 1.00: the leak accounts for the drift (measured / predicted within 0.5–2)."),
+        "{leak}"
+    );
+    let fixed = sentence("patched", "`os.fork`");
+    assert!(
+        fixed.starts_with("no map entry per fork, so no drift predicted; measured "),
+        "{fixed}"
+    );
+    assert!(fixed.ends_with(": neither the map nor the time grows."), "{fixed}");
+}

@@ -86,16 +86,20 @@ pub fn sentence(c: &Cost<'_>) -> String {
         }
         Cost::Model(m) => m,
     };
-    let mut s = format!(
-        "Cost model: {:.2} map entries per fork × {} µs per entry ({}, entries {}{}) predicts {} µs per job \
-         per earlier fork",
-        m.entries_per_fork,
-        estimate(m.cost),
-        cell(&m.calibration.source),
-        range(m.range),
-        if m.covered { "" } else { ", its slope" },
-        predicted(m)
-    );
+    let mut s = if m.entries_per_fork.abs() < NO_LEAK {
+        "Cost model: no map entry per fork, so no drift predicted".to_string()
+    } else {
+        format!(
+            "Cost model: {:.2} map entries per fork × {} µs per entry ({}, entries {}{}) predicts {} µs per \
+             job per earlier fork",
+            m.entries_per_fork,
+            estimate(m.cost),
+            cell(&m.calibration.source),
+            range(m.range),
+            if m.covered { "" } else { ", its slope" },
+            predicted(m)
+        )
+    };
     if let Some(measured) = m.measured {
         s += &format!("; measured {}", estimate(measured));
     }

@@ -17,8 +17,8 @@ use report_judge::upstream::{
     forks, from_a_mac, pairs, patched, rows, unpatched, Build, Evidence, Headline, Pair, Row,
 };
 use report_judge::Judged;
-use report_read::repro;
 use report_read::run::{Run, SourceKind};
+use report_read::{repro, Calibration};
 
 /// The patch, as it would be sent (`upstream/cpython/`, the one `*.patch`).
 pub const PATCH: &str = include_str!("../../../upstream/cpython/free-thread-count.patch");
@@ -288,8 +288,10 @@ fn reproducer(rows: &[Row<'_>]) -> String {
     out
 }
 
-/// Every row, with the method, the provenance and a sentence per Mac run.
-fn measurements(rows: &[Row<'_>], mac: &[&Row<'_>]) -> String {
+/// Every row, with the method, the provenance and a sentence per Mac run
+/// (with its cost model where its machine's calibration is among the
+/// inputs, fork_repro.py's own `fork cost:` line among them).
+fn measurements(rows: &[Row<'_>], mac: &[&Row<'_>], calibrations: &[Calibration]) -> String {
     let all: Vec<&Row<'_>> = rows.iter().collect();
     let mut out = provenance(rows, "report") + "\n";
     out += "Every fork-per-job run of the input: the originals of sagemath/sage#39960 \
@@ -307,7 +309,9 @@ fn measurements(rows: &[Row<'_>], mac: &[&Row<'_>]) -> String {
     if !mac.is_empty() {
         out += "\n";
         for row in mac {
-            out += &format!("- {}\n", run_sentence(row));
+            let cost = report_judge::model::model(row.run, row.machine, calibrations);
+            let cost = cost.map_or(String::new(), |c| format!(" {}", crate::model::sentence(&c)));
+            out += &format!("- {}{cost}\n", run_sentence(row));
         }
     }
     out
@@ -374,8 +378,8 @@ fn the_fix(rows: &[Row<'_>]) -> String {
     out
 }
 
-/// The CPython issue, ready to file.
-pub fn cpython(runs: &[Run], machines: &[String]) -> String {
+/// The CPython issue, ready to file; `calibrations` price its Mac runs.
+pub fn cpython(runs: &[Run], machines: &[String], calibrations: &[Calibration]) -> String {
     let rows = rows(runs, machines);
     let mac = from_a_mac(&rows);
     let draft = if mac.is_empty() { "[draft] " } else { "" };
@@ -397,7 +401,10 @@ pub fn cpython(runs: &[Run], machines: &[String]) -> String {
         "Reproducer: <code>fork_repro.py</code> and its output",
         &reproducer(&rows),
     );
-    out += &folded("Measurements: every fork-per-job row", &measurements(&rows, &mac));
+    out += &folded(
+        "Measurements: every fork-per-job row",
+        &measurements(&rows, &mac, calibrations),
+    );
     out += &folded("Where the code is, per CPython version", &where_the_code_is());
     out += &folded("The fix, and its evidence", &the_fix(&rows));
     out += &folded(

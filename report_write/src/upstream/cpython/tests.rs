@@ -12,7 +12,7 @@ fn with_no_mac_row_it_says_so_at_the_top_and_claims_nothing() {
     let linux = "Linux, x86_64";
     let runs = vec![run("3.11.7", "real", linux, false), run("3.12.1", "real", linux, false)];
     let machines = vec!["box".to_string(), "box".to_string()];
-    let text = cpython(&runs, &machines);
+    let text = cpython(&runs, &machines, &[]);
     let top: Vec<&str> = text.lines().take(3).collect();
     assert_eq!(top[0], format!("**Title:** [draft] {TITLE}"), "{text}");
     assert!(top[0].chars().count() - "**Title:** ".len() < 80, "{}", top[0]);
@@ -48,7 +48,7 @@ fn mac_rows_come_first_and_are_named() {
         run("3.12.5", "real", mac, true),
     ];
     let machines: Vec<String> = ["box", "M2", "M2", "M2"].map(String::from).to_vec();
-    let text = cpython(&runs, &machines);
+    let text = cpython(&runs, &machines, &[]);
     assert!(text.starts_with(&format!("**Title:** {TITLE}\n")), "{text}");
     assert!(
         text.contains("> **Rows from a Mac: 3 of 4**, from `M2`. The other row comes from `box`"),
@@ -129,7 +129,7 @@ fn repro_output(label: Option<&str>, leak: u32) -> String {
 fn the_reproducers_output_from_a_mac_gets_its_table() {
     let runs = repro::parse("repro.txt", &repro_output(None, 1));
     let machines: Vec<String> = runs.iter().map(|r| r.machine.clone()).collect();
-    let issue = cpython(&runs, &machines);
+    let issue = cpython(&runs, &machines, &[]);
     assert!(
         issue.contains("> **Rows from a Mac: 2 of 2**, from `macOS 15.5 (24F74), arm64`."),
         "{issue}"
@@ -170,7 +170,7 @@ fn a_patched_build_is_told_from_the_unpatched_one() {
     let runs = repro::parse("fix.txt", &text);
     assert_eq!(runs.len(), 4);
     let machines: Vec<String> = runs.iter().map(|r| r.machine.clone()).collect();
-    let issue = cpython(&runs, &machines);
+    let issue = cpython(&runs, &machines, &[]);
     let screen = first_screen(&issue);
     assert!(
         screen.contains("- **Leak:** +1.00 VM map entry per fork unpatched, +0.00 patched (the diff below applied"),
@@ -218,7 +218,7 @@ fn the_patch_inline_is_the_one_patch_of_upstream_cpython() {
         "PATCH names the one patch of {}",
         dir.display()
     );
-    let issue = cpython(&[], &[]);
+    let issue = cpython(&[], &[], &[]);
     assert!(
         issue.contains(&format!("```diff\n{}\n```\n", PATCH.trim_end())),
         "{issue}"
@@ -241,7 +241,7 @@ fn with_only_the_ports_rows_from_a_mac_the_leak_line_says_so() {
     };
     let runs = vec![port("leak", true), port("free", false)];
     let machines: Vec<String> = ["M2", "M2"].map(String::from).to_vec();
-    let text = cpython(&runs, &machines);
+    let text = cpython(&runs, &machines, &[]);
     let screen = first_screen(&text);
     assert!(
         screen.contains(

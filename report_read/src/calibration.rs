@@ -1,8 +1,8 @@
 //! Calibrations: what one more map entry of the leak's kind costs the
 //! parent's `fork()` on one machine, as `test_fork_sleep --calibrate --json`
 //! records it (`timing::calibration`) or `upstream/cpython/fork_repro.py`
-//! prints it (its `fork cost:` and `fork cost points` lines, read by
-//! `repro::fork_costs`). One type for both, so that the cost model
+//! prints it (its `fork cost:` and `fork cost points` lines, read with its
+//! output by `repro::fork_costs`). One type for both, so that the cost model
 //! (`report_judge::model`) reads either beside the runs of the same
 //! machine.
 
@@ -76,20 +76,21 @@ impl Calibration {
     }
 }
 
-/// The calibrations in one input's text, `name` its file name: a
-/// calibration record, or the `fork cost:` lines of fork_repro.py's output;
-/// none in any other text. A record that says it is a calibration but does
-/// not parse as one is an error.
-pub fn parse(name: &str, text: &str) -> anyhow::Result<Vec<Calibration>> {
-    if is_record(text) {
-        let rec: CalibrationRecord =
-            serde_json::from_str(text).map_err(|e| anyhow::anyhow!("not a calibration record of this suite: {e}"))?;
-        return Ok(vec![Calibration::from_record(
-            &format!("{name} (fork calibration)"),
-            &rec,
-        )]);
+/// The calibration of one input's text, `name` its file name, when it is
+/// a calibration record; `None` for any other text (fork_repro.py's
+/// `fork cost:` lines are read with its output, `repro::fork_costs`). A
+/// record that says it is a calibration but does not parse as one is an
+/// error.
+pub fn parse(name: &str, text: &str) -> anyhow::Result<Option<Calibration>> {
+    if !is_record(text) {
+        return Ok(None);
     }
-    Ok(crate::repro::fork_costs(name, text))
+    let rec: CalibrationRecord =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("not a calibration record of this suite: {e}"))?;
+    Ok(Some(Calibration::from_record(
+        &format!("{name} (fork calibration)"),
+        &rec,
+    )))
 }
 
 /// Whether `text` is a calibration record (`test_fork_sleep --calibrate

@@ -55,7 +55,7 @@ pub fn load_input(path: &Path) -> anyhow::Result<Input> {
     let documents = pasted::documents(&text).with_context(|| format!("{}", path.display()))?;
     if documents.is_empty() {
         let runs = load_text(&name, &text).with_context(|| format!("{}", path.display()))?;
-        let calibrations = calibration::parse(&name, &text).with_context(|| format!("{}", path.display()))?;
+        let calibrations = calibrations_of(&name, &text).with_context(|| format!("{}", path.display()))?;
         return Ok(Input {
             runs,
             pasted: false,
@@ -75,7 +75,7 @@ pub fn load_input(path: &Path) -> anyhow::Result<Input> {
                 machine: machine.clone(),
                 ..r
             }));
-            let got = calibration::parse(&input.name, &input.text)
+            let got = calibrations_of(&input.name, &input.text)
                 .with_context(|| format!("{}: block {}: {}", path.display(), k + 1, input.name))?;
             calibrations.extend(got.into_iter().map(|c| Calibration {
                 machine: machine.clone(),
@@ -111,6 +111,15 @@ pub fn load_text(name: &str, text: &str) -> anyhow::Result<Vec<Run>> {
         bail!("no line of any original found (neither a JSON record nor a transcript)");
     }
     Ok(runs)
+}
+
+/// The calibrations of one input's text: a calibration record's, or the
+/// `fork cost:` lines of fork_repro.py's output.
+fn calibrations_of(name: &str, text: &str) -> anyhow::Result<Vec<Calibration>> {
+    Ok(match calibration::parse(name, text)? {
+        Some(c) => vec![c],
+        None => repro::fork_costs(name, text),
+    })
 }
 
 /// Every input, in the order given ([`load_input`]).

@@ -127,7 +127,10 @@ tail -n 1 "$out" | grep -qE "$answer" || fail "fork cost: the answer is not the 
 if [ "$linux" = 1 ]; then
   grep -qE '^fork cost check: [+][0-9,]+ map entries counted for 16,000 pages [(]within 1 %[)]$' "$out" \
     || fail "fork cost check: $(grep '^fork cost' "$out")"
-  grep -qE '^fork cost: .*, 0–16,000 entries, ' "$out" || fail "fork cost range: $(grep '^fork cost:' "$out")"
+  # The range is what the counter saw, the interpreter's own mappings
+  # beside the pages (one more or less, a malloc arena): within 1 %.
+  top=$(sed -n 's/^fork cost: .*, 0–\([0-9,]*\) entries, .*/\1/p' "$out" | tr -d ,)
+  [ -n "$top" ] && [ "$top" -ge 15840 ] && [ "$top" -le 16160 ] || fail "fork cost range: $(grep '^fork cost:' "$out")"
 fi
 PYTHONIOENCODING=ascii "$last" "$script" --batches 2 --forks 10 --no-calibrate >"$out" 2>"$tmp/run.err" \
   || fail "ascii stdout: exit $?: $(cat "$tmp/run.err")"

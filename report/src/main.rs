@@ -190,7 +190,7 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(target) = cli.upstream {
         let text = match target {
             Upstream::Cpython => upstream::cpython(&runs, &machines, &calibrations),
-            Upstream::Sage => upstream::sage(&runs, &machines, cli.cpython_issue.as_deref()),
+            Upstream::Sage => upstream::sage(&runs, &machines, &calibrations, cli.cpython_issue.as_deref()),
         };
         match &markdown {
             Some(sink) => sink.write(text.as_bytes())?,

@@ -169,3 +169,37 @@ fn the_cpython_issue_prices_each_mac_run_with_fork_repros_own_calibration() {
     );
     assert!(fixed.ends_with(": neither the map nor the time grows."), "{fixed}");
 }
+
+#[test]
+fn the_sage_comment_says_how_much_of_the_drift_the_leak_explains() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/mac-cpython-fix");
+    let files = [dir.join("unpatched-fork_repro.txt"), dir.join("patched-fork_repro.txt")];
+    let text = stdout_of(report().args(["--upstream", "sage"]).args(&files));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("**How much of it the leak explains.** Cost model: 1.00 map entries per fork"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.ends_with("ratio 1.00: the leak accounts for the drift (measured / predicted within 0.5–2)."),
+        "{line}"
+    );
+    // Without the calibration lines, nothing is said of it.
+    let tmp = tempfile::tempdir().unwrap();
+    let bare: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let kept: String = std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("fork cost"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let p = tmp.path().join(f.file_name().unwrap());
+            std::fs::write(&p, kept).unwrap();
+            p
+        })
+        .collect();
+    let text = stdout_of(report().args(["--upstream", "sage"]).args(&bare));
+    assert!(!text.contains("leak explains"), "{text}");
+    assert!(text.contains("**Measured on a Mac.**"), "{text}");
+}

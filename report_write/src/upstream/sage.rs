@@ -7,9 +7,11 @@ use crate::escape::markdown_text as text;
 use report_judge::upstream::{control, forks, from_a_mac, rows, unpatched, Headline, Row};
 use report_judge::Judged;
 use report_read::run::Run;
+use report_read::Calibration;
 
-/// The comment for sagemath/sage#39960.
-pub fn sage(runs: &[Run], machines: &[String], cpython_issue: Option<&str>) -> String {
+/// The comment for sagemath/sage#39960; `calibrations` say how much of the
+/// Mac's drift the leak explains.
+pub fn sage(runs: &[Run], machines: &[String], calibrations: &[Calibration], cpython_issue: Option<&str>) -> String {
     let rows = rows(runs, machines);
     let mac = from_a_mac(&rows);
     let mut out = provenance(&rows, "comment") + "\n";
@@ -35,6 +37,9 @@ pub fn sage(runs: &[Run], machines: &[String], cpython_issue: Option<&str>) -> S
         );
         if let Some(fixed) = with_the_fix(&mac) {
             out += &format!("{fixed}\n\n");
+        }
+        if let Some(explained) = explained(&mac, calibrations) {
+            out += &format!("{explained}\n\n");
         }
     }
     out += &format!(
@@ -74,6 +79,21 @@ fn with_the_fix(mac: &[&Row<'_>]) -> Option<String> {
         fixed.verdict().verdict,
         forks(fixed)
     ))
+}
+
+/// How much of the drift of the Mac's leaking run the leak explains (its
+/// cost model, `crate::model`), where its machine's calibration is among
+/// the inputs; `None` otherwise (nothing is said of an uncalibrated one).
+fn explained(mac: &[&Row<'_>], calibrations: &[Calibration]) -> Option<String> {
+    let run = Headline::of(mac).symptom?;
+    let row = mac.iter().find(|r| std::ptr::eq(r.run, run))?;
+    match report_judge::model::model(run, row.machine, calibrations)? {
+        report_judge::model::Cost::NotCalibrated => None,
+        c => Some(format!(
+            "**How much of it the leak explains.** {}",
+            crate::model::sentence(&c)
+        )),
+    }
 }
 
 /// What the Mac rows say of the control, in one sentence.

@@ -32,7 +32,7 @@ fn with_no_mac_row_it_says_so_at_the_top_and_claims_nothing() {
     assert!(text.contains("None of this is measured on a Mac yet."), "{text}");
     assert!(text.contains("none on macOS yet"), "{text}");
     assert_eq!(empty_clause(&text), None, "{text}");
-    let comment = sage(&runs, &machines, None);
+    let comment = sage(&runs, &machines, &[], None);
     assert!(comment.starts_with("> **Not yet confirmed on macOS.**"), "{comment}");
     assert!(comment.contains("**Measured on a Mac:** no row yet."), "{comment}");
     assert!(comment.contains("not yet reported to CPython"), "{comment}");
@@ -95,7 +95,12 @@ fn mac_rows_come_first_and_are_named() {
         text.contains("### CPython versions tested on:\n\n3.11, 3.12\n"),
         "{text}"
     );
-    let comment = sage(&runs, &machines, Some("https://github.com/python/cpython/issues/1"));
+    let comment = sage(
+        &runs,
+        &machines,
+        &[],
+        Some("https://github.com/python/cpython/issues/1"),
+    );
     assert!(comment.contains("the one such run shows no drift"), "{comment}");
     assert!(!comment.contains("**With the fix.**"), "{comment}");
     assert_eq!(empty_clause(&comment), None, "{comment}");
@@ -193,7 +198,7 @@ fn a_patched_build_is_told_from_the_unpatched_one() {
         "{issue}"
     );
     assert!(issue.contains("Its evidence from CPython itself"), "{issue}");
-    let comment = sage(&runs, &machines, None);
+    let comment = sage(&runs, &machines, &[], None);
     assert!(
         comment.contains(
             "**With the fix.** CPython 3.12.5 with the patch proposed to CPython applied: `os.fork` gains +0.00 map \

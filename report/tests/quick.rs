@@ -4,6 +4,8 @@
 //! under the compare harness), read as the user globs it (`*.json
 //! test_*.txt`), and edited to stand for a Mac's.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use testkit::{cargo_bin, command, run_with};
@@ -16,9 +18,7 @@ fn stdout_of(cmd: &mut Command) -> String {
     run_with(cmd).assert_success().to_string()
 }
 
-fn quick_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/quick-linux")
-}
+use common::quick_dir;
 
 /// The files of `dir` whose names `keep` accepts, sorted (as a shell glob).
 fn files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
@@ -176,29 +176,12 @@ fn legend_rows(doc: &roxmltree::Document) -> usize {
         .count()
 }
 
-/// The quick run's files `keep` accepts, copied to `dir` edited to stand for
-/// a Mac's: each record's system says macOS, each harness line `on macOS`.
+/// The quick run's files `keep` accepts (records and the originals'
+/// transcripts), copied to `dir` edited to stand for a Mac's.
 fn as_a_mac(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for path in files(&quick_dir(), |n| {
+    common::quick_as_a_mac(dir, |n| {
         keep(n) && (n.ends_with(".json") || n.contains(".py@") || n.contains(".sage"))
-    }) {
-        let name = path.file_name().unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let text = if name.to_str().unwrap().ends_with(".json") {
-            let mut rec: timing::RunRecord = serde_json::from_str(&text).unwrap();
-            rec.system.os = "Darwin".into();
-            rec.system.os_version = "macOS 15.5".into();
-            rec.system.arch = "arm64".into();
-            serde_json::to_string(&rec).unwrap()
-        } else {
-            text.replace("on Debian GNU/Linux 12 (bookworm), x86_64;", "on macOS 15.5, arm64;")
-        };
-        let copy = dir.join(name);
-        std::fs::write(&copy, text).unwrap();
-        out.push(copy);
-    }
-    out
+    })
 }
 
 #[test]

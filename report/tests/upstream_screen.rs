@@ -4,6 +4,8 @@
 //! commit), and the rules every upstream text keeps on any input (no clause
 //! with nothing to say, every reference to another project `owner/repo#N`).
 
+mod common;
+
 use regex::Regex;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,26 +32,9 @@ fn all_in(dir: &Path) -> Vec<PathBuf> {
 
 /// The quick run's records and transcripts (`tests/data/quick-linux`, as
 /// `tests/quick.rs` reads them) copied to `dir`, edited to stand for a
-/// Mac's: the records' system macOS, the harness lines `on macOS`.
+/// Mac's.
 fn quick_as_a_mac(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for path in all_in(&data("quick-linux")) {
-        let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let text = if name.ends_with(".json") {
-            let mut rec: timing::RunRecord = serde_json::from_str(&text).unwrap();
-            rec.system.os = "Darwin".into();
-            rec.system.os_version = "macOS 15.5".into();
-            rec.system.arch = "arm64".into();
-            serde_json::to_string(&rec).unwrap()
-        } else {
-            text.replace("on Debian GNU/Linux 12 (bookworm), x86_64;", "on macOS 15.5, arm64;")
-        };
-        let copy = dir.join(&name);
-        std::fs::write(&copy, text).unwrap();
-        out.push(copy);
-    }
-    out
+    common::quick_as_a_mac(dir, |_| true)
 }
 
 fn upstream(target: &str, inputs: &[PathBuf]) -> String {

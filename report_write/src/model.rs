@@ -7,6 +7,7 @@ use crate::escape::markdown_cell as cell;
 use drift::Estimate;
 use report_judge::model::{model, project, Cost, Model, Outcome, BAND, NO_LEAK, SESSION_CALLS};
 use report_read::{Calibration, Run};
+use timing::pyfmt::thousands;
 
 /// `+2.13` with as many decimals as three significant digits of `v` need.
 fn num(v: f64, digits_of: f64) -> String {
@@ -27,18 +28,8 @@ pub fn estimate(e: Estimate) -> String {
 
 /// `0–8,000`.
 fn range((lo, hi): (f64, f64)) -> String {
-    let group = |v: f64| {
-        let digits = format!("{:.0}", v.max(0.0));
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
-    };
-    format!("{}–{}", group(lo), group(hi))
+    let count = |v: f64| thousands(v.max(0.0).round() as u64);
+    format!("{}–{}", count(lo), count(hi))
 }
 
 /// The predicted cell: `0 (no leak)` below [`NO_LEAK`] entries per fork

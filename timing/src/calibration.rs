@@ -18,7 +18,7 @@
 //! reached from them; the slope ([`CalibrationRecord::us_per_entry`]) is the
 //! one-line summary.
 
-use crate::pyfmt::fixed;
+use crate::pyfmt::{fixed, thousands};
 use crate::system::SystemInfo;
 use drift::Estimate;
 use serde::{Deserialize, Serialize};
@@ -213,19 +213,6 @@ fn slope(points: &[(f64, f64)]) -> Estimate {
     Estimate { value, low, high }
 }
 
-/// `16,000`: a count with its thousands grouped, as the line prints it.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,9 +255,6 @@ mod tests {
             "{}",
             r.line()
         );
-        assert_eq!(thousands(16000), "16,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

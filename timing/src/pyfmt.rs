@@ -49,6 +49,20 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// `format(n, ",")`: `16,000`, a count with its thousands grouped, as the
+/// calibration line and the reports print counts.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// IPython's `IPython.core.magics.execution._format_time(timespan, precision=3)`,
 /// used by `%time`: `398 ms`, `9.75 s`, `1min 5s`.
 pub fn ipython_time(timespan: f64) -> String {
@@ -95,6 +109,14 @@ pub fn py_list<T: std::fmt::Display>(items: &[Option<T>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_group_their_thousands_as_python_does() {
+        assert_eq!(thousands(16000), "16,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn ipython_cases_from_the_seed() {

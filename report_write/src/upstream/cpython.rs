@@ -19,6 +19,7 @@ use report_judge::upstream::{
 use report_judge::Judged;
 use report_read::run::{Run, SourceKind};
 use report_read::{repro, Calibration};
+use timing::pyfmt::thousands;
 
 /// The patch, as it would be sent (`upstream/cpython/`, the one `*.patch`).
 pub const PATCH: &str = include_str!("../../../upstream/cpython/free-thread-count.patch");
@@ -64,19 +65,6 @@ fn us_cell(run: Option<&Run>) -> String {
 
 fn entries_cell(run: Option<&Run>) -> String {
     run.and_then(entries_per_fork).unwrap_or_else(|| "-".into())
-}
-
-/// `12,345`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The five lines under the title.

@@ -7,7 +7,7 @@
 use clap::Parser;
 use cli::args::{usage, Stop};
 use cli::sink::Sink;
-use report_read::{load_all, load_input, once_each, pasted, Run};
+use report_read::{bounds, load_all, load_read, once_each, pasted, Run};
 use report_write::{escape, plot, upstream};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -111,12 +111,10 @@ fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for path in inputs {
         // Each input must be one `report` reads: a block of unreadable
         // inputs would fail only when read back.
-        load_input(path)?;
-        let bytes = std::fs::read(path)?;
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
-        block.push(pasted::Input::new(&name, &String::from_utf8_lossy(&bytes)));
+        // Read once: `-` (standard input) cannot be read twice.
+        let (name, text) = bounds::read_input(path)?;
+        load_read(path, &name, &text)?;
+        block.push(pasted::Input::new(&name, &text));
     }
     cli::out!("{}", report_write::paste_block::block(&block));
     Ok(ExitCode::SUCCESS)

@@ -160,7 +160,7 @@ fn a_cut_block_is_one_line_naming_the_file() {
     let cut = dir.path().join("cut.md");
     std::fs::write(&cut, &doc[..doc.len() - 300]).unwrap();
     let err = run_with(report().arg(&cut)).one_line_error(1).to_string();
-    assert!(err.contains("cut.md: the block at line"), "{err}");
+    assert!(err.contains("cut.md: block at line"), "{err}");
     assert!(err.contains("was it pasted whole?"), "{err}");
 }
 

@@ -8,17 +8,18 @@ use base64::Engine;
 use report_read::pasted::{Input, CLOSE, OPEN};
 use std::io::Write;
 
-/// The inputs in the block's own layout: for each, a line `N NAME` (its
-/// number of lines, then its file name), then its `N` lines.
+/// The inputs in the block's own layout (`report_read::pasted::OPEN`):
+/// for each, a line `BYTES NAME` (its text's length in bytes, then its file
+/// name as a JSON string, which holds any name on one line), then its text
+/// as it is, then a newline.
 fn pack(inputs: &[Input]) -> String {
     let mut out = String::new();
     for input in inputs {
-        let lines: Vec<&str> = input.text.lines().collect();
-        out += &format!("{} {}\n", lines.len(), input.name);
-        for line in lines {
-            out += line;
-            out.push('\n');
-        }
+        // A string always serializes.
+        let name = serde_json::to_string(&input.name).expect("a string as JSON");
+        out += &format!("{} {name}\n", input.text.len());
+        out += &input.text;
+        out.push('\n');
     }
     out
 }
@@ -69,11 +70,35 @@ mod tests {
         assert_eq!(got[0].machine.as_deref(), Some("Mac A"));
         let names: Vec<&str> = got[0].inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["a.json", "b.txt", "c.txt"]);
-        // Texts come back line for line (each ends with one newline).
-        assert_eq!(got[0].inputs[0].text, "{\"x\":0.1,\"y\":[1,2]}\n");
-        assert_eq!(got[0].inputs[1].text, given[1].text);
-        assert_eq!(got[0].inputs[2].text, "no newline at the end\n");
+        // Texts come back byte for byte.
+        for (got, given) in got[0].inputs.iter().zip(&given) {
+            assert_eq!(got.text, given.text);
+        }
         assert!(documents("no block here\nMachine: X\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn any_name_and_any_line_end_read_back() {
+        let name = "a\nb\r\u{1b}[31m|`x`\u{7}\u{0} \"q\" 12 c.txt";
+        let given = vec![Input::new(name, "one\r\ntwo\rthree\n\n"), Input::new("", "")];
+        let got = documents(&block(&given)).unwrap();
+        assert_eq!(got[0].inputs, given);
+    }
+
+    #[test]
+    fn a_block_of_the_first_layout_still_reads_back() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"2 a b.txt\nline one\nline two\r\n1 c.json\n{}\n")
+            .unwrap();
+        let payload = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let doc = format!("Machine: M\n```\nreport-runs v1 (gzip+base64)\n{payload}\n{CLOSE}\n```\n");
+        let got = documents(&doc).unwrap();
+        let read: Vec<(&str, &str)> = got[0]
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.text.as_str()))
+            .collect();
+        assert_eq!(read, [("a b.txt", "line one\nline two\n"), ("c.json", "{}\n")]);
     }
 
     #[test]
@@ -96,7 +121,7 @@ mod tests {
         assert!(e.contains("no \"report-runs end\" line"), "{e}");
         let edited = whole.replacen(OPEN, &format!("{OPEN}\n!!!!"), 1);
         let e = format!("{:#}", documents(&edited).unwrap_err());
-        assert!(e.starts_with("the block at line "), "{e}");
+        assert!(e.starts_with("block at line "), "{e}");
         assert!(e.contains("not base64"), "{e}");
     }
 }

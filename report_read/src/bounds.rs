@@ -65,7 +65,9 @@ pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
         Some(n) => n.to_string_lossy().into_owned(),
         None => shown(path),
     };
-    Ok((name, String::from_utf8_lossy(&bytes).into_owned()))
+    // Valid UTF-8 is not copied.
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok((name, text))
 }
 
 /// `path` as an error names it: `standard input` for `-`.

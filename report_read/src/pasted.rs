@@ -114,21 +114,20 @@ fn unquoted(line: &str) -> (usize, &str) {
 /// (the same payload, under the same machine or where either names none)
 /// counts as that block, which takes the copy's machine if it had none.
 /// Empty when `text` holds none. A block cut off is an error naming
-/// its line, as a `Machine:` line past [`MAX_LABEL`].
+/// its line, as a block's `Machine:` line past [`MAX_LABEL`].
 pub fn blocks(text: &str) -> anyhow::Result<Vec<Block>> {
     let mut out: Vec<Block> = Vec::new();
-    let mut outer: Option<String> = None;
-    // The machine named so far at each depth of the quote under way.
-    let mut quote: Vec<Option<String>> = Vec::new();
+    // The machine named so far (its line, its label) outside any quote,
+    // and at each depth of the quote under way.
+    let mut outer: Option<(usize, String)> = None;
+    let mut quote: Vec<Option<(usize, String)>> = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((k, raw)) = lines.next() {
         let (depth, line) = unquoted(raw);
         quote.truncate(depth);
         quote.resize(depth, None);
         if let Some(m) = line.strip_prefix("Machine:") {
-            let m = m.trim();
-            check_label("a Machine: line", m).with_context(|| format!("line {}", k + 1))?;
-            *quote.last_mut().unwrap_or(&mut outer) = Some(m.to_string());
+            *quote.last_mut().unwrap_or(&mut outer) = Some((k + 1, m.trim().to_string()));
             continue;
         }
         let version = match line {
@@ -150,7 +149,13 @@ pub fn blocks(text: &str) -> anyhow::Result<Vec<Block>> {
         if !closed {
             bail!("block at line {at}: no {CLOSE:?} line: was it pasted whole?");
         }
-        let machine = quote.last().unwrap_or(&outer).clone();
+        let machine = match quote.last().unwrap_or(&outer) {
+            Some((line, m)) => {
+                check_label("a Machine: line", m).with_context(|| format!("line {line}"))?;
+                Some(m.clone())
+            }
+            None => None,
+        };
         let copied = |b: &&mut Block| {
             let machines = machine.is_none() || b.machine.is_none() || b.machine == machine;
             b.payload == payload && b.version == version && machines

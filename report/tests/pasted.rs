@@ -98,6 +98,37 @@ fn a_diagnose_md_made_here_reads_back_to_the_same_runs() {
     assert_eq!(stdout_of(report().arg(&doc)), stdout_of(report().args(&inputs)));
 }
 
+/// `--paste-block` of inputs whose names hold a newline, control
+/// characters, `|`, backticks, a fence, the block's last line and a
+/// `Machine:` line reads back to the very same runs, under the document's
+/// machine.
+#[test]
+fn a_block_reads_back_to_the_same_runs_whatever_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "a\nMachine: evil\r\u{1b}[31m|`x`` \u{7}\t> ";
+    let record = dir.path().join(format!("{hostile}.json"));
+    std::fs::rename(record_file(dir.path()), &record).unwrap();
+    let seed = dir.path().join(format!("{hostile}\n```\nreport-runs end\n.txt"));
+    std::fs::copy(data("seed_sage_parallel_v2.txt"), &seed).unwrap();
+    let inputs = vec![record, seed];
+    let block = stdout_of(report().arg("--paste-block").args(&inputs));
+    let doc = dir.path().join("diagnose.md");
+    std::fs::write(&doc, format!("Machine: M\n\n{block}")).unwrap();
+
+    let back = report_read::load_input(&doc).unwrap();
+    let mut given: Vec<Run> = Vec::new();
+    for path in &inputs {
+        given.extend(report_read::load(path).unwrap());
+    }
+    for r in &mut given {
+        r.machine = "M".into();
+    }
+    assert_eq!(given.len(), 2);
+    assert_eq!(back.runs, given);
+    assert_eq!(back.runs[0].source, format!("{hostile}.json (json)"));
+    assert_eq!(stdout_of(report().arg(&doc)), stdout_of(report().args(&inputs)));
+}
+
 #[test]
 fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() {
     let dir = tempfile::tempdir().unwrap();

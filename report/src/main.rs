@@ -31,12 +31,16 @@ use std::process::ExitCode;
 /// those: give it one diagnose.md, several, or the whole text of an issue thread where several
 /// were pasted (its raw Markdown, e.g. `gh issue view N --comments`; quoted replies too). Each
 /// block is one machine, named by the last `Machine:` line before it (the document's header), in
-/// --hypothesis and --upstream. Output of upstream/cpython/fork_repro.py is read as the
+/// --hypothesis and --upstream; a block in a quoted reply by the `Machine:` line in the same quote,
+/// or it is the block it copies, or it is set apart, never the replier's. Every input is bounded
+/// (64 MiB read, 256 MiB unpacked per block, 20,000 runs, labels of 1,024 characters): past a
+/// bound, one line and exit 1. Output of upstream/cpython/fork_repro.py is read as the
 /// reproducer's runs (one point per batch).
 #[derive(Parser, Debug)]
 #[command(version, after_help = format!("{}\n\n{}\n\n{}", report_judge::findings::RULE, report_judge::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
-    /// JSON records, transcripts, the reproducer's output, pasted documents (any mix).
+    /// JSON records, transcripts, the reproducer's output, pasted documents (any mix); `-` is
+    /// standard input, a FIFO is read only once its writer has it open.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write the Markdown table here instead of stdout (a device or FIFO is

@@ -129,6 +129,44 @@ fn a_block_reads_back_to_the_same_runs_whatever_the_names() {
     assert_eq!(stdout_of(report().arg(&doc)), stdout_of(report().args(&inputs)));
 }
 
+/// In a thread, a block quoted in a reply (`> ` before each line, as GitHub
+/// quotes) belongs to the comment it quotes, never to the replier's
+/// `Machine:` line: with the quoted comment in the thread it is that
+/// comment's block, counted once; with the quoted `Machine:` line, that
+/// machine's; with neither, set apart under a machine saying so.
+#[test]
+fn a_quoted_block_belongs_to_the_comment_it_quotes_never_to_the_replier() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = stdout_of(report().arg("--paste-block").args(inputs(dir.path())));
+    let quote = |text: &str| -> String {
+        text.lines()
+            .map(|l| if l.is_empty() { ">\n".into() } else { format!("> {l}\n") })
+            .collect()
+    };
+    let thread = dir.path().join("thread.md");
+    let machines = |text: &str| -> Vec<String> {
+        std::fs::write(&thread, text).unwrap();
+        report_read::load_input(&thread)
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|r| r.machine)
+            .collect()
+    };
+    let a = format!("Machine: Mac A\n\n{block}");
+    let b = format!("Machine: Mac B\n\nSame here, see:\n\n{}\nThanks.\n", quote(&block));
+    // Comment A, then comment B quoting A's block only.
+    let both = format!("{a}\n{b}");
+    assert_eq!(machines(&both), ["Mac A"; 3]);
+    let table = stdout_of(report().arg("--hypothesis").arg(&thread));
+    assert!(!table.contains("Mac B"), "{table}");
+    // B quoting all of A's comment, its Machine: line with it, A's own not in the text.
+    assert_eq!(machines(&format!("Machine: Mac B\n\n{}", quote(&a))), ["Mac A"; 3]);
+    // B's quote of the block alone: no machine to give it but B's, which it is not.
+    let apart = "thread.md, block at line 10 (quoted in a reply, no Machine: line in the quote)";
+    assert_eq!(machines(&b), [apart; 3]);
+}
+
 #[test]
 fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() {
     let dir = tempfile::tempdir().unwrap();

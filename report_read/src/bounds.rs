@@ -80,7 +80,7 @@ pub fn shown(path: &Path) -> String {
 
 fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
-        return bounded(std::io::stdin().lock());
+        return bounded(std::io::stdin().lock(), MAX_INPUT_BYTES);
     }
     // Non-blocking, so that opening a FIFO does not wait for a writer.
     let mut file = std::fs::OpenOptions::new()
@@ -92,7 +92,7 @@ fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
         if meta.len() > MAX_INPUT_BYTES {
             return Err(too_big());
         }
-        return bounded(file);
+        return bounded(file, meta.len());
     }
     // A device or a FIFO: the first read says whether anything writes.
     let mut first = vec![0; 64 << 10];
@@ -117,18 +117,22 @@ fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
         file.as_raw_fd(),
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
     )?;
-    let rest = bounded(file.take(MAX_INPUT_BYTES + 1 - first.len() as u64))?;
-    first.extend(rest);
-    if first.len() as u64 > MAX_INPUT_BYTES {
+    let mut all = Vec::with_capacity(MAX_INPUT_BYTES as usize + 1);
+    all.extend(first);
+    file.take(MAX_INPUT_BYTES + 1 - all.len() as u64)
+        .read_to_end(&mut all)?;
+    if all.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_big());
     }
-    Ok(first)
+    Ok(all)
 }
 
 /// All of `r` up to [`MAX_INPUT_BYTES`], an error past it (one byte more
-/// is read, no more).
-fn bounded(r: impl Read) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+/// is read, no more). Room for `expected` bytes and one is made at once, so
+/// that the bytes are never copied while read (only what is read is
+/// touched, in memory).
+fn bounded(r: impl Read, expected: u64) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(expected.min(MAX_INPUT_BYTES) as usize + 1);
     r.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_big());

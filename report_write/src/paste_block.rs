@@ -114,6 +114,23 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_block_takes_the_machine_of_its_own_quote_at_its_depth() {
+        let quote = |text: &str, marks: &str| -> String { text.lines().map(|l| format!("{marks} {l}\n")).collect() };
+        let a = format!("Machine: Mac A\n{}", block(&inputs()));
+        let c = block(&inputs()[1..]);
+        // B quotes a reply that quoted A; a blank line ends the quote, so C's
+        // block quoted after it names no machine (B's is outside the quote).
+        let thread = format!(
+            "Machine: Mac B\n> Machine: Mac Q\n{}>\n> text\n\n{}",
+            quote(&a, ">>"),
+            quote(&c, ">")
+        );
+        let blocks = report_read::pasted::blocks(&thread).unwrap();
+        let got: Vec<_> = blocks.iter().map(|b| (b.machine.as_deref(), b.quoted)).collect();
+        assert_eq!(got, [(Some("Mac A"), true), (None, true)]);
+    }
+
+    #[test]
     fn a_cut_or_edited_block_is_an_error_naming_its_line() {
         let whole = format!("Machine: M\n{}", block(&inputs()));
         let cut: String = whole.lines().take(8).map(|l| format!("{l}\n")).collect();

@@ -33,8 +33,8 @@ use std::process::ExitCode;
 /// block is one machine, named by the last `Machine:` line before it (the document's header), in
 /// --hypothesis and --upstream; a block in a quoted reply by the `Machine:` line in the same quote,
 /// or it is the block it copies, or it is set apart, never the replier's. Every input is bounded
-/// (64 MiB read, 256 MiB unpacked per block, 20,000 runs, labels of 1,024 characters): past a
-/// bound, one line and exit 1. Output of upstream/cpython/fork_repro.py is read as the
+/// (64 MiB read, 256 MiB unpacked from its blocks, 10,000 blocks, 20,000 runs, labels of 1,024
+/// characters): past a bound, one line and exit 1. Output of upstream/cpython/fork_repro.py is read as the
 /// reproducer's runs (one point per batch).
 #[derive(Parser, Debug)]
 #[command(version, after_help = format!("{}\n\n{}\n\n{}", report_judge::findings::RULE, report_judge::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]

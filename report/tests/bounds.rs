@@ -115,23 +115,33 @@ fn dash_is_standard_input() {
     );
 }
 
-#[test]
-fn a_block_past_256_mib_unpacked_is_one_line_naming_its_line() {
-    // 257 MiB of zeros as a gzip stream: one MiB compressed with a full
-    // flush (which forgets what came before, so the same bytes follow
-    // themselves), 257 times; no end, since the bound comes first.
+/// `mib` MiB of zeros as a gzip stream: one MiB compressed with a full
+/// flush (which forgets what came before, so the same bytes follow
+/// themselves), `mib` times, then the end (an empty last block, the CRC
+/// and the length).
+fn zeros_gz(mib: usize) -> Vec<u8> {
     let mut deflate = flate2::Compress::new(flate2::Compression::fast(), false);
-    let mut mib = Vec::with_capacity(1 << 20);
+    let mut one = Vec::with_capacity(1 << 20);
     deflate
-        .compress_vec(&vec![0; 1 << 20], &mut mib, flate2::FlushCompress::Full)
+        .compress_vec(&vec![0; 1 << 20], &mut one, flate2::FlushCompress::Full)
         .unwrap();
     assert_eq!(deflate.total_in(), 1 << 20);
     let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    for _ in 0..257 {
-        gz.extend_from_slice(&mib);
+    let mut crc = flate2::Crc::new();
+    for _ in 0..mib {
+        gz.extend_from_slice(&one);
+        crc.update(&vec![0; 1 << 20]);
     }
+    gz.extend_from_slice(&[3, 0]);
+    gz.extend_from_slice(&crc.sum().to_le_bytes());
+    gz.extend_from_slice(&crc.amount().to_le_bytes());
+    gz
+}
+
+#[test]
+fn a_block_past_256_mib_unpacked_is_one_line_naming_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = document(dir.path(), &gz);
+    let doc = document(dir.path(), &zeros_gz(257));
     let err = error_of(report().arg(&doc));
     assert_eq!(
         err,
@@ -140,6 +150,42 @@ fn a_block_past_256_mib_unpacked_is_one_line_naming_its_line() {
             "block at line 4: unpacks to more than 256 MiB (the bound on one pasted block)"
         )
     );
+}
+
+#[test]
+fn blocks_past_256_mib_unpacked_in_all_are_one_line_naming_the_last() {
+    // Three blocks of 100 MiB (unpacked, then counted, 100 KB pasted
+    // each): the third takes them past 256 MiB, and none of their inputs
+    // is read.
+    let dir = tempfile::tempdir().unwrap();
+    let block = std::fs::read_to_string(document(dir.path(), &zeros_gz(100))).unwrap();
+    let doc = dir.path().join("thread.md");
+    let machines = ["Mac A", "Mac B", "Mac C"].map(|m| block.replace("Machine: M", &format!("Machine: {m}")));
+    std::fs::write(&doc, machines.concat()).unwrap();
+    let err = error_of(report().arg(&doc));
+    let third = block.lines().count() * 2 + 4;
+    let want = format!(
+        "block at line {third}: the blocks up to this one unpack to more than 256 MiB \
+         (the bound on the blocks of one input)"
+    );
+    assert_eq!(err, error_line(&doc, &want));
+    // Two of them are within the bound: counted, then read (a line of zeros).
+    std::fs::write(&doc, machines[..2].concat()).unwrap();
+    let err = error_of(report().arg(&doc));
+    let want = "block at line 4: an input's name of more than 1024 characters (the bound on a label)";
+    assert_eq!(err, error_line(&doc, want));
+}
+
+#[test]
+fn more_than_10000_blocks_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = base64::engine::general_purpose::STANDARD.encode(gzip(b""));
+    let block = format!("report-runs v2 (gzip+base64)\n{payload}\nreport-runs end\n");
+    let doc = dir.path().join("blocks.md");
+    std::fs::write(&doc, block.repeat(10_001)).unwrap();
+    let err = error_of(report().arg(&doc));
+    let want = "block at line 30001: more than 10000 blocks (the bound on the blocks of one input)";
+    assert_eq!(err, error_line(&doc, want));
 }
 
 #[test]

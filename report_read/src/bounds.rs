@@ -35,6 +35,19 @@ pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// gigabytes.
 pub const MAX_BLOCK_UNPACKED: u64 = 256 << 20;
 
+/// Bytes all the pasted blocks of one input file unpack to together: 256
+/// MiB, as one block. What is kept of a text (its runs' points) takes up to
+/// 1.5 times the room of the text (a chunk line of 75 bytes is a point of
+/// some 100), so this bounds what a file of many blocks keeps to a few
+/// hundred MB; a thread of a hundred diagnoses unpacks to under 100 MB
+/// (copies quoted again are not unpacked).
+pub const MAX_UNPACKED: u64 = 256 << 20;
+
+/// Pasted blocks in one input file, quoted copies included: 10,000. A
+/// thread of a hundred diagnoses holds a hundred, a few hundred with the
+/// copies quoted in replies.
+pub const MAX_BLOCKS: usize = 10_000;
+
 /// Runs read from one input file, every block of it together: 20,000. A
 /// diagnosis gives some 30 runs; a thread of a hundred of them 3,000.
 pub const MAX_RUNS: usize = 20_000;

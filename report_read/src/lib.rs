@@ -59,6 +59,7 @@ pub fn load_read(path: &Path, name: &str, text: &str) -> anyhow::Result<Input> {
         bounds::add_runs(&mut runs, got).with_context(file)?;
         return Ok(Input { runs, pasted: false });
     }
+    pasted::unpacked(&blocks).with_context(file)?;
     for (k, block) in blocks.iter().enumerate() {
         let machine = match &block.machine {
             Some(m) => m.clone(),

@@ -25,14 +25,19 @@
 //! block of the text is set apart, its machine a line saying so
 //! (`crate::load_input`).
 //!
-//! Every bound is `crate::bounds`': a block is unpacked one input at a time
-//! ([`Block::each_input`]), never more than [`MAX_BLOCK_UNPACKED`] bytes,
-//! each input at most [`MAX_INPUT_BYTES`].
+//! Every bound is `crate::bounds`': at most [`MAX_BLOCKS`] blocks; a block
+//! is unpacked one input at a time ([`Block::each_input`]), never more than
+//! [`MAX_BLOCK_UNPACKED`] bytes (and [`MAX_UNPACKED`] for all the blocks of
+//! an input), each input at most [`MAX_INPUT_BYTES`].
 
-use crate::bounds::{check_label, size, too_big, MAX_BLOCK_UNPACKED, MAX_INPUT_BYTES, MAX_LABEL};
+use crate::bounds::{
+    check_label, size, too_big, MAX_BLOCKS, MAX_BLOCK_UNPACKED, MAX_INPUT_BYTES, MAX_LABEL, MAX_UNPACKED,
+};
 use anyhow::{bail, Context};
 use base64::Engine;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
 
 /// The first line of a block's payload (inside its code fence), as
 /// `report_write::paste_block` writes it: for each input a line `BYTES
@@ -87,7 +92,7 @@ pub struct Block {
     /// It is in a quoted reply.
     pub quoted: bool,
     version: u8,
-    payload: String,
+    payload: Rc<str>,
 }
 
 /// One pasted block unpacked: the machine its document names, and its
@@ -117,17 +122,26 @@ fn unquoted(line: &str) -> (usize, &str) {
 /// its line, as a block's `Machine:` line past [`MAX_LABEL`].
 pub fn blocks(text: &str) -> anyhow::Result<Vec<Block>> {
     let mut out: Vec<Block> = Vec::new();
-    // The machine named so far (its line, its label) outside any quote,
-    // and at each depth of the quote under way.
-    let mut outer: Option<(usize, String)> = None;
-    let mut quote: Vec<Option<(usize, String)>> = Vec::new();
+    // Where each payload is in `out` (a copy is found without comparing
+    // payloads again).
+    let mut seen: HashMap<(u8, Rc<str>), Vec<usize>> = HashMap::new();
+    let mut found = 0;
+    // The machines named so far (its depth of quote marks, its line, its
+    // label), at most one a depth, the deepest last: at depth 0 outside any
+    // quote, at each other depth in the quote under way.
+    let mut named: Vec<(usize, usize, String)> = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((k, raw)) = lines.next() {
         let (depth, line) = unquoted(raw);
-        quote.truncate(depth);
-        quote.resize(depth, None);
+        // A quote ends where a line has fewer marks (depth 0 never ends).
+        while named.last().is_some_and(|&(d, ..)| d > depth) {
+            named.pop();
+        }
         if let Some(m) = line.strip_prefix("Machine:") {
-            *quote.last_mut().unwrap_or(&mut outer) = Some((k + 1, m.trim().to_string()));
+            if named.last().is_some_and(|&(d, ..)| d == depth) {
+                named.pop();
+            }
+            named.push((depth, k + 1, m.trim().to_string()));
             continue;
         }
         let version = match line {
@@ -149,23 +163,30 @@ pub fn blocks(text: &str) -> anyhow::Result<Vec<Block>> {
         if !closed {
             bail!("block at line {at}: no {CLOSE:?} line: was it pasted whole?");
         }
-        let machine = match quote.last().unwrap_or(&outer) {
-            Some((line, m)) => {
+        found += 1;
+        if found > MAX_BLOCKS {
+            bail!("block at line {at}: more than {MAX_BLOCKS} blocks (the bound on the blocks of one input)");
+        }
+        let machine = match named.last() {
+            Some((d, line, m)) if *d == depth => {
                 check_label("a Machine: line", m).with_context(|| format!("line {line}"))?;
                 Some(m.clone())
             }
-            None => None,
+            _ => None,
         };
-        let copied = |b: &&mut Block| {
-            let machines = machine.is_none() || b.machine.is_none() || b.machine == machine;
-            b.payload == payload && b.version == version && machines
-        };
-        if let Some(same) = out.iter_mut().find(copied) {
-            if same.machine.is_none() {
-                same.machine = machine;
+        let payload: Rc<str> = payload.into();
+        let copies = seen.entry((version, payload.clone())).or_default();
+        let copied = copies.iter().find(|&&i| {
+            let theirs = &out[i].machine;
+            machine.is_none() || theirs.is_none() || *theirs == machine
+        });
+        if let Some(&i) = copied {
+            if out[i].machine.is_none() {
+                out[i].machine = machine;
             }
             continue;
         }
+        copies.push(out.len());
         out.push(Block {
             line: at,
             machine,
@@ -181,7 +202,9 @@ pub fn blocks(text: &str) -> anyhow::Result<Vec<Block>> {
 /// texts (`crate::load_input` reads one input at a time).
 pub fn documents(text: &str) -> anyhow::Result<Vec<Document>> {
     let mut out = Vec::new();
-    for block in blocks(text)? {
+    let blocks = blocks(text)?;
+    unpacked(&blocks)?;
+    for block in blocks {
         let mut inputs = Vec::new();
         block.each_input(|input| {
             inputs.push(input);
@@ -196,35 +219,62 @@ pub fn documents(text: &str) -> anyhow::Result<Vec<Document>> {
 }
 
 impl Block {
+    /// The payload, base64-decoded (still gzip-compressed).
+    fn gz(&self) -> anyhow::Result<Vec<u8>> {
+        let gz = base64::engine::general_purpose::STANDARD.decode(&*self.payload);
+        gz.context("not base64")
+            .with_context(|| format!("block at line {}", self.line))
+    }
+
+    /// The bytes the block unpacks to, counted, none kept; an error past
+    /// [`MAX_BLOCK_UNPACKED`].
+    fn unpacked(&self) -> anyhow::Result<u64> {
+        let gz = self.gz()?;
+        let bytes = flate2::read::GzDecoder::new(gz.as_slice()).take(MAX_BLOCK_UNPACKED + 1);
+        let n = std::io::copy(&mut { bytes }, &mut std::io::sink()).context("not gzip-compressed text");
+        match n {
+            Ok(n) if n <= MAX_BLOCK_UNPACKED => Ok(n),
+            Ok(_) => Err(anyhow::anyhow!(
+                "unpacks to more than {} (the bound on one pasted block)",
+                size(MAX_BLOCK_UNPACKED)
+            )),
+            Err(e) => Err(e),
+        }
+        .with_context(|| format!("block at line {}", self.line))
+    }
+
     /// Unpacks the block one input at a time, each given to `each` before
     /// the next is unpacked; an error names the block's line and, past a
-    /// bound, the bound. A block that unpacks to more than
-    /// [`MAX_BLOCK_UNPACKED`] is refused before any input is given.
+    /// bound, the bound. The input's blocks are counted first (the function `unpacked`).
     pub fn each_input(&self, mut each: impl FnMut(Input) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut unpack = || {
-            let gz = base64::engine::general_purpose::STANDARD
-                .decode(&self.payload)
-                .context("not base64")?;
-            // Unpacked twice: counted first, kept nothing (so that a block
-            // past the bound is refused before any of its inputs is read,
-            // whatever they are), then read input by input.
-            let unpacked = || flate2::read::GzDecoder::new(gz.as_slice()).take(MAX_BLOCK_UNPACKED + 1);
-            let n = std::io::copy(&mut unpacked(), &mut std::io::sink()).context("not gzip-compressed text")?;
-            if n > MAX_BLOCK_UNPACKED {
-                bail!(
-                    "unpacks to more than {} (the bound on one pasted block)",
-                    size(MAX_BLOCK_UNPACKED)
-                );
-            }
-            let mut r = BufReader::new(unpacked());
-            if self.version == 1 {
-                unpack_v1(&mut r, &mut each)
-            } else {
-                unpack_v2(&mut r, &mut each)
-            }
-        };
-        unpack().with_context(|| format!("block at line {}", self.line))
+        let gz = self.gz()?;
+        let mut r = BufReader::new(flate2::read::GzDecoder::new(gz.as_slice()).take(MAX_BLOCK_UNPACKED + 1));
+        if self.version == 1 {
+            unpack_v1(&mut r, &mut each)
+        } else {
+            unpack_v2(&mut r, &mut each)
+        }
+        .with_context(|| format!("block at line {}", self.line))
     }
+}
+
+/// Checks what `blocks` (one input's) unpack to, counted before any input
+/// of them is read (so that a block past a bound is refused whatever its
+/// inputs are): each at most [`MAX_BLOCK_UNPACKED`], all together at most
+/// [`MAX_UNPACKED`].
+pub fn unpacked(blocks: &[Block]) -> anyhow::Result<()> {
+    let mut all = 0;
+    for block in blocks {
+        all += block.unpacked()?;
+        if all > MAX_UNPACKED {
+            bail!(
+                "block at line {}: the blocks up to this one unpack to more than {} (the bound on the blocks of one input)",
+                block.line,
+                size(MAX_UNPACKED)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The next line of `r` without its line end, at most `max` bytes (`None`

@@ -53,7 +53,8 @@ pub const MAX_BLOCKS: usize = 10_000;
 pub const MAX_RUNS: usize = 20_000;
 
 /// Characters of one label (a `Machine:` line, an input's name, a
-/// strategy, a source, an OS, an interpreter, a counter's name): 1,024.
+/// strategy, a source, an OS, an interpreter, a counter's name, a `%prun`
+/// row, a witness's refusal or region type): 1,024.
 /// The longest real one is a machine's label (`macOS 15.5 (24F74), arm64,
 /// Apple M2 Max`, some 40 characters) or a file name (at most 255 bytes
 /// on the file systems of Linux and macOS) in a source.
@@ -182,6 +183,21 @@ pub fn check_run(run: &Run) -> anyhow::Result<()> {
     }
     for (name, _) in &run.counters {
         check_label("a counter's name", name)?;
+    }
+    for table in &run.prun {
+        for (function, ..) in &table.rows {
+            check_label("a %prun row", function)?;
+        }
+    }
+    if let Some(w) = &run.witness {
+        if let Some(why) = &w.refused {
+            check_label("a witness's refusal", why)?;
+        }
+        for regions in [&w.before, &w.after].into_iter().flatten() {
+            for name in regions.types.keys() {
+                check_label("a region type", name)?;
+            }
+        }
     }
     Ok(())
 }

@@ -8,8 +8,8 @@
 //! reading back goes through the very loaders that read the files
 //! ([`crate::load_text`]); nothing is serialized a second way. This is the
 //! reading half; the block is written by `report_write::paste_block`, whose
-//! layout [`Block::each_input`] reads. The inputs
-//! travel gzip-compressed and base64-encoded: a diagnosis has some 20 JSON
+//! layout ([`OPEN`]) [`Block::each_input`] reads. The inputs travel
+//! gzip-compressed and base64-encoded: a diagnosis has some 20 JSON
 //! records (80 KB compacted on Linux, more on macOS with its extra counters)
 //! beside its tables, and an issue comment on GitHub takes at most 65,536
 //! characters; compressed and encoded, the 29 inputs of a short Linux
@@ -21,9 +21,10 @@
 //! comment it quotes: a block in a quote belongs to the last `Machine:` line
 //! before it in the same quote (at the same depth), never to one outside
 //! it; a block quoted again (the same payload, the same machine or none
-//! named in the quote) counts once, as the block it copies; a quoted block whose quote names no machine and that copies no
-//! block of the text is set apart, its machine a line saying so
-//! (`crate::load_input`).
+//! named in the quote) counts once, as the block it copies; a quoted block
+//! whose quote names no machine and that copies no block of the text is
+//! set apart, its machine a line saying so (`crate::load_input`). A blank
+//! line ends a quote, as in Markdown.
 //!
 //! Every bound is `crate::bounds`': at most [`MAX_BLOCKS`] blocks; a block
 //! is unpacked one input at a time ([`Block::each_input`]), never more than

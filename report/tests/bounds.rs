@@ -113,6 +113,16 @@ fn dash_is_standard_input() {
         from_stdin.replace("standard input", "seed_sage_parallel_v2.txt"),
         from_file
     );
+    // --paste-block reads it once, and its block reads back to the same table.
+    let run = run_with(
+        report()
+            .args(["--paste-block", "-"])
+            .stdin(std::fs::File::open(&seed).unwrap()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("diag.md");
+    std::fs::write(&doc, run.assert_success()).unwrap();
+    assert_eq!(run_with(report().arg(&doc)).assert_success(), from_stdin);
 }
 
 /// `mib` MiB of zeros as a gzip stream: one MiB compressed with a full

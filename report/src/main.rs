@@ -7,7 +7,7 @@
 use clap::Parser;
 use cli::args::{usage, Stop};
 use cli::sink::Sink;
-use report_read::{load_all, load_input, once_each, pasted, Run};
+use report_read::{bounds, load_all, load_read, once_each, pasted, Run};
 use report_write::{escape, plot, upstream};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,12 +38,16 @@ use std::process::ExitCode;
 /// those: give it one diagnose.md, several, or the whole text of an issue thread where several
 /// were pasted (its raw Markdown, e.g. `gh issue view N --comments`; quoted replies too). Each
 /// block is one machine, named by the last `Machine:` line before it (the document's header), in
-/// --hypothesis and --upstream. Output of upstream/cpython/fork_repro.py is read as the
+/// --hypothesis and --upstream; a block in a quoted reply by the `Machine:` line in the same quote,
+/// or it is the block it copies, or it is set apart, never the replier's. Every input is bounded
+/// (64 MiB read, 256 MiB unpacked from its blocks, 10,000 blocks, 20,000 runs, labels of 1,024
+/// characters): past a bound, one line and exit 1. Output of upstream/cpython/fork_repro.py is read as the
 /// reproducer's runs (one point per batch).
 #[derive(Parser, Debug)]
 #[command(version, after_help = format!("{}\n\n{}\n\n{}", report_judge::findings::RULE, report_judge::witness::RULE, cli::args::after_help()), allow_negative_numbers = true)]
 struct Cli {
-    /// JSON records, calibrations, transcripts, the reproducer's output, pasted documents (any mix).
+    /// JSON records, calibrations, transcripts, the reproducer's output, pasted documents (any
+    /// mix); `-` is standard input, a FIFO is read only once its writer has it open.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write the Markdown table here instead of stdout (a device or FIFO is
@@ -120,12 +124,10 @@ fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for path in inputs {
         // Each input must be one `report` reads: a block of unreadable
         // inputs would fail only when read back.
-        load_input(path)?;
-        let bytes = std::fs::read(path)?;
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
-        block.push(pasted::Input::new(&name, &String::from_utf8_lossy(&bytes)));
+        // Read once: `-` (standard input) cannot be read twice.
+        let (name, text) = bounds::read_input(path)?;
+        load_read(path, &name, &text)?;
+        block.push(pasted::Input::new(&name, &text));
     }
     cli::out!("{}", report_write::paste_block::block(&block));
     Ok(ExitCode::SUCCESS)

@@ -98,6 +98,75 @@ fn a_diagnose_md_made_here_reads_back_to_the_same_runs() {
     assert_eq!(stdout_of(report().arg(&doc)), stdout_of(report().args(&inputs)));
 }
 
+/// `--paste-block` of inputs whose names hold a newline, control
+/// characters, `|`, backticks, a fence, the block's last line and a
+/// `Machine:` line reads back to the very same runs, under the document's
+/// machine.
+#[test]
+fn a_block_reads_back_to_the_same_runs_whatever_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "a\nMachine: evil\r\u{1b}[31m|`x`` \u{7}\t> ";
+    let record = dir.path().join(format!("{hostile}.json"));
+    std::fs::rename(record_file(dir.path()), &record).unwrap();
+    let seed = dir.path().join(format!("{hostile}\n```\nreport-runs end\n.txt"));
+    std::fs::copy(data("seed_sage_parallel_v2.txt"), &seed).unwrap();
+    let inputs = vec![record, seed];
+    let block = stdout_of(report().arg("--paste-block").args(&inputs));
+    let doc = dir.path().join("diagnose.md");
+    std::fs::write(&doc, format!("Machine: M\n\n{block}")).unwrap();
+
+    let back = report_read::load_input(&doc).unwrap();
+    let mut given: Vec<Run> = Vec::new();
+    for path in &inputs {
+        given.extend(report_read::load(path).unwrap());
+    }
+    for r in &mut given {
+        r.machine = "M".into();
+    }
+    assert_eq!(given.len(), 2);
+    assert_eq!(back.runs, given);
+    assert_eq!(back.runs[0].source, format!("{hostile}.json (json)"));
+    assert_eq!(stdout_of(report().arg(&doc)), stdout_of(report().args(&inputs)));
+}
+
+/// In a thread, a block quoted in a reply (`> ` before each line, as GitHub
+/// quotes) belongs to the comment it quotes, never to the replier's
+/// `Machine:` line: with the quoted comment in the thread it is that
+/// comment's block, counted once; with the quoted `Machine:` line, that
+/// machine's; with neither, set apart under a machine saying so.
+#[test]
+fn a_quoted_block_belongs_to_the_comment_it_quotes_never_to_the_replier() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = stdout_of(report().arg("--paste-block").args(inputs(dir.path())));
+    let quote = |text: &str| -> String {
+        text.lines()
+            .map(|l| if l.is_empty() { ">\n".into() } else { format!("> {l}\n") })
+            .collect()
+    };
+    let thread = dir.path().join("thread.md");
+    let machines = |text: &str| -> Vec<String> {
+        std::fs::write(&thread, text).unwrap();
+        report_read::load_input(&thread)
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|r| r.machine)
+            .collect()
+    };
+    let a = format!("Machine: Mac A\n\n{block}");
+    let b = format!("Machine: Mac B\n\nSame here, see:\n\n{}\nThanks.\n", quote(&block));
+    // Comment A, then comment B quoting A's block only.
+    let both = format!("{a}\n{b}");
+    assert_eq!(machines(&both), ["Mac A"; 3]);
+    let table = stdout_of(report().arg("--hypothesis").arg(&thread));
+    assert!(!table.contains("Mac B"), "{table}");
+    // B quoting all of A's comment, its Machine: line with it, A's own not in the text.
+    assert_eq!(machines(&format!("Machine: Mac B\n\n{}", quote(&a))), ["Mac A"; 3]);
+    // B's quote of the block alone: no machine to give it but B's, which it is not.
+    let apart = "thread.md, block at line 10 (quoted in a reply, no Machine: line in the quote)";
+    assert_eq!(machines(&b), [apart; 3]);
+}
+
 #[test]
 fn two_pasted_reports_one_edited_for_another_machine_give_one_table_with_both() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,7 +229,7 @@ fn a_cut_block_is_one_line_naming_the_file() {
     let cut = dir.path().join("cut.md");
     std::fs::write(&cut, &doc[..doc.len() - 300]).unwrap();
     let err = run_with(report().arg(&cut)).one_line_error(1).to_string();
-    assert!(err.contains("cut.md: the block at line"), "{err}");
+    assert!(err.contains("cut.md: block at line"), "{err}");
     assert!(err.contains("was it pasted whole?"), "{err}");
 }
 

@@ -12,6 +12,7 @@
 //! itself (its points, counters, growth of a counter per fork) is here; its
 //! verdict is judged in `report_judge`.
 
+pub mod bounds;
 pub mod calibration;
 pub mod pasted;
 pub mod repro;
@@ -42,46 +43,61 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Run>> {
     Ok(load_input(path)?.runs)
 }
 
-/// Reads one input file: a document with pasted blocks (`pasted`) gives the
-/// runs of every input in its blocks, each labelled with its block's
-/// machine (and nothing else of the document is read); any other file is
-/// one input ([`load_text`]).
+/// Reads one input file (`-`: standard input), within the bounds of
+/// `bounds`: a document with pasted blocks (`pasted`) gives the runs of
+/// every input in its blocks, each labelled with its block's machine (and
+/// nothing else of the document is read); any other file is one input
+/// ([`load_text`]).
 pub fn load_input(path: &Path) -> anyhow::Result<Input> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let documents = pasted::documents(&text).with_context(|| format!("{}", path.display()))?;
-    if documents.is_empty() {
-        let runs = load_text(&name, &text).with_context(|| format!("{}", path.display()))?;
-        let calibrations = calibrations_of(&name, &text).with_context(|| format!("{}", path.display()))?;
+    let (name, text) = bounds::read_input(path)?;
+    load_read(path, &name, &text)
+}
+
+/// [`load_input`] of an input already read ([`bounds::read_input`]):
+/// `name` its file name, `text` its text.
+pub fn load_read(path: &Path, name: &str, text: &str) -> anyhow::Result<Input> {
+    let file = || bounds::shown(path);
+    let blocks = pasted::blocks(text).with_context(file)?;
+    let mut runs = Vec::new();
+    if blocks.is_empty() {
+        let got = load_text(name, text).with_context(file)?;
+        bounds::add_runs(&mut runs, got).with_context(file)?;
+        let calibrations = calibrations_of(name, text).with_context(file)?;
         return Ok(Input {
             runs,
             pasted: false,
             calibrations,
         });
     }
-    let (mut runs, mut calibrations) = (Vec::new(), Vec::new());
-    for (k, doc) in documents.iter().enumerate() {
-        let machine = doc
-            .machine
-            .clone()
-            .unwrap_or_else(|| format!("{name}, block {} (no Machine: line)", k + 1));
-        for input in &doc.inputs {
-            let got = load_text(&input.name, &input.text)
-                .with_context(|| format!("{}: block {}: {}", path.display(), k + 1, input.name))?;
-            runs.extend(got.into_iter().map(|r| Run {
-                machine: machine.clone(),
-                ..r
-            }));
-            let got = calibrations_of(&input.name, &input.text)
-                .with_context(|| format!("{}: block {}: {}", path.display(), k + 1, input.name))?;
-            calibrations.extend(got.into_iter().map(|c| Calibration {
-                machine: machine.clone(),
-                ..c
-            }));
-        }
+    pasted::unpacked(&blocks).with_context(file)?;
+    let mut calibrations = Vec::new();
+    for (k, block) in blocks.iter().enumerate() {
+        let machine = match &block.machine {
+            Some(m) => m.clone(),
+            None if block.quoted => format!(
+                "{name}, block at line {} (quoted in a reply, no Machine: line in the quote)",
+                block.line
+            ),
+            None => format!("{name}, block {} (no Machine: line)", k + 1),
+        };
+        block
+            .each_input(|input| {
+                let got = load_text(&input.name, &input.text)?;
+                let got = got.into_iter().map(|r| Run {
+                    machine: machine.clone(),
+                    ..r
+                });
+                bounds::add_runs(&mut runs, got.collect())?;
+                // A calibration pasted in a block is its document's
+                // machine's, as the block's runs are.
+                let got = calibrations_of(&input.name, &input.text)?;
+                calibrations.extend(got.into_iter().map(|c| Calibration {
+                    machine: machine.clone(),
+                    ..c
+                }));
+                Ok(())
+            })
+            .with_context(file)?;
     }
     Ok(Input {
         runs,

@@ -299,12 +299,16 @@ fn push(series: &mut Option<Vec<f64>>, value: Option<f64>) {
 }
 
 /// The reproducer's runs in `text` (`file` names their source); empty when
-/// it holds no `fork_repro:` header.
+/// it holds no `fork_repro:` header. It stops past
+/// [`MAX_RUNS`](crate::bounds::MAX_RUNS) runs (the input is refused then).
 pub fn parse(file: &str, text: &str) -> Vec<Run> {
     let p = patterns();
     let mut runs = Vec::new();
     let mut open: Option<Open> = None;
     for (k, raw) in text.lines().enumerate() {
+        if runs.len() > crate::bounds::MAX_RUNS {
+            break;
+        }
         let line = raw.trim();
         if let Some(c) = p.header.captures(line) {
             runs.extend(open.take().into_iter().flat_map(|o| o.finish(file)));

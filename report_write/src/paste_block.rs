@@ -8,17 +8,18 @@ use base64::Engine;
 use report_read::pasted::{Input, CLOSE, OPEN};
 use std::io::Write;
 
-/// The inputs in the block's own layout: for each, a line `N NAME` (its
-/// number of lines, then its file name), then its `N` lines.
+/// The inputs in the block's own layout (`report_read::pasted::OPEN`):
+/// for each, a line `BYTES NAME` (its text's length in bytes, then its file
+/// name as a JSON string, which holds any name on one line), then its text
+/// as it is, then a newline.
 fn pack(inputs: &[Input]) -> String {
     let mut out = String::new();
     for input in inputs {
-        let lines: Vec<&str> = input.text.lines().collect();
-        out += &format!("{} {}\n", lines.len(), input.name);
-        for line in lines {
-            out += line;
-            out.push('\n');
-        }
+        // A string always serializes.
+        let name = serde_json::to_string(&input.name).expect("a string as JSON");
+        out += &format!("{} {name}\n", input.text.len());
+        out += &input.text;
+        out.push('\n');
     }
     out
 }
@@ -69,11 +70,35 @@ mod tests {
         assert_eq!(got[0].machine.as_deref(), Some("Mac A"));
         let names: Vec<&str> = got[0].inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["a.json", "b.txt", "c.txt"]);
-        // Texts come back line for line (each ends with one newline).
-        assert_eq!(got[0].inputs[0].text, "{\"x\":0.1,\"y\":[1,2]}\n");
-        assert_eq!(got[0].inputs[1].text, given[1].text);
-        assert_eq!(got[0].inputs[2].text, "no newline at the end\n");
+        // Texts come back byte for byte.
+        for (got, given) in got[0].inputs.iter().zip(&given) {
+            assert_eq!(got.text, given.text);
+        }
         assert!(documents("no block here\nMachine: X\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn any_name_and_any_line_end_read_back() {
+        let name = "a\nb\r\u{1b}[31m|`x`\u{7}\u{0} \"q\" 12 c.txt";
+        let given = vec![Input::new(name, "one\r\ntwo\rthree\n\n"), Input::new("", "")];
+        let got = documents(&block(&given)).unwrap();
+        assert_eq!(got[0].inputs, given);
+    }
+
+    #[test]
+    fn a_block_of_the_first_layout_still_reads_back() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"2 a b.txt\nline one\nline two\r\n1 c.json\n{}\n")
+            .unwrap();
+        let payload = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let doc = format!("Machine: M\n```\nreport-runs v1 (gzip+base64)\n{payload}\n{CLOSE}\n```\n");
+        let got = documents(&doc).unwrap();
+        let read: Vec<(&str, &str)> = got[0]
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.text.as_str()))
+            .collect();
+        assert_eq!(read, [("a b.txt", "line one\nline two\n"), ("c.json", "{}\n")]);
     }
 
     #[test]
@@ -89,6 +114,23 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_block_takes_the_machine_of_its_own_quote_at_its_depth() {
+        let quote = |text: &str, marks: &str| -> String { text.lines().map(|l| format!("{marks} {l}\n")).collect() };
+        let a = format!("Machine: Mac A\n{}", block(&inputs()));
+        let c = block(&inputs()[1..]);
+        // B quotes a reply that quoted A; a blank line ends the quote, so C's
+        // block quoted after it names no machine (B's is outside the quote).
+        let thread = format!(
+            "Machine: Mac B\n> Machine: Mac Q\n{}>\n> text\n\n{}",
+            quote(&a, ">>"),
+            quote(&c, ">")
+        );
+        let blocks = report_read::pasted::blocks(&thread).unwrap();
+        let got: Vec<_> = blocks.iter().map(|b| (b.machine.as_deref(), b.quoted)).collect();
+        assert_eq!(got, [(Some("Mac A"), true), (None, true)]);
+    }
+
+    #[test]
     fn a_cut_or_edited_block_is_an_error_naming_its_line() {
         let whole = format!("Machine: M\n{}", block(&inputs()));
         let cut: String = whole.lines().take(8).map(|l| format!("{l}\n")).collect();
@@ -96,7 +138,7 @@ mod tests {
         assert!(e.contains("no \"report-runs end\" line"), "{e}");
         let edited = whole.replacen(OPEN, &format!("{OPEN}\n!!!!"), 1);
         let e = format!("{:#}", documents(&edited).unwrap_err());
-        assert!(e.starts_with("the block at line "), "{e}");
+        assert!(e.starts_with("block at line "), "{e}");
         assert!(e.contains("not base64"), "{e}");
     }
 }

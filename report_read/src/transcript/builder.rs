@@ -57,6 +57,11 @@ pub(super) struct Builder {
 }
 
 impl Builder {
+    /// The runs ended so far.
+    pub fn ended(&self) -> usize {
+        self.runs.len()
+    }
+
     /// Takes one classified line (number `at`, 1-based) of `session`.
     pub fn feed(&mut self, at: usize, line: Line, session: &Session) {
         match line {

@@ -22,7 +22,9 @@ use crate::run::Run;
 use lines::Line;
 
 /// Parses a transcript; `file` names the source in the table. An empty result
-/// means no line of any original was found.
+/// means no line of any original was found. It stops past
+/// [`MAX_RUNS`](crate::bounds::MAX_RUNS) runs (the input is refused then), so
+/// that what it keeps is bounded.
 pub fn parse(file: &str, text: &str) -> Vec<Run> {
     let mut session = session::Session::default();
     let mut builder = builder::Builder::default();
@@ -30,6 +32,9 @@ pub fn parse(file: &str, text: &str) -> Vec<Run> {
     // An OS named in prose once a session is under way: the next session's.
     let mut next_os = None;
     for (k, raw) in text.lines().enumerate() {
+        if builder.ended() > crate::bounds::MAX_RUNS {
+            break;
+        }
         let line = lines::classify(raw, in_fence);
         if line == Line::Fence {
             in_fence = !in_fence;

@@ -2,13 +2,15 @@
 //! JSON records of this suite and transcripts of the originals.
 //!
 //! The command line and the wiring only: the inputs are read into runs by
-//! `report_read`, judged by `report_judge` and written by `report_write`.
+//! `report_read`, judged by `report_judge` and written by `report_write`
+//! (the pictures by `report_plot`).
 
 use clap::Parser;
 use cli::args::{usage, Stop};
 use cli::sink::Sink;
+use report_plot as plot;
 use report_read::{bounds, load_all, load_read, once_each, pasted, Run};
-use report_write::{escape, plot, upstream};
+use report_write::{escape, upstream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -282,8 +282,8 @@ fn plot_has_a_panel_per_strategy_legends_outside_and_a_path_per_run() {
 
     // Two panels (fork per job, pools), each with its legend box, and no
     // legend box touches any plotting area.
-    let plots = rects_filled(&doc, report_write::plot::PLOT_BG);
-    let legends = rects_filled(&doc, report_write::plot::LEGEND_BG);
+    let plots = rects_filled(&doc, report_plot::PLOT_BG);
+    let legends = rects_filled(&doc, report_plot::LEGEND_BG);
     assert_eq!((plots.len(), legends.len()), (2, 2), "{plots:?} {legends:?}");
     for l in &legends {
         assert!(

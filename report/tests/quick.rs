@@ -149,7 +149,7 @@ fn on_linux_the_quick_report_says_what_this_platform_can_show() {
             .any(|t| t.starts_with("The leak's picture only: the timing panel is left out")),
         "{texts:?}"
     );
-    let plot_bg = report_write::plot::PLOT_BG;
+    let plot_bg = report_plot::PLOT_BG;
     let hex = format!("#{:02X}{:02X}{:02X}", plot_bg.0, plot_bg.1, plot_bg.2);
     let panels = doc
         .descendants()

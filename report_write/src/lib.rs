@@ -1,6 +1,6 @@
 //! `report`'s writing room: runs and judgements in, text out. The terminal
 //! and Markdown tables (`markdown`, `findings`, `witness`, `mapgrowth`), the
-//! SVG/PNG plot (`plot`), the upstream texts (`upstream`) and the pasted
+//! upstream texts (`upstream`) and the pasted
 //! block (`paste_block`). Every escape of what came from an input is in
 //! [`escape`], once per format. Nothing here parses an input or judges a
 //! run: the runs are `report_read`'s, the judgements `report_judge`'s.
@@ -15,7 +15,6 @@ pub mod mapgrowth;
 pub mod markdown;
 pub mod model;
 pub mod paste_block;
-pub mod plot;
 pub mod upstream;
 pub mod witness;
 

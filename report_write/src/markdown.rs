@@ -15,7 +15,7 @@ fn secs(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.3} s"))
 }
 
-pub(crate) fn slope(v: &Verdict) -> String {
+pub fn slope(v: &Verdict) -> String {
     v.slope_pct_per_1000_calls.map_or("-".into(), |s| format!("{s:+.1} %"))
 }
 
@@ -76,7 +76,7 @@ fn p(v: &Verdict) -> String {
 
 /// `DRIFT (slope +27.0 %, 95 % CI +24.1 to +30.2 %, p=1.3e-14)`: the
 /// verdict, slope per 1000 calls with its interval, and p.
-pub(crate) fn verdict_text(run: &Run) -> String {
+pub fn verdict_text(run: &Run) -> String {
     let v = run.verdict();
     let ci = v
         .slope_ci_pct_per_1000_calls
@@ -91,7 +91,7 @@ pub(crate) fn verdict_text(run: &Run) -> String {
 /// The attribution in a few words: `vm_regions (tau 0.94; 434 -> 4834)`,
 /// `none (no drift)`, or `-` where no counter was read; at most `most`
 /// counters, then `+N more`.
-pub(crate) fn attribution_text(run: &Run, most: usize) -> String {
+pub fn attribution_text(run: &Run, most: usize) -> String {
     let Some(a) = run.attribution() else {
         return "-".into();
     };

@@ -485,3 +485,25 @@ pub(super) fn stem(script: &str) -> &str {
         .or_else(|| name.strip_suffix(".sage"))
         .unwrap_or(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ipython_secs;
+
+    #[test]
+    fn time_blocks_read_every_unit_ipython_prints() {
+        assert_eq!(ipython_secs("398 ms"), Some(0.398));
+        assert_eq!(ipython_secs(" 9.75 s"), Some(9.75));
+        assert_eq!(ipython_secs("153 \u{b5}s"), Some(153e-6));
+        assert_eq!(ipython_secs("153 us"), Some(153e-6));
+        assert_eq!(ipython_secs("0 ns"), Some(0.0));
+        assert_eq!(ipython_secs("1min 5s"), Some(65.0));
+        assert_eq!(ipython_secs("2h 3min 4s"), Some(7384.0));
+        assert_eq!(ipython_secs("soon"), None);
+        // What timing prints reads back.
+        for t in [0.000_153, 0.398, 9.75, 65.0, 7384.0] {
+            let back = ipython_secs(&timing::pyfmt::ipython_time(t)).unwrap();
+            assert!((back - t).abs() <= 0.005 * t, "{t} -> {back}");
+        }
+    }
+}

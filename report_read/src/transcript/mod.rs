@@ -15,8 +15,6 @@
 mod builder;
 mod lines;
 mod session;
-#[cfg(test)]
-mod tests;
 
 use crate::run::Run;
 use lines::Line;

@@ -13,10 +13,10 @@
 //! tables.
 
 use super::{Panel, Series, Stroke, View};
-use crate::escape::svg_text;
-use crate::markdown::{attribution_text, slope, verdict_text};
 use plotters::prelude::IntoFont;
 use report_judge::Judged;
+use report_write::escape::svg_text;
+use report_write::markdown::{attribution_text, slope, verdict_text};
 
 /// Entries per legend before `+k more`.
 pub(super) const MAX_ENTRIES: usize = 12;

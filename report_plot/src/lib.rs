@@ -1,4 +1,6 @@
-//! The plot: first the leak's own picture, the parent's `vm_map_entries`
+//! `report`'s pictures, a part of its writing room (`report_write` holds the
+//! words: every escape and every verdict's wording used here is its). The
+//! plot: first the leak's own picture, the parent's `vm_map_entries`
 //! against the forks it made (one line per fork-per-job run that read the
 //! counters: a leak of one entry per fork is a diagonal, a clean run a flat
 //! line), then seconds per 100 calls against the chunk index across repeats,
@@ -116,7 +118,7 @@ impl Stroke {
     }
 
     /// `(from, to)` pixel pieces of the legend's 34 px sample.
-    pub(super) fn sample(self) -> &'static [(i32, i32)] {
+    pub(crate) fn sample(self) -> &'static [(i32, i32)] {
         match self {
             Stroke::Solid => &[(0, 34)],
             Stroke::Dashed => &[(0, 8), (13, 21), (26, 34)],
@@ -126,7 +128,7 @@ impl Stroke {
     }
 
     /// Dash and gap in pixels of the plotted line (`None`: solid).
-    pub(super) fn dashes(self) -> Option<(u32, u32)> {
+    pub(crate) fn dashes(self) -> Option<(u32, u32)> {
         match self {
             Stroke::Solid => None,
             Stroke::Dashed => Some((9, 5)),

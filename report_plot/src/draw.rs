@@ -3,10 +3,10 @@
 use super::axis::Chunks;
 use super::legend::{self, Row};
 use super::{Figure, Panel, Series, Stroke, View, LEGEND_BG, PLOT_BG};
-use crate::escape::svg_text;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use report_write::escape::svg_text;
 use timing::pyfmt::g;
 
 const WIDTH: u32 = 1200;

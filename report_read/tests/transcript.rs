@@ -1,6 +1,7 @@
-//! Tests of the transcript parser: line families, repeats, sessions.
-use super::parse;
-use crate::SourceKind;
+//! Tests of the transcript parser (`report_read::transcript`): line
+//! families, repeats, sessions.
+use report_read::transcript::parse;
+use report_read::SourceKind;
 use timing::LineFormat;
 
 #[test]
@@ -353,7 +354,10 @@ fn the_harness_line_names_the_machine_as_a_record_does() {
     assert_eq!(runs[1].machine, "macOS 15.5 (24F74), arm64, Apple M2");
     assert_eq!(runs[1].factors.os_fork.as_deref(), Some("without thread count"));
     // The OS the predictions turn on: macOS by the harness's version.
-    assert_eq!((runs[0].os, runs[1].os), (crate::Os::Other, crate::Os::MacOs));
+    assert_eq!(
+        (runs[0].os, runs[1].os),
+        (report_read::Os::Other, report_read::Os::MacOs)
+    );
     // The same machine as a record of a port names it (the record's
     // `system`: os_version, os_build, arch, cpu_model).
     let mut rec = timing::RunRecord::new(
@@ -367,8 +371,8 @@ fn the_harness_line_names_the_machine_as_a_record_does() {
     rec.system.os_build = Some("24F74".into());
     rec.system.arch = "arm64".into();
     rec.system.cpu_model = "Apple M2".into();
-    let port = crate::Run::from_record("p", &rec);
-    assert_eq!(port.os, crate::Os::MacOs, "uname -s of the record");
+    let port = report_read::Run::from_record("p", &rec);
+    assert_eq!(port.os, report_read::Os::MacOs, "uname -s of the record");
     assert_eq!(
         (port.os_arch.as_str(), port.machine.as_str()),
         (runs[1].os_arch.as_str(), runs[1].machine.as_str())
@@ -414,24 +418,6 @@ fn the_harness_counters_follow_their_chunks() {
 }
 
 #[test]
-fn time_blocks_read_every_unit_ipython_prints() {
-    use super::lines::ipython_secs;
-    assert_eq!(ipython_secs("398 ms"), Some(0.398));
-    assert_eq!(ipython_secs(" 9.75 s"), Some(9.75));
-    assert_eq!(ipython_secs("153 \u{b5}s"), Some(153e-6));
-    assert_eq!(ipython_secs("153 us"), Some(153e-6));
-    assert_eq!(ipython_secs("0 ns"), Some(0.0));
-    assert_eq!(ipython_secs("1min 5s"), Some(65.0));
-    assert_eq!(ipython_secs("2h 3min 4s"), Some(7384.0));
-    assert_eq!(ipython_secs("soon"), None);
-    // What timing prints reads back.
-    for t in [0.000_153, 0.398, 9.75, 65.0, 7384.0] {
-        let back = ipython_secs(&timing::pyfmt::ipython_time(t)).unwrap();
-        assert!((back - t).abs() <= 0.005 * t, "{t} -> {back}");
-    }
-}
-
-#[test]
 fn a_build_line_before_the_harness_names_the_build_of_its_session() {
     // As ci/cpython-fix.sh writes the originals' output under each build.
     let bar = bar_lines(8, 0.001, 2, 0.5);
@@ -449,22 +435,31 @@ fn a_build_line_before_the_harness_names_the_build_of_its_session() {
         patched[0].source,
         format!("t:1-{} (transcript)", 4 + bar.lines().count())
     );
-    assert_eq!(crate::repro::Build::of(&patched[0]), crate::repro::Build::Patched);
-    assert_eq!(crate::repro::Build::of(&unpatched[0]), crate::repro::Build::Unpatched);
+    assert_eq!(
+        report_read::repro::Build::of(&patched[0]),
+        report_read::repro::Build::Patched
+    );
+    assert_eq!(
+        report_read::repro::Build::of(&unpatched[0]),
+        report_read::repro::Build::Unpatched
+    );
     assert_ne!(patched[0].strategy, unpatched[0].strategy);
     // Two such outputs one after the other: each session its own build.
     let both = parse(
         "t",
         &format!("Build (extra): unpatched, x\n{harness}{bar}Build (extra): patched, x\n{harness}{bar}"),
     );
-    let builds: Vec<_> = both.iter().map(crate::repro::Build::of).collect();
+    let builds: Vec<_> = both.iter().map(report_read::repro::Build::of).collect();
     assert_eq!(
         builds,
-        [crate::repro::Build::Unpatched, crate::repro::Build::Patched],
+        [report_read::repro::Build::Unpatched, report_read::repro::Build::Patched],
         "{both:#?}"
     );
     // Without the line: CPython as found, the setup's name as before.
     let found = parse("t", &format!("{harness}{bar}"));
     assert_eq!(found[0].base, "fork-per-job (pure-Python @parallel emulation)");
-    assert_eq!(crate::repro::Build::of(&found[0]), crate::repro::Build::AsFound);
+    assert_eq!(
+        report_read::repro::Build::of(&found[0]),
+        report_read::repro::Build::AsFound
+    );
 }

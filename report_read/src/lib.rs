@@ -6,17 +6,18 @@
 //!
 //! Imports: the shared crates (`drift`, `timing`, `probes`) and none of
 //! `report_judge` or `report_write`, which import this one (write -> judge
-//! -> read). The run model (`run.rs`: [`Run`], [`Point`], [`SourceKind`],
-//! [`StrategyKind`]) lives here because reading makes runs: were it in the
-//! judging room, reading would have to import judging. What a run says about
-//! itself (its points, counters, growth of a counter per fork) is here; its
-//! verdict is judged in `report_judge`.
+//! -> read). The run model ([`Run`], [`Point`], [`SourceKind`],
+//! [`StrategyKind`]) is `report_run`'s, below the three rooms, re-exported
+//! here as [`run`]: were it in the judging room, reading would have to
+//! import judging. What a run says about itself (its points, counters,
+//! growth of a counter per fork) is there too; its verdict is judged in
+//! `report_judge`.
 
 pub mod bounds;
 pub mod calibration;
 pub mod pasted;
 pub mod repro;
-pub mod run;
+pub use report_run as run;
 pub mod same_run;
 pub mod transcript;
 

@@ -1,5 +1,9 @@
 //! One run, whatever it came from: a JSON record of this suite or a transcript
-//! of an original pasted from a terminal.
+//! of an original pasted from a terminal. The model that `report`'s three
+//! rooms speak: `report_read` makes runs, `report_judge` judges them,
+//! `report_write` and `report_plot` write them; a crate below all of them,
+//! so that none imports another to name a run (`report_read` re-exports it
+//! as `report_read::run`).
 
 use drift::sequential::Stop;
 use timing::{LineFormat, RunRecord};
@@ -57,7 +61,7 @@ pub enum SourceKind {
     /// Printed output of an original (or of a port), parsed line by line.
     Transcript,
     /// The output of `upstream/cpython/fork_repro.py`, the stdlib-only
-    /// reproducer for a CPython report (`crate::repro`).
+    /// reproducer for a CPython report (`report_read::repro`).
     Reproducer,
 }
 

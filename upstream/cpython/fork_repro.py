@@ -91,8 +91,8 @@ LEAKS, CLEAN = 0.9, 0.1
 
 # ---------------------------------------------------------------------------
 # XNU's constants and layouts (apple-oss-distributions/xnu), for ctypes.
-# The sizes and offsets are checked against these numbers on any OS by
-# ci/tests/fork_repro_layout.py.
+# The sizes and offsets are these headers' numbers, which a test of the
+# reproducer's own checks on any OS.
 
 KERN_SUCCESS = 0  # osfmk/mach/kern_return.h
 # osfmk/mach/task_info.h: "#define TASK_VM_INFO            22".

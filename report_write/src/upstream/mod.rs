@@ -247,8 +247,9 @@ fn provenance(rows: &[Row<'_>], what: &str) -> String {
             n => format!("None of the {n} fork-per-job runs of the input comes"),
         };
         return format!(
-            "> **Not yet confirmed on macOS.** {runs} from a Mac: they come from {}{unknown}. There CPython \
-             counts threads by reading `/proc/self/stat`, which leaks nothing, so these rows test the \
+            "> **Not yet confirmed on macOS.** {runs} from a Mac: they come from {}{unknown}. Off macOS \
+             CPython counts threads without Mach calls (on Linux by reading `/proc/self/stat`), which leaks \
+             nothing, so these rows test the \
              measuring chain (with a stand-in leak), not the cause, and this {what} claims nothing for macOS. \
              Give `report` a Mac's `ci/diagnose.sh` output (its `diagnose.md`) before posting it.\n",
             machines_of(&other)

@@ -190,19 +190,30 @@ mod tests {
 
     #[test]
     fn the_witness_is_words_or_one_sentence() {
-        let mut buf = vec![0u8; 4096];
-        // SAFETY: buf holds 4096 writable bytes.
-        let n = unsafe { probes_witness_words(buf.as_mut_ptr(), buf.len()) };
-        assert!(n > 0, "{n}");
-        let text = std::str::from_utf8(&buf[..n as usize]).unwrap();
-        assert!(!text.contains('\n'), "{text}");
+        let witness = || {
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: buf holds 4096 writable bytes.
+            let n = unsafe { probes_witness_words(buf.as_mut_ptr(), buf.len()) };
+            assert!(n > 0, "{n}");
+            let text = std::str::from_utf8(&buf[..n as usize]).unwrap().to_string();
+            assert!(!text.contains('\n'), "{text}");
+            text
+        };
+        let text = witness();
         if probes::witness::Tool::here() == Some(probes::witness::Tool::Pmap) && text.starts_with("tool=") {
-            let words = probes::resources::parse_words(text.strip_prefix("tool=pmap ").unwrap()).unwrap();
-            assert!(words["regions"] >= 5, "{text}");
             // The suite's count read at the same moment: pmap lists the
             // lines of /proc/PID/maps, so the two are the same, give or
-            // take what the test harness's other threads map meanwhile.
-            assert!(words["counted"].abs_diff(words["regions"]) <= 5, "{text}");
+            // take what the test harness's other threads map meanwhile (a
+            // thread's stack, a malloc arena): of three readings, one must
+            // agree within 5, which a count that reads another map never
+            // does.
+            let off = |text: &str| {
+                let words = probes::resources::parse_words(text.strip_prefix("tool=pmap ").unwrap()).unwrap();
+                assert!(words["regions"] >= 5, "{text}");
+                words["counted"].abs_diff(words["regions"])
+            };
+            let readings = [text, witness(), witness()];
+            assert!(readings.iter().any(|t| off(t) <= 5), "{readings:?}");
         } else {
             println!("skipped: no pmap here ({text})");
         }

@@ -7,15 +7,12 @@ use crate::escape::markdown_cell as cell;
 use drift::Estimate;
 use report_judge::model::{model, project, Cost, Model, Outcome, BAND, NO_LEAK, SESSION_CALLS};
 use report_read::{Calibration, Run};
-use timing::pyfmt::thousands;
+use timing::pyfmt::{thousands, three_digits};
 
-/// `+2.13` with as many decimals as three significant digits of `v` need.
+/// `+2.13`: `v` with as many decimals as three significant digits of
+/// `digits_of` need (`timing::pyfmt::three_digits`).
 fn num(v: f64, digits_of: f64) -> String {
-    let d = if digits_of.abs() > 0.0 && digits_of.is_finite() {
-        (2 - digits_of.abs().log10().floor() as i64).clamp(0, 6) as usize
-    } else {
-        2
-    };
+    let d = three_digits(digits_of);
     let sign = if v >= 0.0 { "+" } else { "−" };
     format!("{sign}{:.d$}", v.abs())
 }

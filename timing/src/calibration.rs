@@ -18,7 +18,7 @@
 //! reached from them; the slope ([`CalibrationRecord::us_per_entry`]) is the
 //! one-line summary.
 
-use crate::pyfmt::{fixed, thousands};
+use crate::pyfmt::{fixed, thousands, three_digits};
 use crate::system::SystemInfo;
 use drift::Estimate;
 use serde::{Deserialize, Serialize};
@@ -172,11 +172,7 @@ impl CalibrationRecord {
     /// significant digits, its interval to as many decimals.
     pub fn line(&self) -> String {
         let e = self.us_per_entry;
-        let decimals = if e.value.abs() > 0.0 && e.value.is_finite() {
-            (2 - e.value.abs().log10().floor() as i64).clamp(0, 9) as usize
-        } else {
-            3
-        };
+        let decimals = three_digits(e.value);
         let sign = if e.value >= 0.0 { "+" } else { "" };
         format!(
             "fork cost: {sign}{} µs per extra map entry (95 % {}–{}), 0–{} entries, {}",

@@ -49,6 +49,17 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// The decimals that show `x` to three significant digits (3 for zero or
+/// a non-finite `x`): one rule for an estimate printed with its interval,
+/// the interval to as many decimals (the calibration line, the cost model).
+pub fn three_digits(x: f64) -> usize {
+    if x.abs() > 0.0 && x.is_finite() {
+        (2 - x.abs().log10().floor() as i64).clamp(0, 9) as usize
+    } else {
+        3
+    }
+}
+
 /// `format(n, ",")`: `16,000`, a count with its thousands grouped, as the
 /// calibration line and the reports print counts.
 pub fn thousands(n: u64) -> String {
@@ -109,6 +120,15 @@ pub fn py_list<T: std::fmt::Display>(items: &[Option<T>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_significant_digits() {
+        assert_eq!(three_digits(2.13), 2);
+        assert_eq!(three_digits(0.0123), 4);
+        assert_eq!(three_digits(123.0), 0);
+        assert_eq!(three_digits(0.0), 3);
+        assert_eq!(three_digits(f64::NAN), 3);
+    }
 
     #[test]
     fn counts_group_their_thousands_as_python_does() {

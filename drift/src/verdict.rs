@@ -104,11 +104,14 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    fn scaled(self, k: f64) -> Estimate {
+    /// The estimate in another unit, `k` times this one (its interval kept
+    /// in order when `k` is negative).
+    pub fn scaled(self, k: f64) -> Estimate {
+        let (a, b) = (self.low * k, self.high * k);
         Estimate {
             value: self.value * k,
-            low: self.low * k,
-            high: self.high * k,
+            low: a.min(b),
+            high: a.max(b),
         }
     }
 }

@@ -140,12 +140,9 @@ fn paste_block(inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
 fn pairs_of(paths: &[PathBuf], per_input: &[Vec<Run>]) -> Result<Vec<(Run, Run)>, String> {
     let first = |k: usize| {
         per_input[k].first().cloned().ok_or_else(|| {
-            let name = paths[k]
-                .file_name()
-                .map_or_else(|| paths[k].display().to_string(), |n| n.to_string_lossy().into());
             format!(
                 "--pairs: {} holds no run (a calibration record); --pairs takes runs only",
-                escape::terminal(&name)
+                escape::terminal(&bounds::name_of(&paths[k]))
             )
         })
     };

@@ -107,7 +107,7 @@ pub fn model<'c>(run: &Run, machine: &str, calibrations: &'c [Calibration]) -> O
     let forks: f64 = run.points.iter().map(|p| p.calls as f64 * w).sum();
     let range = (0.0, (e * forks).max(0.0));
     let (cost, covered) = calibration.cost_over(range.0, range.1);
-    let predicted = scale(cost, e);
+    let predicted = cost.scaled(e);
     let verdict = run.verdict();
     let measured = verdict.growth.and_then(|g| g.us_per_job_per_earlier_fork);
     let ratio = measured
@@ -170,13 +170,4 @@ pub fn project(run: &Run, m: &Model<'_>) -> Option<Projection> {
         end,
         pct_per_1000_calls: 100.0 * per_1000 / median,
     })
-}
-
-fn scale(e: Estimate, k: f64) -> Estimate {
-    let (a, b) = (e.low * k, e.high * k);
-    Estimate {
-        value: e.value * k,
-        low: a.min(b),
-        high: a.max(b),
-    }
 }

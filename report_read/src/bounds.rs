@@ -74,14 +74,20 @@ pub fn too_big() -> anyhow::Error {
 /// read with the bound of [`MAX_INPUT_BYTES`]. Not UTF-8 is read lossily.
 pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
     let bytes = read_bytes(path).with_context(|| shown(path))?;
-    let name = match path.file_name() {
-        _ if path.as_os_str() == "-" => shown(path),
-        Some(n) => n.to_string_lossy().into_owned(),
-        None => shown(path),
-    };
+    let name = name_of(path);
     // Valid UTF-8 is not copied.
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok((name, text))
+}
+
+/// The name of the input at `path`, as a run's source and a pasted block
+/// name it: its file name (`standard input` for `-`).
+pub fn name_of(path: &Path) -> String {
+    match path.file_name() {
+        _ if path.as_os_str() == "-" => shown(path),
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => shown(path),
+    }
 }
 
 /// `path` as an error names it: `standard input` for `-`.

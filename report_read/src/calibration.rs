@@ -7,7 +7,7 @@
 //! machine.
 
 use drift::Estimate;
-use timing::calibration::CalibrationRecord;
+use timing::calibration::{CalibrationRecord, Kind};
 
 /// One machine's fork cost per extra map entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,9 +26,6 @@ pub struct Calibration {
     /// increasing order of entries; empty where only the slope was given.
     pub points: Vec<(f64, f64)>,
 }
-
-/// A calibration record's `kind`.
-pub const KIND: &str = "fork-calibration";
 
 impl Calibration {
     /// A `--calibrate --json` record's calibration, its machine named as
@@ -63,14 +60,7 @@ impl Calibration {
             _ => None,
         };
         match ranged {
-            Some(c) if e.value > 0.0 && c.is_finite() => (
-                Estimate {
-                    value: c,
-                    low: c * e.low / e.value,
-                    high: c * e.high / e.value,
-                },
-                true,
-            ),
+            Some(c) if e.value > 0.0 && c.is_finite() => (e.scaled(c / e.value), true),
             _ => (e, false),
         }
     }
@@ -97,12 +87,12 @@ pub fn parse(name: &str, text: &str) -> anyhow::Result<Option<Calibration>> {
 /// --json`): a JSON object whose `kind` is `fork-calibration`, wherever the
 /// field is (a pasted block compacts a record, its keys in another order).
 pub fn is_record(text: &str) -> bool {
+    // A `kind` other than the calibration's does not parse as its `Kind`.
     #[derive(serde::Deserialize)]
     struct Head {
-        kind: Option<String>,
+        kind: Option<Kind>,
     }
-    text.trim_start().starts_with('{')
-        && serde_json::from_str::<Head>(text).is_ok_and(|h| h.kind.as_deref() == Some(KIND))
+    text.trim_start().starts_with('{') && serde_json::from_str::<Head>(text).is_ok_and(|h| h.kind.is_some())
 }
 
 #[cfg(test)]

@@ -45,12 +45,12 @@ fn a_calibration_prices_the_runs_of_its_machine() {
     let s = section(&text);
     assert!(
         s.contains(
-            "| fork-per-job/pipe (test_fork_sleep) | 1.00 | +2.02 (95 % 1.95–2.34) | +2.02 (95 % 1.95–2.34) | \
-             +1.77 (95 % 1.44–3.00) | 0.88 | the leak accounts for the drift (measured / predicted within 0.5–2) |"
+            "| fork-per-job/pipe (test_fork_sleep) | 1.00 | +2.02 (+1.95 to +2.34) | +2.02 (+1.95 to +2.34) | \
+             +1.77 (+1.44 to +3) | 0.88 | the leak accounts for the drift (measured / predicted within 0.5–2) |"
         ),
         "{s}"
     );
-    assert!(s.contains("| 0.00 | +1.61 (95 % 1.55–1.86) | 0 (no leak) |"), "{s}");
+    assert!(s.contains("| 0.00 | +1.61 (+1.55 to +1.86) | 0 (no leak) |"), "{s}");
     assert!(s.contains("| neither the map nor the time grows |"), "{s}");
     assert!(!s.contains("What a full session would show"), "runs long enough: {s}");
 }
@@ -155,7 +155,7 @@ fn the_cpython_issue_prices_each_mac_run_with_fork_repros_own_calibration() {
     };
     let leak = sentence("unpatched", "`os.fork`");
     assert!(
-        leak.starts_with("1.00 map entries per fork × +0.621 (95 % 0.581–0.662) µs per entry"),
+        leak.starts_with("1.00 map entries per fork × +0.621 (+0.581 to +0.662) µs per entry"),
         "{leak}"
     );
     assert!(

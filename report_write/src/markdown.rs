@@ -27,10 +27,18 @@ fn slope_ci(v: &Verdict) -> String {
     }
 }
 
-/// `+500 (+425 to +563)`: a growth in µs per job with its interval.
-pub(crate) fn estimate(e: Option<drift::Estimate>) -> String {
+/// `+500 (+425 to +563)`: an estimate with its 95 % interval, three
+/// significant digits as the verdict line prints them, or the value alone
+/// where both ends of the interval read the same (an interval of one number
+/// says nothing); `-` for none.
+pub fn estimate(e: Option<drift::Estimate>) -> String {
     e.map_or("-".into(), |e| {
-        format!("{} ({} to {})", signed(e.value), signed(e.low), signed(e.high))
+        let (lo, hi) = (signed(e.low), signed(e.high));
+        if lo == hi {
+            signed(e.value)
+        } else {
+            format!("{} ({lo} to {hi})", signed(e.value))
+        }
     })
 }
 

@@ -7,20 +7,12 @@ use crate::escape::markdown_cell as cell;
 use drift::Estimate;
 use report_judge::model::{model, project, Cost, Model, Outcome, BAND, NO_LEAK, SESSION_CALLS};
 use report_read::{Calibration, Run};
-use timing::pyfmt::{thousands, three_digits};
+use timing::pyfmt::thousands;
 
-/// `+2.13`: `v` with as many decimals as three significant digits of
-/// `digits_of` need (`timing::pyfmt::three_digits`).
-fn num(v: f64, digits_of: f64) -> String {
-    let d = three_digits(digits_of);
-    let sign = if v >= 0.0 { "+" } else { "−" };
-    format!("{sign}{:.d$}", v.abs())
-}
-
-/// `+2.13 (95 % 2.06–2.20)`.
-pub fn estimate(e: Estimate) -> String {
-    let plain = |v: f64| num(v, e.value).trim_start_matches('+').to_string();
-    format!("{} (95 % {}–{})", num(e.value, e.value), plain(e.low), plain(e.high))
+/// `+2.13 (+2.06 to +2.20)`: the report's one form of an estimate
+/// (`crate::markdown::estimate`).
+fn estimate(e: Estimate) -> String {
+    crate::markdown::estimate(Some(e))
 }
 
 /// `0–8,000`.
@@ -204,14 +196,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_carry_three_significant_digits() {
+    fn estimates_and_ranges_read_as_the_rest_of_the_report() {
         let e = |value, low, high| Estimate { value, low, high };
-        assert_eq!(estimate(e(2.13, 2.06, 2.2)), "+2.13 (95 % 2.06–2.20)");
-        assert_eq!(estimate(e(0.1234, 0.1, 0.15)), "+0.123 (95 % 0.100–0.150)");
-        assert_eq!(
-            estimate(e(-0.0005, -0.001, 0.0002)),
-            "−0.000500 (95 % −0.001000–0.000200)"
-        );
+        assert_eq!(estimate(e(2.13, 2.06, 2.2)), "+2.13 (+2.06 to +2.2)");
+        assert_eq!(estimate(e(-0.0005, -0.001, 0.0002)), "-0.0005 (-0.001 to +0.0002)");
         assert_eq!(range((0.0, 16000.0)), "0–16,000");
     }
 }

@@ -51,7 +51,7 @@ fn strip_zeros(s: &str) -> &str {
 
 /// The decimals that show `x` to three significant digits (3 for zero or
 /// a non-finite `x`): one rule for an estimate printed with its interval,
-/// the interval to as many decimals (the calibration line, the cost model).
+/// the interval to as many decimals (the calibration line).
 pub fn three_digits(x: f64) -> usize {
     if x.abs() > 0.0 && x.is_finite() {
         (2 - x.abs().log10().floor() as i64).clamp(0, 9) as usize

@@ -29,12 +29,11 @@ pub use sage::sage;
 
 use crate::escape::{markdown_cell as cell, markdown_code, markdown_text as text};
 use crate::findings::per_fork;
-use crate::markdown::first_last;
+use crate::markdown::{estimate, first_last};
 use report_judge::upstream::{forks, what_ran, MacSummary, Provenance, Row};
 use report_judge::Judged;
 use report_read::repro;
 use report_read::run::{Run, SourceKind};
-use timing::extra_lines::signed;
 
 /// Where CPython counts threads after a fork, per version, as checked in
 /// each version's `Modules/posixmodule.c`: (versions, where the calls sit,
@@ -97,19 +96,6 @@ const LIMITS: &str = "Its limits: it skips `os.fork`'s audit event and its Depre
 /// each `owner/repo#N`.
 const FIXED_ELSEWHERE: &str = "htop-dev/htop#2015, performancecopilot/pcp#2606, giampaolo/psutil#178 and \
     giampaolo/psutil#333, benfred/remoteprocess#3, jhpratt/num_threads#16 and dotnet/runtime#70338";
-
-/// `+0.62 (+0.58 to +0.66)`, or the value alone where both ends of the
-/// interval read the same.
-fn estimate(e: Option<drift::Estimate>) -> String {
-    e.map_or("-".into(), |e| {
-        let (lo, hi) = (signed(e.low), signed(e.high));
-        if lo == hi {
-            signed(e.value)
-        } else {
-            format!("{} ({lo} to {hi})", signed(e.value))
-        }
-    })
-}
 
 /// What the run did after each fork, in words.
 fn after_fork(run: &Run) -> String {
@@ -378,6 +364,7 @@ fn mac_summary(rows: &[&Row<'_>]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use timing::extra_lines::signed;
 
     /// A fork-per-job original, one map entry per fork when it drifts.
     pub(crate) fn run(python: &str, os_fork: &str, os: &str, drift: bool) -> Run {
